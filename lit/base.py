@@ -1,0 +1,129 @@
+"""`lit base build`: the base image every function image starts FROM.
+
+The OS layer is either a public Python 3.11 image (pulled) or, where no registry answers, one
+bootstrapped here from Debian's archive with mmdebstrap. The build context is assembled in a temp
+dir from Dockerfile.base, the runtime package, the RIE and the host's CA bundle.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import assets, rie
+from .docker import Docker
+from .errors import LitError
+
+DEFAULT_BASE = os.environ.get("LIT_BASE_IMAGE", "lit-base:py3.11")
+DEFAULT_FROM = "python:3.11-slim-bookworm"
+BOOTSTRAP_TAG = "lit-os:bookworm"
+# What the bootstrapped OS holds: Python 3.11 with venv, CA roots, and the two libraries mxnet's
+# wheel needs from the OS. usr-is-merged keeps usrmerge (and 47 MB of Perl) out.
+BOOTSTRAP_PACKAGES = ("python3", "python3-venv", "ca-certificates", "libgomp1", "libquadmath0", "usr-is-merged")
+CA_CANDIDATES = ("LIT_CA_BUNDLE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+SYSTEM_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+@dataclass(frozen=True)
+class BaseResult:
+    image: str
+    id: str
+    os_image: str
+    size: int
+    seconds: float
+
+
+def find_ca_bundle(explicit: Path | None) -> Path | None:
+    if explicit is not None:
+        if not explicit.is_file():
+            raise LitError(f"CA bundle {explicit} does not exist", "pass a PEM file with --ca-bundle, or --no-ca-bundle")
+        return explicit
+    for var in CA_CANDIDATES:
+        if (value := os.environ.get(var)) and Path(value).is_file():
+            return Path(value)
+    return SYSTEM_CA if SYSTEM_CA.is_file() else None
+
+
+def os_layer(docker: Docker, from_image: str | None, bootstrap: bool, log: Callable[[str], None]) -> str:
+    """The OS image to build on: the one asked for, a pulled public image, or a bootstrapped one."""
+    if from_image:
+        if docker.image(from_image) is None and not docker.pull(from_image):
+            raise LitError(
+                f"OS image {from_image} is not local and could not be pulled",
+                "pull or build it first, or drop --from to bootstrap one from Debian's archive",
+            )
+        return from_image
+    if bootstrap:
+        bootstrap_os(docker, BOOTSTRAP_TAG, log)
+        return BOOTSTRAP_TAG
+    for local in (DEFAULT_FROM, BOOTSTRAP_TAG):
+        if docker.image(local) is not None:
+            return local
+    log(f"pulling {DEFAULT_FROM}")
+    if docker.pull(DEFAULT_FROM):
+        return DEFAULT_FROM
+    log(f"{DEFAULT_FROM} could not be pulled (no registry reachable?); bootstrapping the OS layer instead")
+    bootstrap_os(docker, BOOTSTRAP_TAG, log)
+    return BOOTSTRAP_TAG
+
+
+def bootstrap_os(docker: Docker, tag: str, log: Callable[[str], None]) -> None:
+    tool = shutil.which("mmdebstrap")
+    if tool is None:
+        raise LitError(
+            "no OS image could be pulled and mmdebstrap is not installed to bootstrap one",
+            "apt-get install mmdebstrap (or pass --from IMAGE with a local Debian-based Python 3.11 image)",
+        )
+    log(f"bootstrapping {tag} from Debian's archive with mmdebstrap (about 30 s)")
+    cmd = [tool, "--variant=minbase", "--include=" + ",".join(BOOTSTRAP_PACKAGES), "bookworm", "-"]
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
+        assert proc.stdout is not None
+        try:
+            docker.import_rootfs(proc.stdout, tag, ['CMD ["/bin/bash"]', "ENV LANG=C.UTF-8"])
+        finally:
+            code = proc.wait()
+        if code != 0:
+            errors.seek(0)
+            tail = errors.read().decode(errors="replace").strip().splitlines()[-5:]
+            docker.remove_image(tag)
+            raise LitError("mmdebstrap failed: " + " / ".join(tail), "check that Debian's archive is reachable")
+
+
+def build(
+    docker: Docker,
+    tag: str = DEFAULT_BASE,
+    from_image: str | None = None,
+    bootstrap: bool = False,
+    ca_bundle: Path | None = None,
+    use_ca: bool = True,
+    log: Callable[[str], None] = lambda _: None,
+) -> BaseResult:
+    docker.ensure()
+    start = time.monotonic()
+    base_os = os_layer(docker, from_image, bootstrap, log)
+    rie_path = rie.find("x86_64", log)
+    bundle = find_ca_bundle(ca_bundle) if use_ca else None
+    with tempfile.TemporaryDirectory(prefix="lit-base-") as tmp:
+        ctx = Path(tmp)
+        shutil.copy(assets.path("Dockerfile.base"), ctx / "Dockerfile")
+        shutil.copytree(
+            assets.path("runtime"), ctx / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
+        )
+        shutil.copy(rie_path, ctx / "aws-lambda-rie")
+        (ctx / "ca-bundle.crt").write_bytes(bundle.read_bytes() if bundle else b"")
+        log(f"building {tag} on {base_os}" + (f" (pip trusts {bundle})" if bundle else ""))
+        image_id = docker.build(ctx, tag, {"OS_IMAGE": base_os}, log=log)
+    info = docker.image(tag) or {}
+    return BaseResult(tag, image_id, base_os, int(info.get("Size", 0)), round(time.monotonic() - start, 1))
+
+
+def require(docker: Docker, tag: str) -> None:
+    if docker.image(tag) is None:
+        raise LitError(f"base image {tag} does not exist", "build it with `lit base build` (once per machine)")

@@ -1,0 +1,160 @@
+"""`lit build`: a function image FROM the base, in layers base -> extra requirements -> model -> code.
+
+Editing only code rebuilds just the top layer (seconds); a new model rebuilds model + code.
+The image is built under a temporary tag and checked (the runtime's init runs in it: config,
+hooks, model load, warm-up) before it takes the real tag, so a broken build never replaces a
+good image.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import base
+from .docker import Docker
+from .errors import LitError
+from .project import Project
+
+ALWAYS_EXCLUDED = (".git", ".hg", "__pycache__", "*.pyc", ".venv", "venv", ".mypy_cache", ".pytest_cache", ".DS_Store")
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image: str
+    id: str
+    base: str
+    size: int
+    seconds: float
+    layers: list[dict[str, object]]
+
+
+def dockerfile(project: Project, base_image: str) -> str:
+    lines = []
+    if project.requirements is not None:
+        lines += [
+            f"FROM {base_image} AS deps",
+            "COPY ca-bundle.crt requirements.txt /tmp/lit/",
+            # pip is not in the base image (it is a build tool); ensurepip brings it back in this
+            # throwaway stage, and --prefix keeps the new packages apart from the base's.
+            "RUN /opt/lit/bin/python -m ensurepip -q >/dev/null 2>&1"
+            " && if [ -s /tmp/lit/ca-bundle.crt ]; then export PIP_CERT=/tmp/lit/ca-bundle.crt; fi"
+            " && /opt/lit/bin/python -m pip install -q --no-cache-dir --disable-pip-version-check"
+            " --prefix /opt/extra -r /tmp/lit/requirements.txt",
+            "",
+        ]
+    lines.append(f"FROM {base_image}")
+    if project.requirements is not None:
+        lines.append("COPY --from=deps /opt/extra /opt/extra")
+    lines += [
+        "COPY model/ /var/task/model/",
+        "COPY code/ /var/task/",
+        f'LABEL lit.function="{project.name}"',
+        'CMD ["lit_runtime.handler.handler"]',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _excluded(rel: str, patterns: tuple[str, ...]) -> bool:
+    parts = rel.split("/")
+    return any(fnmatch.fnmatch(part, pat) for part in parts for pat in patterns) or any(
+        fnmatch.fnmatch(rel, pat) for pat in patterns
+    )
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def assemble(project: Project, ctx: Path, base_image: str, ca_bundle: Path | None) -> None:
+    """Write the build context: model/ (the model files), code/ (everything else), Dockerfile."""
+    model = project.model_path
+    if model.is_dir():
+        shutil.copytree(model, ctx / "model", copy_function=_link_or_copy, ignore=shutil.ignore_patterns(*ALWAYS_EXCLUDED))
+    else:
+        (ctx / "model").mkdir()
+        _link_or_copy(str(model), str(ctx / "model" / model.name))
+    patterns = ALWAYS_EXCLUDED + project.exclude
+    code = ctx / "code"
+    code.mkdir()
+    for dirpath, dirnames, filenames in os.walk(project.root):
+        here = Path(dirpath)
+        dirnames[:] = [
+            d
+            for d in dirnames
+            if (here / d).resolve() != model and not _excluded((here / d).relative_to(project.root).as_posix(), patterns)
+        ]
+        for name in filenames:
+            rel = (here / name).relative_to(project.root).as_posix()
+            if (here / name).resolve() == model or _excluded(rel, patterns):
+                continue
+            (code / rel).parent.mkdir(parents=True, exist_ok=True)
+            _link_or_copy(str(here / name), str(code / rel))
+    if project.requirements is not None:
+        shutil.copy(project.requirements, ctx / "requirements.txt")
+        (ctx / "ca-bundle.crt").write_bytes(ca_bundle.read_bytes() if ca_bundle else b"")
+    (ctx / "Dockerfile").write_text(dockerfile(project, base_image))
+
+
+def check(docker: Docker, image: str, project: Project) -> None:
+    """Run the runtime's init inside the image; a model that fails to load fails the build."""
+    proc = docker.run_once(
+        image,
+        [
+            "--network",
+            "none",
+            "--entrypoint",
+            "/opt/lit/bin/python",
+            "-e",
+            f"AWS_LAMBDA_FUNCTION_MEMORY_SIZE={project.function.memory}",
+            f"--memory={project.function.memory}m",
+        ],
+        ["-m", "lit_runtime.check"],
+    )
+    if proc.returncode != 0:
+        message = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise LitError(
+            f"the built image does not start: {message.removeprefix('lit-check: ')}",
+            "fix the model files, lit.toml or service.py named above, then `lit build` again "
+            "(--no-check skips this test)",
+        )
+
+
+def build(
+    docker: Docker,
+    project: Project,
+    tag: str | None = None,
+    base_image: str | None = None,
+    run_check: bool = True,
+    log: Callable[[str], None] = lambda _: None,
+) -> BuildResult:
+    docker.ensure()
+    start = time.monotonic()
+    base_ref = base_image or project.base or base.DEFAULT_BASE
+    base.require(docker, base_ref)
+    image = tag or f"{project.image_repo}:latest"
+    candidate = f"{project.image_repo}:building-{uuid.uuid4().hex[:8]}"
+    bundle = base.find_ca_bundle(None) if project.requirements else None
+    with tempfile.TemporaryDirectory(prefix="lit-build-") as tmp:
+        assemble(project, Path(tmp), base_ref, bundle)
+        image_id = docker.build(Path(tmp), candidate, log=log)
+    try:
+        if run_check:
+            log("checking the image: runtime init, model load, warm-up")
+            check(docker, candidate, project)
+        docker.tag(candidate, image)
+    finally:
+        docker.remove_image(candidate)
+    info = docker.image(image) or {}
+    layers = [{"size": int(h["Size"]), "created_by": h["CreatedBy"][:160]} for h in docker.history(image)]
+    return BuildResult(image, image_id, base_ref, int(info.get("Size", 0)), round(time.monotonic() - start, 1), layers)

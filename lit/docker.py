@@ -1,0 +1,186 @@
+"""The one client for the Docker engine: the docker CLI, run as a subprocess.
+
+The CLI (not docker-py) because it speaks to any engine version the user has and honours their
+contexts, DOCKER_HOST and credential helpers. Every failure becomes an EngineError with a fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Callable
+
+from .errors import EngineError
+
+NOT_RUNNING = (
+    "start it (`sudo systemctl start docker`, or `dockerd &` where there is no systemd), "
+    "or point DOCKER_HOST at a running engine"
+)
+
+
+@dataclass(frozen=True)
+class Container:
+    id: str
+    name: str
+    labels: dict[str, str]
+
+
+class Docker:
+    def __init__(self, binary: str | None = None) -> None:
+        self.binary = binary or os.environ.get("LIT_DOCKER") or shutil.which("docker") or ""
+        self._checked = False
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        # The classic builder handles everything LIT's Dockerfiles need, on every engine; BuildKit
+        # without the buildx plugin refuses to build at all.
+        env.setdefault("DOCKER_BUILDKIT", "0")
+        env.setdefault("DOCKER_CLI_HINTS", "false")
+        return env
+
+    def _run(self, *args: str, check: bool = True, input: bytes | None = None, timeout: float | None = None) -> str:
+        if not self.binary:
+            raise EngineError("the docker command is not installed", "install Docker (Debian: apt-get install docker.io)")
+        try:
+            proc = subprocess.run(
+                [self.binary, *args], capture_output=True, input=input, env=self._env(), timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            raise EngineError(f"`docker {args[0]}` did not answer within {timeout:.0f}s", NOT_RUNNING) from None
+        out = proc.stdout.decode(errors="replace")
+        if check and proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip()
+            if "Cannot connect to the Docker daemon" in err or "error during connect" in err:
+                raise EngineError("the Docker engine is not running", NOT_RUNNING)
+            raise EngineError(f"`docker {' '.join(args[:2])}` failed: {err or out.strip()}", "see the engine's message above")
+        return out
+
+    def ping(self) -> str:
+        """The engine's version; raises EngineError when no engine answers."""
+        if not self.binary:
+            self._run("version")
+        proc = subprocess.run(
+            [self.binary, "version", "--format", "{{.Server.Version}}"], capture_output=True, env=self._env(), check=False
+        )
+        version = proc.stdout.decode().strip()
+        if proc.returncode != 0 or not version:
+            raise EngineError("the Docker engine is not running (no answer from `docker version`)", NOT_RUNNING)
+        self._checked = True
+        return version
+
+    def ensure(self) -> None:
+        if not self._checked:
+            self.ping()
+
+    # images
+    def image(self, ref: str) -> dict[str, Any] | None:
+        proc = subprocess.run(
+            [self.binary, "image", "inspect", ref], capture_output=True, env=self._env(), check=False
+        )
+        if proc.returncode != 0:
+            return None
+        return json.loads(proc.stdout)[0]
+
+    def history(self, ref: str) -> list[dict[str, Any]]:
+        out = self._run("history", "--no-trunc", "--human=false", "--format", "{{json .}}", ref)
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def pull(self, ref: str) -> bool:
+        return subprocess.run([self.binary, "pull", "-q", ref], capture_output=True, env=self._env()).returncode == 0
+
+    def tag(self, src: str, dst: str) -> None:
+        self._run("tag", src, dst)
+
+    def remove_image(self, ref: str) -> None:
+        self._run("image", "rm", ref, check=False)
+
+    def import_rootfs(self, stream: IO[bytes], ref: str, changes: list[str]) -> None:
+        args = [self.binary, "import"]
+        for change in changes:
+            args += ["--change", change]
+        proc = subprocess.run([*args, "-", ref], stdin=stream, capture_output=True, env=self._env(), check=False)
+        if proc.returncode != 0:
+            raise EngineError(f"`docker import` failed: {proc.stderr.decode().strip()}", "check the engine's disk space")
+
+    def build(
+        self,
+        context: Path,
+        tag: str,
+        build_args: dict[str, str] | None = None,
+        log: Callable[[str], None] | None = None,
+        pull: bool = False,
+    ) -> str:
+        """Build context/Dockerfile as tag; stream the build log to `log`; return the image id."""
+        args = [self.binary, "build", "-t", tag, "--rm", "--force-rm"]
+        for key, value in (build_args or {}).items():
+            args += ["--build-arg", f"{key}={value}"]
+        if pull:
+            args.append("--pull")
+        args.append(str(context))
+        lines: list[str] = []
+        with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self._env()) as proc:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                line = raw.decode(errors="replace").rstrip()
+                lines.append(line)
+                if log:
+                    log(line)
+            code = proc.wait()
+        if code != 0:
+            tail = "\n".join(lines[-15:])
+            if "Cannot connect to the Docker daemon" in tail:
+                raise EngineError("the Docker engine is not running", NOT_RUNNING)
+            raise EngineError(f"docker build of {tag} failed:\n{tail}", "read the build log above; fix the step that failed")
+        info = self.image(tag)
+        if info is None:
+            raise EngineError(f"docker build reported success but {tag} does not exist", "re-run the build")
+        return str(info["Id"])
+
+    # containers
+    def run(self, image: str, args: list[str], name: str | None = None, detach: bool = True) -> str:
+        cmd = ["run"]
+        if detach:
+            cmd.append("-d")
+        if name:
+            cmd += ["--name", name]
+        out = self._run(*cmd, *args, image)
+        return out.strip()
+
+    def run_once(self, image: str, args: list[str], command: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run a throwaway container to completion (--rm); return its exit code and output."""
+        self.ensure()
+        return subprocess.run(
+            [self.binary, "run", "--rm", *args, image, *command],
+            capture_output=True,
+            text=True,
+            env=self._env(),
+            timeout=timeout,
+            check=False,
+        )
+
+    def containers(self, label: str) -> list[Container]:
+        out = self._run("ps", "-a", "--filter", f"label={label}", "--format", "{{json .}}")
+        found = []
+        for line in out.splitlines():
+            row = json.loads(line)
+            labels = dict(kv.split("=", 1) for kv in row.get("Labels", "").split(",") if "=" in kv)
+            found.append(Container(row["ID"], row["Names"], labels))
+        return found
+
+    def inspect_container(self, ref: str) -> dict[str, Any] | None:
+        proc = subprocess.run([self.binary, "inspect", ref], capture_output=True, env=self._env(), check=False)
+        return json.loads(proc.stdout)[0] if proc.returncode == 0 else None
+
+    def logs(self, ref: str, since: str | None = None) -> str:
+        args = ["logs"]
+        if since:
+            args += ["--since", since]
+        proc = subprocess.run([self.binary, *args, ref], capture_output=True, env=self._env(), check=False)
+        return proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
+
+    def remove_container(self, ref: str) -> None:
+        self._run("rm", "-f", ref, check=False)

@@ -1,0 +1,187 @@
+"""A function project: a directory with lit.toml (and optionally service.py), validated up front."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+CONFIG = "lit.toml"
+FORMATS = ("mxnet",)
+INPUTS = ("image", "tensor")
+COLORS = ("rgb", "bgr", "gray")
+MB_PER_VCPU = 1769  # Lambda gives one full vCPU at 1,769 MB and scales CPU with memory
+
+# Every key lit.toml accepts, by table; anything else is a typo we report.
+_KEYS: dict[str, set[str]] = {
+    "": {"name", "model", "image", "function", "build"},
+    "model": {"path", "format", "input", "labels", "top_k", "epoch", "input_names"},
+    "image": {"size", "color", "scale", "mean", "std", "max_pixels"},
+    "function": {"memory", "timeout", "ephemeral_storage", "architecture", "environment"},
+    "build": {"base", "requirements", "exclude"},
+}
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Function:
+    memory: int = 1024
+    timeout: int = 30
+    ephemeral_storage: int = 512
+    architecture: str = "x86_64"
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def cpus(self) -> float:
+        return round(self.memory / MB_PER_VCPU, 3)
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    name: str
+    model_path: Path
+    model_format: str
+    input_kind: str
+    labels: Path | None
+    function: Function
+    base: str | None
+    requirements: Path | None
+    exclude: tuple[str, ...]
+    raw: dict[str, Any]
+
+    @property
+    def service(self) -> Path | None:
+        path = self.root / "service.py"
+        return path if path.is_file() else None
+
+    @property
+    def image_repo(self) -> str:
+        return f"lit-{self.name}"
+
+
+def _where(table: str, key: str) -> str:
+    return f"[{table}] {key}" if table else key
+
+
+def _get(doc: dict[str, Any], table: str, key: str, kind: type | tuple[type, ...], default: Any, path: Path) -> Any:
+    section = doc if not table else doc.get(table, {})
+    if key not in section:
+        return default
+    value = section[key]
+    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+        want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(
+            f"{path}: {_where(table, key)} must be {want}, got {value!r}", f"set {_where(table, key)} to a {want}"
+        )
+    return value
+
+
+def _check_keys(doc: dict[str, Any], path: Path) -> None:
+    for table, allowed in _KEYS.items():
+        section = doc if not table else doc.get(table, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: [{table}] must be a table", f"write it as a [{table}] section")
+        for key in section:
+            if key not in allowed:
+                raise ConfigError(
+                    f"{path}: unknown key {_where(table, key)!r}",
+                    f"use one of: {', '.join(sorted(allowed))}",
+                )
+
+
+def _range(value: int, low: int, high: int, what: str, path: Path) -> int:
+    if not low <= value <= high:
+        raise ConfigError(f"{path}: {what} = {value} is outside Lambda's range {low}..{high}", f"set {what} within it")
+    return value
+
+
+def load(root: Path) -> Project:
+    root = root.resolve()
+    path = root / CONFIG
+    if not root.is_dir():
+        raise ConfigError(f"project directory {root} does not exist", "pass the directory that holds lit.toml")
+    if not path.is_file():
+        raise ConfigError(f"{path} not found", f"create one with `lit init {root}`")
+    try:
+        doc = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the syntax at the line shown") from None
+    _check_keys(doc, path)
+
+    name = _get(doc, "", "name", str, None, path)
+    if name is None:
+        raise ConfigError(f"{path}: missing key 'name'", 'add name = "my-function" at the top')
+    if not _NAME.match(name):
+        raise ConfigError(
+            f"{path}: name {name!r} is not usable as an image and function name",
+            "use lowercase letters, digits, '-' and '_' (at most 64), starting with a letter or digit",
+        )
+    if "model" not in doc:
+        raise ConfigError(f"{path}: missing [model] table", 'add [model] with path = "model" and format = "mxnet"')
+    model_rel = _get(doc, "model", "path", str, None, path)
+    if model_rel is None:
+        raise ConfigError(f"{path}: missing key [model] path", 'add path = "model" (a directory of model files)')
+    model_path = (root / model_rel).resolve()
+    if not model_path.exists():
+        raise ConfigError(
+            f"{path}: model path {model_rel!r} does not exist ({model_path})",
+            "train or copy the model there, or point [model] path at it",
+        )
+    fmt = _get(doc, "model", "format", str, "mxnet", path)
+    if fmt not in FORMATS:
+        raise ConfigError(f"{path}: [model] format {fmt!r} is not supported", f"use one of: {', '.join(FORMATS)}")
+    if fmt == "mxnet" and not (model_path.is_dir() and any(model_path.glob("*-symbol.json"))):
+        raise ConfigError(
+            f"{path}: no NAME-symbol.json in {model_path}",
+            "export the model with HybridBlock.export(prefix) or mx.model.save_checkpoint into that directory",
+        )
+    kind = _get(doc, "model", "input", str, "image", path)
+    if kind not in INPUTS:
+        raise ConfigError(f"{path}: [model] input {kind!r} is not known", f"use one of: {', '.join(INPUTS)}")
+    labels = None
+    if (labels_rel := _get(doc, "model", "labels", str, None, path)) is not None:
+        labels = root / labels_rel
+        if not labels.is_file():
+            raise ConfigError(f"{path}: labels file {labels_rel!r} does not exist", "create it (one label per line)")
+    _get(doc, "model", "top_k", int, 5, path)
+    color = _get(doc, "image", "color", str, "rgb", path)
+    if color not in COLORS:
+        raise ConfigError(f"{path}: [image] color {color!r} is not known", f"use one of: {', '.join(COLORS)}")
+    size = _get(doc, "image", "size", list, [224, 224], path)
+    if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
+        raise ConfigError(f"{path}: [image] size must be [width, height], got {size!r}", "e.g. size = [224, 224]")
+
+    fn = Function(
+        memory=_range(_get(doc, "function", "memory", int, 1024, path), 128, 10240, "[function] memory", path),
+        timeout=_range(_get(doc, "function", "timeout", int, 30, path), 1, 900, "[function] timeout", path),
+        ephemeral_storage=_range(
+            _get(doc, "function", "ephemeral_storage", int, 512, path), 512, 10240, "[function] ephemeral_storage", path
+        ),
+        architecture=_get(doc, "function", "architecture", str, "x86_64", path),
+        environment={str(k): str(v) for k, v in _get(doc, "function", "environment", dict, {}, path).items()},
+    )
+    if fn.architecture not in ("x86_64", "arm64"):
+        raise ConfigError(f"{path}: [function] architecture {fn.architecture!r}", "use x86_64 or arm64")
+
+    req_rel = _get(doc, "build", "requirements", str, None, path)
+    requirements = root / (req_rel or "requirements.txt")
+    if req_rel and not requirements.is_file():
+        raise ConfigError(f"{path}: requirements file {req_rel!r} does not exist", "create it or remove the key")
+    return Project(
+        root=root,
+        name=name,
+        model_path=model_path,
+        model_format=fmt,
+        input_kind=kind,
+        labels=labels,
+        function=fn,
+        base=_get(doc, "build", "base", str, None, path),
+        requirements=requirements if requirements.is_file() else None,
+        exclude=tuple(_get(doc, "build", "exclude", list, [], path)),
+        raw=doc,
+    )

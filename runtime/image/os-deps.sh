@@ -1,0 +1,19 @@
+#!/bin/sh
+# OS packages the base image needs from its OS layer. The bootstrapped OS layer has them already;
+# a public image (--from) may not, and is fixed here with apt (plain HTTP to the Debian archive).
+set -eu
+need=""
+ldconfig -p | grep -q 'libgomp.so.1 ' || need="$need libgomp1"          # mxnet's OpenMP
+ldconfig -p | grep -q 'libquadmath.so.0 ' || need="$need libquadmath0"  # mxnet's libgfortran
+# usrmerge is a one-time conversion tool that drags in 47 MB of Perl; usr-is-merged replaces it.
+dpkg -s usrmerge >/dev/null 2>&1 && need="$need usr-is-merged"
+[ -n "$need" ] || exit 0
+command -v apt-get >/dev/null || { echo "OS image lacks:$need and has no apt-get; use a Debian-based image" >&2; exit 1; }
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends $need
+if dpkg -s usrmerge >/dev/null 2>&1; then
+  apt-get purge -y -q usrmerge
+  apt-get purge -y -q --auto-remove perl libperl5.36 perl-modules-5.36 2>/dev/null || true
+fi
+rm -rf /var/lib/apt/lists/*

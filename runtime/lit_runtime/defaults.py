@@ -1,0 +1,104 @@
+"""Default preprocess / inference / postprocess for each input kind.
+
+Each takes the runtime Context; any of them can be replaced by a hook in service.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+
+def decode_image(data: bytes, ctx: Any) -> np.ndarray:
+    import cv2
+
+    opts = ctx.settings.image
+    flag = cv2.IMREAD_GRAYSCALE if opts.color == "gray" else cv2.IMREAD_COLOR
+    buf = np.frombuffer(data, dtype=np.uint8)
+    try:
+        img = cv2.imdecode(buf, flag)
+    except cv2.error as exc:
+        raise InputError(f"image could not be decoded: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    if img is None:
+        raise InputError("body is not a decodable image (JPEG, PNG, BMP, WebP or TIFF expected)", 400)
+    return img
+
+
+def preprocess_image(inputs: list[Any], ctx: Any) -> np.ndarray:
+    import cv2
+
+    opts = ctx.settings.image
+    batch = []
+    for item in inputs:
+        img = item if isinstance(item, np.ndarray) else decode_image(item, ctx)
+        img = cv2.resize(img, opts.size, interpolation=cv2.INTER_AREA)
+        if opts.color == "rgb":
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        arr = img.astype(np.float32) / opts.scale
+        arr = (arr - np.asarray(opts.mean, np.float32)) / np.asarray(opts.std, np.float32)
+        arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)  # HW(C) -> CHW
+        batch.append(arr)
+    return np.stack(batch)
+
+
+def preprocess_tensor(inputs: list[Any], ctx: Any) -> np.ndarray:
+    try:
+        arrays = [np.asarray(x, dtype=np.float32) for x in inputs]
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"input is not a numeric tensor: {exc}") from None
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise InputError(f"inputs of one batch must share a shape, got {sorted(shapes)}")
+    return np.stack(arrays)
+
+
+def inference(batch: np.ndarray, ctx: Any) -> np.ndarray:
+    import mxnet as mx
+
+    try:
+        out = ctx.model(mx.nd.array(batch, dtype=batch.dtype))
+    except mx.base.MXNetError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "shape mismatch"
+        raise InputError(f"model rejected input of shape {list(batch.shape)}: {first}") from None
+    if isinstance(out, (list, tuple)):
+        out = out[0]
+    return out.asnumpy()
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    z = x - x.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def postprocess_classes(outputs: np.ndarray, ctx: Any) -> list[Any]:
+    probs = outputs if _is_distribution(outputs) else softmax(outputs)
+    labels = ctx.settings.labels
+    k = min(ctx.settings.top_k, probs.shape[-1])
+    results = []
+    for row in probs.reshape(len(probs), -1):
+        top = np.argsort(-row)[:k]
+        results.append(
+            [
+                {"label": labels[i] if i < len(labels) else str(int(i)), "index": int(i), "probability": float(row[i])}
+                for i in top
+            ]
+        )
+    return results
+
+
+def postprocess_tensor(outputs: np.ndarray, ctx: Any) -> list[Any]:
+    return [row.tolist() for row in outputs]
+
+
+def _is_distribution(x: np.ndarray) -> bool:
+    return bool(x.ndim >= 1 and (x >= 0).all() and np.allclose(x.sum(axis=-1), 1.0, atol=1e-3))
+
+
+def for_kind(kind: str) -> dict[str, Any]:
+    if kind == "image":
+        return {"preprocess": preprocess_image, "inference": inference, "postprocess": postprocess_classes}
+    return {"preprocess": preprocess_tensor, "inference": inference, "postprocess": postprocess_tensor}

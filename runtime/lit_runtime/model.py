@@ -1,0 +1,67 @@
+"""Loading models into MXNet, once, at init."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelError
+
+_PARAMS = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d{4})\.params$")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    symbol: Path
+    params: Path
+    input_names: tuple[str, ...]
+
+
+def find_checkpoint(model_dir: Path, epoch: int | None = None) -> Checkpoint:
+    """Find NAME-symbol.json and NAME-EPOCH.params (the newest epoch unless one is given)."""
+    if not model_dir.is_dir():
+        raise ModelError(f"model directory {model_dir} does not exist")
+    symbols = sorted(model_dir.glob("*-symbol.json"))
+    if len(symbols) != 1:
+        found = ", ".join(p.name for p in symbols) or "none"
+        raise ModelError(f"expected one *-symbol.json in {model_dir}, found {found}")
+    prefix = symbols[0].name[: -len("-symbol.json")]
+    epochs = {}
+    for p in model_dir.glob(f"{prefix}-*.params"):
+        if (m := _PARAMS.match(p.name)) and m["prefix"] == prefix:
+            epochs[int(m["epoch"])] = p
+    if not epochs:
+        raise ModelError(f"no {prefix}-NNNN.params beside {symbols[0].name} in {model_dir}")
+    chosen = max(epochs) if epoch is None else epoch
+    if chosen not in epochs:
+        raise ModelError(f"epoch {epoch} not found; available: {sorted(epochs)}")
+    return Checkpoint(symbols[0], epochs[chosen], _graph_inputs(symbols[0]))
+
+
+def _graph_inputs(symbol_file: Path) -> tuple[str, ...]:
+    """Data inputs of a symbol graph: variables ('null' ops) that are not parameters."""
+    graph = json.loads(symbol_file.read_text())
+    nodes = graph["nodes"]
+    params = {"weight", "bias", "gamma", "beta", "moving_mean", "moving_var", "running_mean", "running_var"}
+    names = []
+    for i in graph.get("arg_nodes", []):
+        name = nodes[i]["name"]
+        if not any(name.endswith(s) for s in params):
+            names.append(name)
+    return tuple(names) or ("data",)
+
+
+def load(model_dir: Path, epoch: int | None = None) -> Any:
+    """A hybridized Gluon SymbolBlock for the checkpoint in model_dir."""
+    import mxnet as mx
+
+    ckpt = find_checkpoint(model_dir, epoch)
+    try:
+        net = mx.gluon.nn.SymbolBlock.imports(str(ckpt.symbol), list(ckpt.input_names), str(ckpt.params))
+    except Exception as exc:  # MXNet raises MXNetError/AssertionError/ValueError alike
+        raise ModelError(f"MXNet could not load {ckpt.symbol.name} + {ckpt.params.name}: {exc}") from exc
+    net.hybridize(static_alloc=True, static_shape=True)
+    return net

@@ -1,0 +1,86 @@
+"""The function's lit.toml, as the runtime needs it (a subset of what the CLI validates)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TASK_ROOT = Path(os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
+
+
+class ConfigError(Exception):
+    """lit.toml inside the image is missing or wrong; raised at init, so the function never starts."""
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    size: tuple[int, int] = (224, 224)  # width, height
+    color: str = "rgb"  # rgb | bgr | gray
+    scale: float = 255.0
+    mean: tuple[float, ...] = (0.0,)
+    std: tuple[float, ...] = (1.0,)
+    max_pixels: int = 40_000_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    name: str
+    model_dir: Path
+    model_format: str = "mxnet"
+    input_kind: str = "image"  # image | tensor
+    input_names: tuple[str, ...] = ("data",)
+    epoch: int | None = None
+    top_k: int = 5
+    labels: tuple[str, ...] = ()
+    image: ImageOptions = field(default_factory=ImageOptions)
+    service: Path | None = None
+
+
+def _floats(value: object, what: str) -> tuple[float, ...]:
+    if isinstance(value, (int, float)):
+        return (float(value),)
+    if isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
+        return tuple(float(v) for v in value)
+    raise ConfigError(f"lit.toml: [image] {what} must be a number or a list of numbers, got {value!r}")
+
+
+def load(root: Path = TASK_ROOT) -> Settings:
+    path = Path(os.environ.get("LIT_CONFIG", root / "lit.toml"))
+    try:
+        doc = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path} not found: the image has no lit.toml; build it with `lit build`") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    model = doc.get("model", {})
+    img = doc.get("image", {})
+    model_dir = Path(os.environ.get("LIT_MODEL_DIR", root / "model"))
+    labels: tuple[str, ...] = ()
+    if labels_file := model.get("labels"):
+        labels_path = root / labels_file
+        if not labels_path.is_file():
+            raise ConfigError(f"labels file {labels_path} is missing from the image")
+        labels = tuple(line.strip() for line in labels_path.read_text().splitlines() if line.strip())
+    size = img.get("size", [224, 224])
+    service = root / "service.py"
+    return Settings(
+        name=str(doc.get("name", "function")),
+        model_dir=model_dir,
+        model_format=str(model.get("format", "mxnet")),
+        input_kind=str(model.get("input", "image")),
+        input_names=tuple(model.get("input_names", ["data"])),
+        epoch=model.get("epoch"),
+        top_k=int(model.get("top_k", 5)),
+        labels=labels,
+        image=ImageOptions(
+            size=(int(size[0]), int(size[1])),
+            color=str(img.get("color", "rgb")),
+            scale=float(img.get("scale", 255.0)),
+            mean=_floats(img.get("mean", 0.0), "mean"),
+            std=_floats(img.get("std", 1.0), "std"),
+            max_pixels=int(img.get("max_pixels", 40_000_000)),
+        ),
+        service=service if service.is_file() else None,
+    )
