@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any
 
@@ -120,7 +121,7 @@ def start(
         logs = docker.logs(container)
         docker.remove_container(container)
         raise LitError(f"the container for {ref} exited or never listened on {port}:\n{logs[-2000:]}", "see its log above")
-    return Running(container[:12], name, port, f"http://127.0.0.1:{port}{INVOKE_PATH}", ref, mem, round(mem / 1769, 3))
+    return Running(container, name, port, f"http://127.0.0.1:{port}{INVOKE_PATH}", ref, mem, round(mem / 1769, 3))
 
 
 def find(docker: Docker, project: Project) -> Running:
@@ -131,7 +132,7 @@ def find(docker: Docker, project: Project) -> Running:
         if info.get("State", {}).get("Running"):
             port = int(c.labels.get("lit.port", "9000"))
             mem = int(c.labels.get("lit.memory", "0"))
-            return Running(c.id, c.name, port, f"http://127.0.0.1:{port}{INVOKE_PATH}", info["Config"]["Image"], mem, round(mem / 1769, 3))
+            return Running(info["Id"], c.name, port, f"http://127.0.0.1:{port}{INVOKE_PATH}", info["Config"]["Image"], mem, round(mem / 1769, 3))
     raise LitError(f"{project.name} is not running locally", f"start it with `lit run {project.root}`")
 
 
@@ -164,13 +165,28 @@ def parse_report(logs: str) -> tuple[str, dict[str, float]]:
     return "", {}
 
 
-def _max_rss(logs: str) -> float | None:
-    for line in reversed(logs.splitlines()):
-        if line.startswith("{") and '"event": "request"' in line:
+def _runtime_lines(logs: str, kind: str) -> list[dict[str, Any]]:
+    lines = []
+    for line in logs.splitlines():
+        if line.startswith("{") and f'"event": "{kind}"' in line:
             try:
-                return float(json.loads(line)["max_rss_mb"])
-            except (ValueError, KeyError):
-                return None
+                lines.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return lines
+
+
+def cgroup_peak_mb(container_id: str) -> float | None:
+    """The container's peak memory from the host's cgroup files (v1 or v2), when readable."""
+    candidates = (
+        Path(f"/sys/fs/cgroup/memory/docker/{container_id}/memory.max_usage_in_bytes"),
+        Path(f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope/memory.peak"),
+    )
+    for path in candidates:
+        try:
+            return round(int(path.read_text()) / 2**20, 1)
+        except (OSError, ValueError):
+            continue
     return None
 
 
@@ -190,8 +206,16 @@ def invoke(docker: Docker | None, running: Running, body: bytes, timeout: float 
             logs = docker.logs(running.container, since=since)
             result.request_id, result.report = parse_report(logs)
             if result.report:
-                if (rss := _max_rss(logs)) is not None:
-                    result.report["max_rss_mb"] = rss
+                # The RIE's memory figures are placeholders (it reports MemorySize); use the
+                # container's real peak, and the runtime's own init timing on a cold start.
+                result.report.pop("max_memory_used_mb", None)
+                result.report.pop("init_duration_ms", None)
+                if (peak := cgroup_peak_mb(running.container)) is not None:
+                    result.report["max_memory_used_mb"] = peak
+                if inits := _runtime_lines(logs, "init"):
+                    result.report["init_duration_ms"] = float(inits[-1]["ms"]["total"])
+                if requests := _runtime_lines(logs, "request"):
+                    result.report["max_rss_mb"] = float(requests[-1]["max_rss_mb"])
                 break
             time.sleep(0.05)
     return result

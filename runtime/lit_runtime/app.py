@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import resource
 import sys
 import time
@@ -41,6 +42,7 @@ class App:
     @classmethod
     def start(cls, root: Any = None) -> "App":
         t0 = time.perf_counter()
+        p0 = _process_start()
         cpus = threads.configure()
         conf = settings.load(root) if root is not None else settings.load()
         hooks = service.resolve(conf.service, conf.input_kind)
@@ -59,7 +61,13 @@ class App:
                 "event": "init",
                 "function": conf.name,
                 "cpus": cpus,
-                "ms": {"setup": _ms(t0, t1), "model_load": _ms(t1, t2), "warm_up": _ms(t2, t3)},
+                "ms": {
+                    "imports": _ms(p0, t0),
+                    "setup": _ms(t0, t1),
+                    "model_load": _ms(t1, t2),
+                    "warm_up": _ms(t2, t3),
+                    "total": _ms(p0, t3),
+                },
             }
         )
         return app
@@ -123,6 +131,17 @@ class App:
         if error:
             line["error"] = error
         _emit(line)
+
+
+def _process_start() -> float:
+    """When this process started, on the perf_counter clock (Linux: /proc/self/stat field 22)."""
+    try:
+        ticks = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19])
+        uptime = float(open("/proc/uptime").read().split()[0])
+        hz = os.sysconf("SC_CLK_TCK")
+        return time.perf_counter() - (uptime - ticks / hz)
+    except (OSError, ValueError, IndexError):
+        return time.perf_counter()
 
 
 def _ms(a: float, b: float) -> float:

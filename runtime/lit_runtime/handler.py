@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from .app import App
+from .errors import InputError
 
 app = App.start()
 
 
 def handler(event: Any, context: Any) -> Any:
-    return app.handle(event, context)
+    try:
+        return app.handle(event, context)
+    except InputError as exc:
+        # A client error: the caller gets the message, not the runtime's stack (that is logged).
+        raise exc.with_traceback(None) from None

@@ -1,0 +1,81 @@
+"""lit.toml validation: every mistake gets one message naming the key and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lit import project
+from lit.errors import ConfigError
+
+pytestmark = pytest.mark.unit
+
+GOOD = """
+name = "digits"
+[model]
+path = "model"
+labels = "labels.txt"
+[image]
+size = [8, 8]
+color = "gray"
+[function]
+memory = 1769
+timeout = 10
+"""
+
+
+def make(tmp_path: Path, text: str, model: bool = True) -> Path:
+    (tmp_path / "lit.toml").write_text(text)
+    (tmp_path / "labels.txt").write_text("a\nb\n")
+    if model:
+        (tmp_path / "model").mkdir(exist_ok=True)
+        (tmp_path / "model" / "net-symbol.json").write_text("{}")
+    return tmp_path
+
+
+def test_good_config_loads_with_defaults(tmp_path: Path) -> None:
+    p = project.load(make(tmp_path, GOOD))
+    assert p.name == "digits" and p.input_kind == "image" and p.model_format == "mxnet"
+    assert p.function.memory == 1769 and p.function.cpus == 1.0 and p.function.timeout == 10
+    assert p.function.ephemeral_storage == 512 and p.requirements is None
+    assert p.image_repo == "lit-digits"
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("name = 'x'\n[model]\npath = 'model'\nformt = 'mxnet'\n", "unknown key"),
+        ("[model]\npath = 'model'\n", "missing key 'name'"),
+        ("name = 'Bad Name'\n[model]\npath = 'model'\n", "not usable"),
+        ("name = 'x'\n", "missing [model]"),
+        ("name = 'x'\n[model]\nformat = 'mxnet'\n", "missing key [model] path"),
+        ("name = 'x'\n[model]\npath = 'nowhere'\n", "does not exist"),
+        ("name = 'x'\n[model]\npath = 'model'\nformat = 'tflite'\n", "not supported"),
+        ("name = 'x'\n[model]\npath = 'model'\ninput = 'audio'\n", "not known"),
+        ("name = 'x'\n[model]\npath = 'model'\n[function]\nmemory = 64\n", "outside Lambda's range"),
+        ("name = 'x'\n[model]\npath = 'model'\n[function]\ntimeout = '30'\n", "must be int"),
+        ("name = 'x'\n[model]\npath = 'model'\n[function]\nmemory = true\n", "must be int"),
+        ("name = 'x'\n[model]\npath = 'model'\n[image]\nsize = [8]\n", "[width, height]"),
+        ("name = 'x'\n[model]\npath = 'model'\nlabels = 'none.txt'\n", "labels file"),
+        ("name = 'x'\n[model\npath = 'model'\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_names_cause_and_fix(tmp_path: Path, text: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        project.load(make(tmp_path, text))
+    assert needle in str(err.value)
+    assert err.value.fix, "every config error carries a fix"
+    assert err.value.exit_code == 2
+
+
+def test_missing_lit_toml_suggests_init(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="lit init"):
+        project.load(tmp_path)
+
+
+def test_model_dir_without_symbol_file(tmp_path: Path) -> None:
+    make(tmp_path, "name = 'x'\n[model]\npath = 'empty'\n")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="symbol.json"):
+        project.load(tmp_path)
