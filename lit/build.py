@@ -122,9 +122,11 @@ def check(docker: Docker, image: str, project: Project) -> None:
         ["-m", "lit_runtime.check"],
     )
     if proc.returncode != 0:
-        message = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        lines = proc.stderr.strip().splitlines()
+        ours = [line.removeprefix("lit-check: ") for line in lines if line.startswith("lit-check: ")]
+        message = ours[-1] if ours else "\n".join(lines[-10:]) or f"exit code {proc.returncode}"
         raise LitError(
-            f"the built image does not start: {message.removeprefix('lit-check: ')}",
+            f"the built image does not start: {message}",
             "fix the model files, lit.toml or service.py named above, then `lit build` again "
             "(--no-check skips this test)",
         )

@@ -31,7 +31,8 @@ class Container:
 
 class Docker:
     def __init__(self, binary: str | None = None) -> None:
-        self.binary = binary or os.environ.get("LIT_DOCKER") or shutil.which("docker") or ""
+        chosen = binary or os.environ.get("LIT_DOCKER") or "docker"
+        self.binary = shutil.which(chosen) or ""
         self._checked = False
 
     def _env(self) -> dict[str, str]:
@@ -44,7 +45,10 @@ class Docker:
 
     def _run(self, *args: str, check: bool = True, input: bytes | None = None, timeout: float | None = None) -> str:
         if not self.binary:
-            raise EngineError("the docker command is not installed", "install Docker (Debian: apt-get install docker.io)")
+            raise EngineError(
+                "the docker command is not installed (or LIT_DOCKER names no program)",
+                "install Docker (Debian: apt-get install docker.io), or fix LIT_DOCKER",
+            )
         try:
             proc = subprocess.run(
                 [self.binary, *args], capture_output=True, input=input, env=self._env(), timeout=timeout, check=False

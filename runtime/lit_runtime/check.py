@@ -17,10 +17,10 @@ def main() -> int:
     try:
         App.start()
     except (ConfigError, ModelError, ServiceError) as exc:
-        print(f"lit-check: {exc}", file=sys.stderr)
+        print("lit-check: " + " ".join(str(exc).split()), file=sys.stderr)
         return 3
     except Exception as exc:  # the user's initialize() or warm-up failed
-        print(f"lit-check: init failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("lit-check: init failed: " + " ".join(f"{type(exc).__name__}: {exc}".split()), file=sys.stderr)
         return 4
     return 0
 

@@ -61,8 +61,9 @@ def inference(batch: np.ndarray, ctx: Any) -> np.ndarray:
     try:
         out = ctx.model(mx.nd.array(batch, dtype=batch.dtype))
     except mx.base.MXNetError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "shape mismatch"
-        raise InputError(f"model rejected input of shape {list(batch.shape)}: {first}") from None
+        from .model import mxnet_reason
+
+        raise InputError(f"model rejected input of shape {list(batch.shape)}: {mxnet_reason(exc)}") from None
     if isinstance(out, (list, tuple)):
         out = out[0]
     return out.asnumpy()

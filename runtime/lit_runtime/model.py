@@ -62,6 +62,15 @@ def load(model_dir: Path, epoch: int | None = None) -> Any:
     try:
         net = mx.gluon.nn.SymbolBlock.imports(str(ckpt.symbol), list(ckpt.input_names), str(ckpt.params))
     except Exception as exc:  # MXNet raises MXNetError/AssertionError/ValueError alike
-        raise ModelError(f"MXNet could not load {ckpt.symbol.name} + {ckpt.params.name}: {exc}") from exc
+        raise ModelError(f"MXNet could not load {ckpt.symbol.name} + {ckpt.params.name}: {mxnet_reason(exc)}") from exc
     net.hybridize(static_alloc=True, static_shape=True)
     return net
+
+
+def mxnet_reason(exc: BaseException) -> str:
+    """The one line of an MXNetError that says what is wrong (its text carries a C++ trace)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in reversed(lines):
+        if not line.startswith(("File ", "Traceback", "[bt]", "Stack trace")):
+            return line.removeprefix("MXNetError: ")
+    return type(exc).__name__

@@ -1,0 +1,124 @@
+"""E2E fixtures: a real Docker engine, the base image built once per session, unique names,
+free ports, and cleanup of every container and image a test made, even when it fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from lit.base import SYSTEM_CA
+from lit.docker import Docker
+from lit.errors import LitError
+
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def lit(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "lit", *args], capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"lit {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def docker() -> Docker:
+    client = Docker()
+    try:
+        client.ping()
+    except LitError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs a Docker engine for the e2e tier: {exc}")
+        pytest.skip(f"no Docker engine: {exc}")
+    return client
+
+
+@pytest.fixture(scope="session")
+def base_image(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """`lit base build` under a test tag, with a CA bundle carrying a marker no layer may hold."""
+    tag = f"lit-base:test-{RUN_ID}"
+    marker = f"lit-ca-marker-{RUN_ID}"
+    bundle = tmp_path_factory.mktemp("ca") / "bundle.crt"
+    bundle.write_text((SYSTEM_CA.read_text() if SYSTEM_CA.is_file() else "") + f"\n# {marker}\n")
+    started = time.time()
+    lit("base", "build", "--tag", tag, "--ca-bundle", str(bundle), "-q", "--json")
+    yield tag, marker
+    docker.remove_image(tag)
+    # The build stage of this session's base (it holds the marked bundle) is left by the engine
+    # as a dangling cache image; remove the ones this session made, and only those.
+    out = subprocess.run(
+        [docker.binary, "images", "-q", "--no-trunc", "-f", "dangling=true", "-f", "label=lit.stage=base-build"],
+        capture_output=True, text=True,
+    ).stdout.split()
+    for image_id in out:
+        info = docker.image(image_id) or {}
+        created = info.get("Created", "")[:19]
+        if created and time.mktime(time.strptime(created, "%Y-%m-%dT%H:%M:%S")) - time.timezone >= started - 5:
+            docker.remove_image(image_id)
+
+
+@pytest.fixture(scope="session")
+def digits_project(digits_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the digits project under a unique function name (no clash with users' images)."""
+    dest = tmp_path_factory.mktemp("proj") / "digits"
+    shutil.copytree(digits_model, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    config = dest / "lit.toml"
+    config.write_text(config.read_text().replace('name = "digits"', f'name = "digits-t{RUN_ID}"'))
+    return dest
+
+
+@pytest.fixture(scope="session")
+def digits_image(docker: Docker, base_image: tuple[str, str], digits_project: Path) -> Iterator[str]:
+    out = lit("build", str(digits_project), "--base", base_image[0], "--json")
+    image = json.loads(out.stdout)["image"]
+    yield image
+    docker.remove_image(image)
+
+
+@pytest.fixture()
+def running(docker: Docker) -> Iterator:
+    """Start `lit run` for a project; stop its containers afterwards (logs shown on failure)."""
+    started: list[Path] = []
+
+    def _run(project: Path, *extra: str) -> int:
+        port = free_port()
+        lit("run", str(project), "--port", str(port), *extra)
+        started.append(project)
+        return port
+
+    yield _run
+    for project in started:
+        name = _function_name(project)
+        for c in docker.containers(f"lit.function={name}"):
+            print(docker.logs(c.id)[-3000:])
+        lit("stop", str(project), check=False)
+
+
+def _function_name(project: Path) -> str:
+    import tomllib
+
+    return tomllib.loads((project / "lit.toml").read_text())["name"]
+
+
+def copy_project(src: Path, dest: Path, name: str) -> Path:
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    config = dest / "lit.toml"
+    text = config.read_text()
+    old = _function_name(src)
+    config.write_text(text.replace(f'name = "{old}"', f'name = "{name}"'))
+    return dest

@@ -1,0 +1,185 @@
+"""The spine end to end: base image -> function image -> local Lambda (RIE) -> answers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import socket
+import subprocess
+import tarfile
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from lit.docker import Docker
+from tests.conftest import FIXTURES, heldout
+from tests.e2e.conftest import RUN_ID, copy_project, lit
+
+pytestmark = pytest.mark.e2e
+INVOKE = "http://127.0.0.1:{port}/2015-03-31/functions/function/invocations"
+
+
+def post(port: int, event: object) -> tuple[int, dict]:
+    req = urllib.request.Request(INVOKE.format(port=port), data=json.dumps(event).encode(), method="POST")
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        return resp.status, json.loads(resp.read())
+
+
+def b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def test_base_image_contract(docker: Docker, base_image: tuple[str, str]) -> None:
+    tag, _ = base_image
+    info = docker.image(tag)
+    assert info is not None
+    assert info["Config"]["Entrypoint"] == ["/lambda-entrypoint.sh"]
+    assert info["Config"]["Cmd"] == ["lit_runtime.handler.handler"]
+    assert info["Config"]["WorkingDir"] == "/var/task"
+    proc = docker.run_once(
+        tag,
+        ["--network", "none", "--entrypoint", "/opt/lit/bin/python"],
+        ["-c", "import sys, mxnet, cv2, numpy, awslambdaric, lit_runtime; print(sys.version_info[:2], mxnet.__version__, numpy.__version__)"],
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "(3, 11) 1.9.1 1.23.5" in proc.stdout
+
+
+def test_no_layer_holds_the_ca_bundle(docker: Docker, base_image: tuple[str, str], tmp_path: Path) -> None:
+    tag, marker = base_image
+    archive = tmp_path / "base.tar"
+    subprocess.run([docker.binary, "save", "-o", str(archive), tag], check=True)
+    needle = marker.encode()
+    layers = 0
+    with tarfile.open(archive) as outer:
+        for member in outer.getmembers():
+            if not member.name.endswith("layer.tar"):
+                continue
+            layers += 1
+            with tarfile.open(fileobj=outer.extractfile(member)) as layer:
+                for entry in layer.getmembers():
+                    if entry.isfile() and entry.size < 50_000_000:
+                        data = layer.extractfile(entry)
+                        assert data is not None
+                        assert needle not in data.read(), f"{entry.name} in a layer holds the build's CA bundle"
+    assert layers >= 1
+
+
+def test_digits_answer_through_the_rie(digits_project: Path, digits_image: str, running) -> None:
+    port = running(digits_project, "--image", digits_image)
+    cases = heldout(digits_project)
+    right = 0
+    for path, label in cases:
+        status, answer = post(port, {"image": b64(path)})
+        assert status == 200, answer
+        right += int(answer["predictions"][0][0]["label"]) == label
+    accuracy = right / len(cases)
+    print(f"held-out accuracy through the RIE: {accuracy:.4f} on {len(cases)} PNG digits")
+    assert accuracy >= 0.95
+
+    # the CLI path users type, with the REPORT figures
+    path, label = cases[0]
+    out = json.loads(lit("invoke", str(digits_project), "--image", str(path), "--json").stdout)
+    assert int(out["payload"]["predictions"][0][0]["label"]) == label
+    assert out["report"]["duration_ms"] > 0 and out["report"]["memory_size_mb"] == 1024
+    assert out["report"]["max_memory_used_mb"] > 0
+
+
+def test_container_gets_lambda_limits_on_loopback(docker: Docker, digits_project: Path, digits_image: str, running) -> None:
+    port = running(digits_project, "--image", digits_image, "--memory", "3538", "--timeout", "7")
+    [c] = docker.containers(f"lit.function=digits-t{RUN_ID}")
+    info = docker.inspect_container(c.id)
+    assert info is not None
+    host = info["HostConfig"]
+    assert host["Memory"] == 3538 * 2**20 and host["MemorySwap"] == 3538 * 2**20
+    assert host["NanoCpus"] == 2 * 10**9  # 3,538 MB = 2 vCPUs
+    assert host["PortBindings"]["8080/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(port)}]
+    assert "AWS_LAMBDA_FUNCTION_TIMEOUT=7" in info["Config"]["Env"]
+
+
+def test_bad_input_and_raising_handler_keep_serving(
+    docker: Docker, base_image: tuple[str, str], digits_project: Path, digits_image: str, tmp_path: Path, running
+) -> None:
+    # client error in a direct invoke: Lambda's error shape, no stack trace, next request fine
+    port = running(digits_project, "--image", digits_image)
+    _, answer = post(port, {"image": base64.b64encode(b"not a png").decode()})
+    assert answer["errorType"] == "InputError" and "decodable" in answer["errorMessage"]
+    path, label = heldout(digits_project)[0]
+    assert int(post(port, {"image": b64(path)})[1]["predictions"][0][0]["label"]) == label
+
+    # a user hook that raises: Lambda's error shape; the container keeps serving
+    project = copy_project(digits_project, tmp_path / "raiser", f"raiser-t{RUN_ID}")
+    shutil.copy(FIXTURES / "services" / "raises_in_inference.py", project / "service.py")
+    image = json.loads(lit("build", str(project), "--base", base_image[0], "--json").stdout)["image"]
+    try:
+        port = running(project)
+        import cv2  # noqa: F401  (host-side only, to make a white PNG)
+        import numpy as np
+
+        white = base64.b64encode(cv2.imencode(".png", np.full((8, 8), 255, "uint8"))[1].tobytes()).decode()
+        _, answer = post(port, {"image": white})
+        assert answer["errorType"] == "ValueError" and "exploded" in answer["errorMessage"]
+        assert int(post(port, {"image": b64(path)})[1]["predictions"][0][0]["label"]) == label
+        proc = lit("invoke", str(project), "-d", json.dumps({"image": white}), check=False)
+        assert proc.returncode == 1 and "ValueError" in proc.stdout
+    finally:
+        lit("stop", str(project), check=False)
+        docker.remove_image(image)
+
+
+def test_code_only_rebuild_changes_only_the_top_layer(
+    docker: Docker, base_image: tuple[str, str], digits_project: Path, tmp_path: Path
+) -> None:
+    project = copy_project(digits_project, tmp_path / "layers", f"layers-t{RUN_ID}")
+    tag = f"lit-layers-t{RUN_ID}:latest"
+    try:
+        first = json.loads(lit("build", str(project), "--base", base_image[0], "--json").stdout)
+        before = (docker.image(tag) or {})["RootFS"]["Layers"]
+        (project / "service.py").write_text((FIXTURES / "services" / "custom_postprocess.py").read_text())
+        second = json.loads(lit("build", str(project), "--base", base_image[0], "--json").stdout)
+        after = (docker.image(tag) or {})["RootFS"]["Layers"]
+        print(f"build {first['seconds']}s, code-only rebuild {second['seconds']}s")
+        assert len(before) == len(after)
+        assert before[:-1] == after[:-1], "only the code layer may change"
+        assert before[-1] != after[-1]
+        top = second["layers"][0]
+        assert "COPY" in top["created_by"] or top["size"] < 100_000
+        assert max(layer["size"] for layer in second["layers"][:3]) < 100_000
+    finally:
+        docker.remove_image(tag)
+
+
+def test_model_that_fails_to_load_fails_the_build_and_keeps_the_old_image(
+    docker: Docker, base_image: tuple[str, str], digits_project: Path, tmp_path: Path
+) -> None:
+    project = copy_project(digits_project, tmp_path / "broken", f"broken-t{RUN_ID}")
+    tag = f"lit-broken-t{RUN_ID}:latest"
+    try:
+        lit("build", str(project), "--base", base_image[0], "-q")
+        good = (docker.image(tag) or {})["Id"]
+        (project / "model" / "digits-0000.params").write_bytes(b"this is not an NDArray file")
+        proc = lit("build", str(project), "--base", base_image[0], "-q", check=False)
+        assert proc.returncode != 0
+        assert "does not start" in proc.stderr and "digits-0000.params" in proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert (docker.image(tag) or {})["Id"] == good, "a failed build must not replace the good image"
+    finally:
+        docker.remove_image(tag)
+
+
+def test_port_in_use_and_missing_images(base_image: tuple[str, str], digits_project: Path, digits_image: str) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        proc = lit("run", str(digits_project), "--image", digits_image, "--port", str(port), check=False)
+    assert proc.returncode == 1 and f"port {port}" in proc.stderr and "--port" in proc.stderr
+
+    proc = lit("build", str(digits_project), "--base", f"lit-base:missing-{uuid.uuid4().hex[:6]}", check=False)
+    assert proc.returncode == 1 and "lit base build" in proc.stderr
+
+    proc = lit("run", str(digits_project), "--image", f"lit-none:{uuid.uuid4().hex[:6]}", check=False)
+    assert proc.returncode == 1 and "lit build" in proc.stderr

@@ -1,0 +1,89 @@
+"""The CLI as users run it (a subprocess): help, exit codes, one clear message, no traceback."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.functional
+COMMANDS = ["init", "build", "run", "invoke", "stop", "base build"]
+
+
+def lit(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lit", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def assert_clean_failure(proc: subprocess.CompletedProcess[str], code: int, needle: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    assert needle in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "fix:" in proc.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_and_is_in_the_readme(command: str) -> None:
+    proc = lit(*command.split(), "--help")
+    assert proc.returncode == 0 and "Usage" in proc.stdout
+    summary = re.sub(r"\s+", " ", proc.stdout)
+    assert len(summary) > 100
+    assert f"lit {command}" in (ROOT / "README.md").read_text()
+
+
+def test_cli_does_not_import_heavy_modules() -> None:
+    code = "import sys, lit.cli, lit.build, lit.local, lit.base; print(sorted(m for m in ('mxnet','numpy','cv2') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+
+
+def test_no_engine_is_one_message(digits_model: Path) -> None:
+    proc = lit("build", str(digits_model), env={"DOCKER_HOST": "unix:///tmp/lit-no-engine.sock"})
+    assert_clean_failure(proc, 3, "Docker engine is not running")
+
+
+def test_no_docker_command_is_one_message(digits_model: Path) -> None:
+    proc = lit("run", str(digits_model), env={"LIT_DOCKER": "/nonexistent/docker"})
+    assert_clean_failure(proc, 3, "docker command is not installed")
+
+
+def test_malformed_config_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "lit.toml").write_text("name = 'x'\n[model\n")
+    assert_clean_failure(lit("build", str(tmp_path)), 2, "not valid TOML")
+
+
+def test_unknown_model_path(tmp_path: Path) -> None:
+    (tmp_path / "lit.toml").write_text("name = 'x'\n[model]\npath = 'weights'\n")
+    assert_clean_failure(lit("build", str(tmp_path)), 2, "model path 'weights' does not exist")
+
+
+def test_init_scaffolds_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    target = tmp_path / "My Func"
+    proc = lit("init", str(target))
+    assert proc.returncode == 0
+    assert 'name = "my-func"' in (target / "lit.toml").read_text()
+    assert (target / "service.py").is_file() and (target / "model").is_dir()
+    compile((target / "service.py").read_text(), "service.py", "exec")
+    assert_clean_failure(lit("init", str(target)), 1, "already exists")
+    # the scaffold points at an empty model dir: the message says what to put there
+    assert_clean_failure(lit("build", str(target)), 2, "symbol.json")
+
+
+def test_invoke_rejects_bad_json_before_sending(digits_model: Path) -> None:
+    assert_clean_failure(lit("invoke", str(digits_model), "-d", "{nope"), 1, "not valid JSON")
+
+
+def test_version() -> None:
+    proc = lit("--version")
+    assert proc.returncode == 0 and re.fullmatch(r"\d+\.\d+\.\d+\n", proc.stdout)
