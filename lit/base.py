@@ -12,9 +12,9 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from . import assets, rie
 from .docker import Docker
@@ -42,7 +42,9 @@ class BaseResult:
 def find_ca_bundle(explicit: Path | None) -> Path | None:
     if explicit is not None:
         if not explicit.is_file():
-            raise LitError(f"CA bundle {explicit} does not exist", "pass a PEM file with --ca-bundle, or --no-ca-bundle")
+            raise LitError(
+                f"CA bundle {explicit} does not exist", "pass a PEM file with --ca-bundle, or --no-ca-bundle"
+            )
         return explicit
     for var in CA_CANDIDATES:
         if (value := os.environ.get(var)) and Path(value).is_file():
@@ -114,7 +116,9 @@ def build(
         ctx = Path(tmp)
         shutil.copy(assets.path("Dockerfile.base"), ctx / "Dockerfile")
         shutil.copytree(
-            assets.path("runtime"), ctx / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
+            assets.path("runtime"),
+            ctx / "runtime",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build"),
         )
         shutil.copy(rie_path, ctx / "aws-lambda-rie")
         (ctx / "ca-bundle.crt").write_bytes(bundle.read_bytes() if bundle else b"")

@@ -14,9 +14,9 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from . import base
 from .docker import Docker
@@ -80,7 +80,9 @@ def assemble(project: Project, ctx: Path, base_image: str, ca_bundle: Path | Non
     """Write the build context: model/ (the model files), code/ (everything else), Dockerfile."""
     model = project.model_path
     if model.is_dir():
-        shutil.copytree(model, ctx / "model", copy_function=_link_or_copy, ignore=shutil.ignore_patterns(*ALWAYS_EXCLUDED))
+        shutil.copytree(
+            model, ctx / "model", copy_function=_link_or_copy, ignore=shutil.ignore_patterns(*ALWAYS_EXCLUDED)
+        )
     else:
         (ctx / "model").mkdir()
         _link_or_copy(str(model), str(ctx / "model" / model.name))
@@ -92,7 +94,8 @@ def assemble(project: Project, ctx: Path, base_image: str, ca_bundle: Path | Non
         dirnames[:] = [
             d
             for d in dirnames
-            if (here / d).resolve() != model and not _excluded((here / d).relative_to(project.root).as_posix(), patterns)
+            if (here / d).resolve() != model
+            and not _excluded((here / d).relative_to(project.root).as_posix(), patterns)
         ]
         for name in filenames:
             rel = (here / name).relative_to(project.root).as_posix()

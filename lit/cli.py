@@ -7,7 +7,7 @@ import json
 import sys
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -74,7 +74,7 @@ def _root(
 @app.command()
 def init(
     directory: ProjectDir,
-    name: Annotated[Optional[str], typer.Option(help="Function name (default: the directory's name).")] = None,
+    name: Annotated[str | None, typer.Option(help="Function name (default: the directory's name).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing lit.toml.")] = False,
 ) -> None:
     """Scaffold a function project: lit.toml, service.py, labels.txt, model/."""
@@ -88,13 +88,14 @@ def init(
 def base_build(
     tag: Annotated[str, typer.Option(help="Tag for the base image.", envvar="LIT_BASE_IMAGE")] = "lit-base:py3.11",
     from_image: Annotated[
-        Optional[str], typer.Option("--from", help="OS image to start from (Debian-based, Python 3.11).")
+        str | None, typer.Option("--from", help="OS image to start from (Debian-based, Python 3.11).")
     ] = None,
     bootstrap: Annotated[
         bool, typer.Option(help="Build the OS layer from Debian's archive with mmdebstrap (no registry needed).")
     ] = False,
     ca_bundle: Annotated[
-        Optional[Path], typer.Option(help="CA bundle for pip inside the build (default: the host's).", envvar="LIT_CA_BUNDLE")
+        Path | None,
+        typer.Option(help="CA bundle for pip inside the build (default: the host's).", envvar="LIT_CA_BUNDLE"),
     ] = None,
     no_ca_bundle: Annotated[bool, typer.Option("--no-ca-bundle", help="Do not hand any CA bundle to pip.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not stream the build log.")] = False,
@@ -110,9 +111,12 @@ def base_build(
 @app.command()
 def build(
     directory: ProjectDir,
-    tag: Annotated[Optional[str], typer.Option(help="Image reference (default lit-NAME:latest).")] = None,
+    tag: Annotated[str | None, typer.Option(help="Image reference (default lit-NAME:latest).")] = None,
     base_image: Annotated[
-        Optional[str], typer.Option("--base", help="Base image (default from lit.toml, else lit-base:py3.11).", envvar="LIT_BASE_IMAGE")
+        str | None,
+        typer.Option(
+            "--base", help="Base image (default from lit.toml, else lit-base:py3.11).", envvar="LIT_BASE_IMAGE"
+        ),
     ] = None,
     no_check: Annotated[bool, typer.Option("--no-check", help="Skip starting the runtime in the new image.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not stream the build log.")] = False,
@@ -121,7 +125,9 @@ def build(
     """Build the function image: base, extra requirements, model, code (in that layer order)."""
     from . import build as builder
 
-    result = builder.build(_docker(), _project(directory), tag, base_image, not no_check, _quiet if quiet or as_json else _log)
+    result = builder.build(
+        _docker(), _project(directory), tag, base_image, not no_check, _quiet if quiet or as_json else _log
+    )
     _emit(as_json, result, result.image)
 
 
@@ -129,9 +135,9 @@ def build(
 def run(
     directory: ProjectDir,
     port: PortOpt = 9000,
-    image: Annotated[Optional[str], typer.Option(help="Image to run (default lit-NAME:latest).")] = None,
-    memory: Annotated[Optional[int], typer.Option(help="MemorySize in MB (default from lit.toml).")] = None,
-    timeout: Annotated[Optional[int], typer.Option(help="Timeout in seconds (default from lit.toml).")] = None,
+    image: Annotated[str | None, typer.Option(help="Image to run (default lit-NAME:latest).")] = None,
+    memory: Annotated[int | None, typer.Option(help="MemorySize in MB (default from lit.toml).")] = None,
+    timeout: Annotated[int | None, typer.Option(help="Timeout in seconds (default from lit.toml).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Start the function under the Lambda RIE on 127.0.0.1 and keep it warm (stop with `lit stop`)."""
@@ -149,11 +155,11 @@ def run(
 @app.command()
 def invoke(
     directory: ProjectDir,
-    event: Annotated[Optional[Path], typer.Option("--event", "-e", help="JSON event file ('-' for stdin).")] = None,
+    event: Annotated[Path | None, typer.Option("--event", "-e", help="JSON event file ('-' for stdin).")] = None,
     image_file: Annotated[
-        Optional[Path], typer.Option("--image", help="An image file: sent as {\"image\": base64}.")
+        Path | None, typer.Option("--image", help='An image file: sent as {"image": base64}.')
     ] = None,
-    data: Annotated[Optional[str], typer.Option("--data", "-d", help="The event as a JSON string.")] = None,
+    data: Annotated[str | None, typer.Option("--data", "-d", help="The event as a JSON string.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Send one event to the locally running function; print the answer and the REPORT figures."""

@@ -10,9 +10,10 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 from .errors import EngineError
 
@@ -60,7 +61,9 @@ class Docker:
             err = proc.stderr.decode(errors="replace").strip()
             if "Cannot connect to the Docker daemon" in err or "error during connect" in err:
                 raise EngineError("the Docker engine is not running", NOT_RUNNING)
-            raise EngineError(f"`docker {' '.join(args[:2])}` failed: {err or out.strip()}", "see the engine's message above")
+            raise EngineError(
+                f"`docker {' '.join(args[:2])}` failed: {err or out.strip()}", "see the engine's message above"
+            )
         return out
 
     def ping(self) -> str:
@@ -68,7 +71,10 @@ class Docker:
         if not self.binary:
             self._run("version")
         proc = subprocess.run(
-            [self.binary, "version", "--format", "{{.Server.Version}}"], capture_output=True, env=self._env(), check=False
+            [self.binary, "version", "--format", "{{.Server.Version}}"],
+            capture_output=True,
+            env=self._env(),
+            check=False,
         )
         version = proc.stdout.decode().strip()
         if proc.returncode != 0 or not version:
@@ -82,9 +88,7 @@ class Docker:
 
     # images
     def image(self, ref: str) -> dict[str, Any] | None:
-        proc = subprocess.run(
-            [self.binary, "image", "inspect", ref], capture_output=True, env=self._env(), check=False
-        )
+        proc = subprocess.run([self.binary, "image", "inspect", ref], capture_output=True, env=self._env(), check=False)
         if proc.returncode != 0:
             return None
         return json.loads(proc.stdout)[0]
@@ -108,7 +112,9 @@ class Docker:
             args += ["--change", change]
         proc = subprocess.run([*args, "-", ref], stdin=stream, capture_output=True, env=self._env(), check=False)
         if proc.returncode != 0:
-            raise EngineError(f"`docker import` failed: {proc.stderr.decode().strip()}", "check the engine's disk space")
+            raise EngineError(
+                f"`docker import` failed: {proc.stderr.decode().strip()}", "check the engine's disk space"
+            )
 
     def build(
         self,
@@ -138,7 +144,9 @@ class Docker:
             tail = "\n".join(lines[-15:])
             if "Cannot connect to the Docker daemon" in tail:
                 raise EngineError("the Docker engine is not running", NOT_RUNNING)
-            raise EngineError(f"docker build of {tag} failed:\n{tail}", "read the build log above; fix the step that failed")
+            raise EngineError(
+                f"docker build of {tag} failed:\n{tail}", "read the build log above; fix the step that failed"
+            )
         info = self.image(tag)
         if info is None:
             raise EngineError(f"docker build reported success but {tag} does not exist", "re-run the build")
@@ -154,7 +162,9 @@ class Docker:
         out = self._run(*cmd, *args, image)
         return out.strip()
 
-    def run_once(self, image: str, args: list[str], command: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run_once(
+        self, image: str, args: list[str], command: list[str], timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         """Run a throwaway container to completion (--rm); return its exit code and output."""
         self.ensure()
         return subprocess.run(

@@ -13,8 +13,8 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from datetime import datetime, timezone
 from typing import Any
 
 from .docker import Docker
@@ -120,7 +120,9 @@ def start(
     if not _wait_listening(port, 15):
         logs = docker.logs(container)
         docker.remove_container(container)
-        raise LitError(f"the container for {ref} exited or never listened on {port}:\n{logs[-2000:]}", "see its log above")
+        raise LitError(
+            f"the container for {ref} exited or never listened on {port}:\n{logs[-2000:]}", "see its log above"
+        )
     return Running(container, name, port, f"http://127.0.0.1:{port}{INVOKE_PATH}", ref, mem, round(mem / 1769, 3))
 
 
@@ -132,7 +134,15 @@ def find(docker: Docker, project: Project) -> Running:
         if info.get("State", {}).get("Running"):
             port = int(c.labels.get("lit.port", "9000"))
             mem = int(c.labels.get("lit.memory", "0"))
-            return Running(info["Id"], c.name, port, f"http://127.0.0.1:{port}{INVOKE_PATH}", info["Config"]["Image"], mem, round(mem / 1769, 3))
+            return Running(
+                info["Id"],
+                c.name,
+                port,
+                f"http://127.0.0.1:{port}{INVOKE_PATH}",
+                info["Config"]["Image"],
+                mem,
+                round(mem / 1769, 3),
+            )
     raise LitError(f"{project.name} is not running locally", f"start it with `lit run {project.root}`")
 
 
@@ -160,7 +170,10 @@ def parse_report(logs: str) -> tuple[str, dict[str, float]]:
     """The last REPORT line the RIE wrote: request id and its figures (ms / MB)."""
     for line in reversed(logs.splitlines()):
         if m := _REPORT.search(line):
-            figures = {k.lower().replace(" ", "_") + ("_ms" if unit == "ms" else "_mb"): float(v) for k, v, unit in _FIELD.findall(m["rest"])}
+            figures = {
+                k.lower().replace(" ", "_") + ("_ms" if unit == "ms" else "_mb"): float(v)
+                for k, v, unit in _FIELD.findall(m["rest"])
+            }
             return m["id"], figures
     return "", {}
 
@@ -191,7 +204,7 @@ def cgroup_peak_mb(container_id: str) -> float | None:
 
 
 def invoke(docker: Docker | None, running: Running, body: bytes, timeout: float = 960) -> Invocation:
-    since = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     t0 = time.perf_counter()
     status, raw = post(running.url, body, timeout)
     seconds = time.perf_counter() - t0

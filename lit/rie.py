@@ -15,14 +15,17 @@ import sys
 import tempfile
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .errors import LitError
 
 RELEASE = "https://github.com/aws/aws-lambda-runtime-interface-emulator/releases/latest/download/"
 _ASSET = {"x86_64": "aws-lambda-rie", "arm64": "aws-lambda-rie-arm64"}
-_WHEEL_MEMBER = {"x86_64": "samcli/local/rapid/aws-lambda-rie-x86_64", "arm64": "samcli/local/rapid/aws-lambda-rie-arm64"}
+_WHEEL_MEMBER = {
+    "x86_64": "samcli/local/rapid/aws-lambda-rie-x86_64",
+    "arm64": "samcli/local/rapid/aws-lambda-rie-arm64",
+}
 
 
 def cache_dir() -> Path:
@@ -74,9 +77,10 @@ def find(arch: str = "x86_64", log: Callable[[str], None] = lambda _: None) -> P
 
 
 def _from_release(arch: str, dest: Path) -> None:
-    with urllib.request.urlopen(RELEASE + _ASSET[arch], timeout=15) as resp, tempfile.NamedTemporaryFile(
-        dir=dest.parent, delete=False
-    ) as tmp:
+    with (
+        urllib.request.urlopen(RELEASE + _ASSET[arch], timeout=15) as resp,
+        tempfile.NamedTemporaryFile(dir=dest.parent, delete=False) as tmp,
+    ):
         shutil.copyfileobj(resp, tmp)
     os.replace(tmp.name, dest)
 
@@ -84,7 +88,18 @@ def _from_release(arch: str, dest: Path) -> None:
 def _from_wheel(arch: str, dest: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", tmp, "aws-sam-cli"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-q",
+                "-d",
+                tmp,
+                "aws-sam-cli",
+            ],
             check=True,
             capture_output=True,
             timeout=300,

@@ -9,8 +9,9 @@ import resource
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from . import events, service, settings, threads
 from . import model as model_loader
@@ -40,7 +41,7 @@ class App:
         self.hooks = hooks
 
     @classmethod
-    def start(cls, root: Any = None) -> "App":
+    def start(cls, root: Any = None) -> App:
         t0 = time.perf_counter()
         p0 = _process_start()
         cpus = threads.configure()
@@ -100,7 +101,12 @@ class App:
             t3 = time.perf_counter()
             results = self.hooks["postprocess"](outputs, self.ctx)
             t4 = time.perf_counter()
-            timings = {"decode": _ms(t0, t1), "preprocess": _ms(t1, t2), "inference": _ms(t2, t3), "postprocess": _ms(t3, t4)}
+            timings = {
+                "decode": _ms(t0, t1),
+                "preprocess": _ms(t1, t2),
+                "inference": _ms(t2, t3),
+                "postprocess": _ms(t3, t4),
+            }
             payload: Any = {"predictions": results}
         except InputError as exc:
             status = exc.status
@@ -114,7 +120,9 @@ class App:
             self._log(trigger, batch, timings, status, f"{type(exc).__name__}: {exc}")
             if not events.is_http(trigger):
                 raise
-            return events.http_answer(trigger, 500, {"error": {"status": 500, "message": "internal error; see the function's logs"}})
+            return events.http_answer(
+                trigger, 500, {"error": {"status": 500, "message": "internal error; see the function's logs"}}
+            )
         self._log(trigger, batch, timings, status, None)
         return events.http_answer(trigger, status, payload) if events.is_http(trigger) else payload
 

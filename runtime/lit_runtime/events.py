@@ -64,12 +64,12 @@ def inputs_from_json(doc: Any, kind: str) -> list[Any]:
             return [_b64(doc["image"], "'image'")]
         if isinstance(doc.get("images"), list) and doc["images"]:
             return [_b64(v, f"'images[{i}]'") for i, v in enumerate(doc["images"])]
-        raise InputError("missing field: send {\"image\": \"<base64>\"} or {\"images\": [...]}")
+        raise InputError('missing field: send {"image": "<base64>"} or {"images": [...]}')
     if "input" in doc:
         return [doc["input"]]
     if isinstance(doc.get("inputs"), list) and doc["inputs"]:
         return list(doc["inputs"])
-    raise InputError("missing field: send {\"input\": [[...]]} or {\"inputs\": [[...], ...]}")
+    raise InputError('missing field: send {"input": [[...]]} or {"inputs": [[...], ...]}')
 
 
 def _header(event: dict[str, Any], name: str) -> str:

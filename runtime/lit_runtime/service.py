@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import defaults
 from .errors import ServiceError
@@ -45,7 +46,9 @@ def resolve(path: Path | None, kind: str) -> dict[str, Callable[..., Any]]:
     for name in defined:
         fn = getattr(module, name)
         params = [
-            p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]
         if len(params) != _ARITY[name]:
             want = "(context)" if name == "initialize" else "(data, context)"

@@ -3,6 +3,7 @@ free ports, and cleanup of every container and image a test made, even when it f
 
 from __future__ import annotations
 
+import calendar
 import json
 import os
 import shutil
@@ -11,8 +12,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -63,12 +64,13 @@ def base_image(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Iter
     # as a dangling cache image; remove the ones this session made, and only those.
     out = subprocess.run(
         [docker.binary, "images", "-q", "--no-trunc", "-f", "dangling=true", "-f", "label=lit.stage=base-build"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     ).stdout.split()
     for image_id in out:
         info = docker.image(image_id) or {}
         created = info.get("Created", "")[:19]
-        if created and time.mktime(time.strptime(created, "%Y-%m-%dT%H:%M:%S")) - time.timezone >= started - 5:
+        if created and calendar.timegm(time.strptime(created, "%Y-%m-%dT%H:%M:%S")) >= started - 5:
             docker.remove_image(image_id)
 
 

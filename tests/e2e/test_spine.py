@@ -42,7 +42,10 @@ def test_base_image_contract(docker: Docker, base_image: tuple[str, str]) -> Non
     proc = docker.run_once(
         tag,
         ["--network", "none", "--entrypoint", "/opt/lit/bin/python"],
-        ["-c", "import sys, mxnet, cv2, numpy, awslambdaric, lit_runtime; print(sys.version_info[:2], mxnet.__version__, numpy.__version__)"],
+        [
+            "-c",
+            "import sys, mxnet, cv2, numpy, awslambdaric, lit_runtime; print(sys.version_info[:2], mxnet.__version__, numpy.__version__)",
+        ],
     )
     assert proc.returncode == 0, proc.stderr
     assert "(3, 11) 1.9.1 1.23.5" in proc.stdout
@@ -88,7 +91,9 @@ def test_digits_answer_through_the_rie(digits_project: Path, digits_image: str, 
     assert out["report"]["max_memory_used_mb"] > 0
 
 
-def test_container_gets_lambda_limits_on_loopback(docker: Docker, digits_project: Path, digits_image: str, running) -> None:
+def test_container_gets_lambda_limits_on_loopback(
+    docker: Docker, digits_project: Path, digits_image: str, running
+) -> None:
     port = running(digits_project, "--image", digits_image, "--memory", "3538", "--timeout", "7")
     [c] = docker.containers(f"lit.function=digits-t{RUN_ID}")
     info = docker.inspect_container(c.id)

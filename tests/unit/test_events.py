@@ -6,9 +6,9 @@ import base64
 import json
 
 import pytest
-
 from lit_runtime import events
 from lit_runtime.errors import InputError
+
 from tests.conftest import load_event
 
 pytestmark = pytest.mark.unit

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Set up a Debian machine for LIT, idempotently: OS packages, a Docker engine (started when none
+# answers), the Python environment in .venv, the example model, and (unless --no-base) the base image.
+# Run as root (or with sudo). Safe to re-run: every step checks before it acts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=${LIT_VENV:-$ROOT/.venv}
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+need_apt=()
+command -v mmdebstrap >/dev/null || need_apt+=(mmdebstrap)
+command -v dockerd >/dev/null || need_apt+=(docker.io)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  say "installing ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${need_apt[@]}" ca-certificates
+fi
+
+if ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+  say "starting the Docker engine (log: /var/log/lit-dockerd.log)"
+  if command -v systemctl >/dev/null && systemctl start docker 2>/dev/null; then :; else
+    setsid nohup dockerd >/var/log/lit-dockerd.log 2>&1 < /dev/null &
+  fi
+  for _ in $(seq 1 60); do
+    docker version --format '{{.Server.Version}}' >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  docker version --format 'Docker engine {{.Server.Version}} is up' || { tail -20 /var/log/lit-dockerd.log; exit 1; }
+fi
+
+if [ ! -x "$VENV/bin/lit" ] || [ pyproject.toml -nt "$VENV/.lit-installed" ] || [ runtime/pyproject.toml -nt "$VENV/.lit-installed" ]; then
+  say "creating the Python environment in $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
+  # numpy 1.23.5 is pinned in the same command: anything that pulls numpy 2 breaks mxnet 1.9.1.
+  "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[train,dev]" -e runtime "numpy==1.23.5"
+  touch "$VENV/.lit-installed"
+fi
+
+if [ ! -f images/digits/model/digits-0000.params ] || [ ! -f images/digits/heldout/labels.json ]; then
+  say "training the example model (scikit-learn's 8x8 digits, a few seconds)"
+  "$VENV/bin/python" images/digits/train.py
+fi
+
+if [ "${1:-}" != "--no-base" ]; then
+  say "building the base image (cached after the first time)"
+  "$VENV/bin/lit" base build -q
+fi
