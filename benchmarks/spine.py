@@ -56,8 +56,15 @@ def post(port: int, body: bytes, timeout: float = 120) -> dict:
 
 
 def start(docker: Docker, image: str, port: int, memory: int) -> str:
-    args = ["-p", f"127.0.0.1:{port}:8080", f"--memory={memory}m", f"--memory-swap={memory}m",
-            f"--cpus={memory / 1769:.3f}", "-e", f"AWS_LAMBDA_FUNCTION_MEMORY_SIZE={memory}"]
+    args = [
+        "-p",
+        f"127.0.0.1:{port}:8080",
+        f"--memory={memory}m",
+        f"--memory-swap={memory}m",
+        f"--cpus={memory / 1769:.3f}",
+        "-e",
+        f"AWS_LAMBDA_FUNCTION_MEMORY_SIZE={memory}",
+    ]
     return docker.run(image, args)
 
 
@@ -141,7 +148,13 @@ def main() -> None:
         "warm_p50_lit_over_handwritten": round(lit["warm_p50_ms"] / hand["warm_p50_ms"], 3),
         "warm_p50_lit_over_echo_floor": round(lit["warm_p50_ms"] / echo["warm_p50_ms"], 3),
     }
-    report = {"memory_mb": args.memory, "cold_runs": args.cold, "warm_invokes": args.warm, "results": results, "ratios": ratios}
+    report = {
+        "memory_mb": args.memory,
+        "cold_runs": args.cold,
+        "warm_invokes": args.warm,
+        "results": results,
+        "ratios": ratios,
+    }
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
     (out / "spine.json").write_text(json.dumps(report, indent=2))

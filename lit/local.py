@@ -7,6 +7,7 @@ CPU share of MemorySize / 1,769 MB, and the timeout, through the variables the R
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import time
@@ -69,8 +70,13 @@ def _wait_listening(port: int, timeout: float) -> bool:
     return False
 
 
+def cpu_share(memory: int) -> float:
+    """Lambda's CPU for a memory size (1,769 MB = 1 vCPU), capped at what this machine has."""
+    return round(min(memory / 1769, float(os.cpu_count() or 1)), 3)
+
+
 def run_args(project: Project, port: int, memory: int, timeout: int) -> list[str]:
-    cpus = round(memory / 1769, 3)
+    cpus = cpu_share(memory)
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": project.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
@@ -123,7 +129,7 @@ def start(
         raise LitError(
             f"the container for {ref} exited or never listened on {port}:\n{logs[-2000:]}", "see its log above"
         )
-    return Running(container, name, port, f"http://127.0.0.1:{port}{INVOKE_PATH}", ref, mem, round(mem / 1769, 3))
+    return Running(container, name, port, f"http://127.0.0.1:{port}{INVOKE_PATH}", ref, mem, cpu_share(mem))
 
 
 def find(docker: Docker, project: Project) -> Running:
@@ -141,7 +147,7 @@ def find(docker: Docker, project: Project) -> Running:
                 f"http://127.0.0.1:{port}{INVOKE_PATH}",
                 info["Config"]["Image"],
                 mem,
-                round(mem / 1769, 3),
+                cpu_share(mem),
             )
     raise LitError(f"{project.name} is not running locally", f"start it with `lit run {project.root}`")
 

@@ -5,7 +5,9 @@ import cv2
 import mxnet as mx
 import numpy as np
 
-net = mx.gluon.nn.SymbolBlock.imports("/var/task/model/digits-symbol.json", ["data"], "/var/task/model/digits-0000.params")
+net = mx.gluon.nn.SymbolBlock.imports(
+    "/var/task/model/digits-symbol.json", ["data"], "/var/task/model/digits-0000.params"
+)
 
 
 def handler(event, context):

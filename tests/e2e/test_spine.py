@@ -140,6 +140,7 @@ def test_code_only_rebuild_changes_only_the_top_layer(
 ) -> None:
     project = copy_project(digits_project, tmp_path / "layers", f"layers-t{RUN_ID}")
     tag = f"lit-layers-t{RUN_ID}:latest"
+    first: dict = {}
     try:
         first = json.loads(lit("build", str(project), "--base", base_image[0], "--json").stdout)
         before = (docker.image(tag) or {})["RootFS"]["Layers"]
@@ -155,6 +156,8 @@ def test_code_only_rebuild_changes_only_the_top_layer(
         assert max(layer["size"] for layer in second["layers"][:3]) < 100_000
     finally:
         docker.remove_image(tag)
+        if first:
+            docker.remove_image(first["id"])  # the replaced image, left dangling by the rebuild
 
 
 def test_model_that_fails_to_load_fails_the_build_and_keeps_the_old_image(
@@ -188,3 +191,15 @@ def test_port_in_use_and_missing_images(base_image: tuple[str, str], digits_proj
 
     proc = lit("run", str(digits_project), "--image", f"lit-none:{uuid.uuid4().hex[:6]}", check=False)
     assert proc.returncode == 1 and "lit build" in proc.stderr
+
+
+def test_on_lambda_the_entrypoint_runs_the_runtime_client_directly(docker: Docker, digits_image: str) -> None:
+    # With AWS_LAMBDA_RUNTIME_API set (as on Lambda) the emulator must not start: awslambdaric
+    # runs the init, then asks that (here unreachable) Runtime API for work and exits.
+    proc = docker.run_once(
+        digits_image, ["--network", "none", "-e", "AWS_LAMBDA_RUNTIME_API=127.0.0.1:9"], [], timeout=120
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert '"event": "init"' in output, output[-2000:]
+    assert "(rapid)" not in output, "the RIE started although the Runtime API was given"
