@@ -79,7 +79,9 @@ def _link_or_copy(src: str, dst: str) -> None:
 def assemble(project: Project, ctx: Path, base_image: str, ca_bundle: Path | None) -> None:
     """Write the build context: model/ (the model files), code/ (everything else), Dockerfile."""
     model = project.model_path
-    if model.is_dir():
+    if model is None:  # a model bucket: fetched at cold start, nothing to bake in
+        (ctx / "model").mkdir()
+    elif model.is_dir():
         shutil.copytree(
             model, ctx / "model", copy_function=_link_or_copy, ignore=shutil.ignore_patterns(*ALWAYS_EXCLUDED)
         )
@@ -120,6 +122,8 @@ def check(docker: Docker, image: str, project: Project) -> None:
             "/opt/lit/bin/python",
             "-e",
             f"AWS_LAMBDA_FUNCTION_MEMORY_SIZE={project.function.memory}",
+            "-e",
+            "LIT_CHECK_OFFLINE=1",
             f"--memory={project.function.memory}m",
         ],
         ["-m", "lit_runtime.check"],

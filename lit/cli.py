@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 base_app = typer.Typer(help="The base image every function image starts from.", no_args_is_help=True)
 app.add_typer(base_app, name="base")
+model_app = typer.Typer(help="Models kept in a model bucket (S3), fetched at cold start.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
 
 ProjectDir = Annotated[Path, typer.Argument(help="Function project directory (holds lit.toml).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of text.")]
@@ -207,6 +209,25 @@ def stop(directory: ProjectDir, as_json: JsonOpt = False) -> None:
 
     removed = local.stop(_docker(), _project(directory))
     _emit(as_json, {"removed": removed}, "\n".join(f"removed {n}" for n in removed) or "nothing was running")
+
+
+@model_app.command("push")
+def model_push(
+    source: Annotated[Path, typer.Argument(help="Model directory, or a project whose lit.toml names one.")],
+    url: Annotated[str, typer.Argument(help="Destination, s3://bucket/prefix.")],
+    region: Annotated[str | None, typer.Option(help="AWS region.", envvar="AWS_REGION")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Upload a model with its manifest; print the sha256 to pin in lit.toml."""
+    from . import aws, model
+
+    pushed = model.push(aws.S3Client(aws.session(region)), model.model_dir_of(source), url)
+    _emit(
+        as_json,
+        pushed,
+        f"pushed {len(pushed.files)} files to {pushed.url}\nin lit.toml:\n[model]\n"
+        f'path = "{pushed.url}"\nsha256 = "{pushed.sha256}"',
+    )
 
 
 def main() -> None:

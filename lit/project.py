@@ -18,8 +18,9 @@ MB_PER_VCPU = 1769  # Lambda gives one full vCPU at 1,769 MB and scales CPU with
 
 # Every key lit.toml accepts, by table; anything else is a typo we report.
 _KEYS: dict[str, set[str]] = {
-    "": {"name", "model", "image", "function", "build"},
-    "model": {"path", "format", "input", "labels", "top_k", "epoch", "input_names"},
+    "": {"name", "model", "image", "function", "build", "output"},
+    "model": {"path", "format", "input", "labels", "top_k", "epoch", "input_names", "sha256"},
+    "output": {"s3"},
     "image": {"size", "color", "scale", "mean", "std", "max_pixels"},
     "function": {"memory", "timeout", "ephemeral_storage", "architecture", "environment"},
     "build": {"base", "requirements", "exclude"},
@@ -44,7 +45,8 @@ class Function:
 class Project:
     root: Path
     name: str
-    model_path: Path
+    model_path: Path | None  # None when the model is fetched at cold start (model_url)
+    model_url: str | None
     model_format: str
     input_kind: str
     labels: Path | None
@@ -126,8 +128,16 @@ def load(root: Path) -> Project:
     model_rel = _get(doc, "model", "path", str, None, path)
     if model_rel is None:
         raise ConfigError(f"{path}: missing key [model] path", 'add path = "model" (a directory of model files)')
-    model_path = (root / model_rel).resolve()
-    if not model_path.exists():
+    model_url = model_rel if model_rel.startswith(("s3://", "https://", "http://")) else None
+    sha256 = _get(doc, "model", "sha256", str, None, path)
+    if model_url is not None:
+        if not sha256 or not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise ConfigError(
+                f"{path}: [model] path is a model bucket ({model_url}) but [model] sha256 is missing or not a sha256",
+                f"run `lit model push MODEL_DIR {model_url}` and copy the sha256 it prints into [model]",
+            )
+    model_path = None if model_url else (root / model_rel).resolve()
+    if model_path is not None and not model_path.exists():
         raise ConfigError(
             f"{path}: model path {model_rel!r} does not exist ({model_path})",
             "train or copy the model there, or point [model] path at it",
@@ -135,7 +145,11 @@ def load(root: Path) -> Project:
     fmt = _get(doc, "model", "format", str, "mxnet", path)
     if fmt not in FORMATS:
         raise ConfigError(f"{path}: [model] format {fmt!r} is not supported", f"use one of: {', '.join(FORMATS)}")
-    if fmt == "mxnet" and not (model_path.is_dir() and any(model_path.glob("*-symbol.json"))):
+    if (
+        model_path is not None
+        and fmt == "mxnet"
+        and not (model_path.is_dir() and any(model_path.glob("*-symbol.json")))
+    ):
         raise ConfigError(
             f"{path}: no NAME-symbol.json in {model_path}",
             "export the model with HybridBlock.export(prefix) or mx.model.save_checkpoint into that directory",
@@ -168,6 +182,12 @@ def load(root: Path) -> Project:
     if fn.architecture not in ("x86_64", "arm64"):
         raise ConfigError(f"{path}: [function] architecture {fn.architecture!r}", "use x86_64 or arm64")
 
+    output = _get(doc, "output", "s3", str, None, path)
+    if output is not None and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,62}(/.*)?", output):
+        raise ConfigError(
+            f"{path}: [output] s3 = {output!r} is not an s3://bucket/prefix URL",
+            'e.g. s3 = "s3://my-bucket/predictions"',
+        )
     req_rel = _get(doc, "build", "requirements", str, None, path)
     requirements = root / (req_rel or "requirements.txt")
     if req_rel and not requirements.is_file():
@@ -176,6 +196,7 @@ def load(root: Path) -> Project:
         root=root,
         name=name,
         model_path=model_path,
+        model_url=model_url,
         model_format=fmt,
         input_kind=kind,
         labels=labels,

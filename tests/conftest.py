@@ -29,14 +29,42 @@ def no_local_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
-def load_event(name: str, image: bytes | None = None) -> dict:
-    """A recorded Lambda event from tests/events/, with __IMAGE_B64__ filled in."""
+def load_event(name: str, image: bytes | None = None, **fields: str) -> dict:
+    """A recorded Lambda event from tests/events/, with __IMAGE_B64__ (and __DOC_B64__, the
+    JSON document {"image": ...} in base64, as Kinesis carries it) and __FIELD__s filled in."""
     import base64
 
     text = (EVENTS / f"{name}.json").read_text()
     if image is not None:
-        text = text.replace("__IMAGE_B64__", base64.b64encode(image).decode())
+        b64 = base64.b64encode(image).decode()
+        text = text.replace("__IMAGE_B64__", b64)
+        text = text.replace("__DOC_B64__", base64.b64encode(json.dumps({"image": b64}).encode()).decode())
+    for key, value in fields.items():
+        text = text.replace(f"__{key.upper()}__", value)
     return json.loads(text)
+
+
+def batch_event(name: str, images: list[bytes]) -> dict:
+    """A batch event of one record per image, from the recorded one-record event, with unique ids."""
+    import copy
+
+    template = load_event(name, images[0])["Records"][0]
+    records = []
+    for i, image in enumerate(images):
+        record = copy.deepcopy(load_event(name, image)["Records"][0]) if i else copy.deepcopy(template)
+        for path in (
+            ("messageId",),
+            ("kinesis", "sequenceNumber"),
+            ("dynamodb", "SequenceNumber"),
+            ("Sns", "MessageId"),
+        ):
+            holder = record
+            for key in path[:-1]:
+                holder = holder.get(key, {})
+            if path[-1] in holder:
+                holder[path[-1]] = f"{holder[path[-1]]}-{i}"
+        records.append(record)
+    return {"Records": records}
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +90,50 @@ def heldout(root: Path) -> list[tuple[Path, int]]:
 
 def env_without(*names: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in names}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto's real HTTP server on 127.0.0.1 (S3, ECR, Lambda, IAM, STS), stopped by pid at the end."""
+    import time
+    import urllib.request
+
+    pytest.importorskip("moto")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("moto server did not start") from None
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture()
+def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point boto3 and the runtime's S3 client at moto server; returns its URL."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    return moto_server

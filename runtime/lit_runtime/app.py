@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -39,6 +40,7 @@ class App:
     def __init__(self, ctx: Context, hooks: dict[str, Callable[..., Any]]) -> None:
         self.ctx = ctx
         self.hooks = hooks
+        self.s3: Any = None  # created on the first S3 event; reused while the sandbox is warm
 
     @classmethod
     def start(cls, root: Any = None) -> App:
@@ -48,6 +50,13 @@ class App:
         conf = settings.load(root) if root is not None else settings.load()
         hooks = service.resolve(conf.service, conf.input_kind)
         t1 = time.perf_counter()
+        if conf.model_url and conf.model_sha256:
+            if os.environ.get("LIT_CHECK_OFFLINE"):
+                # `lit build`'s check has no credentials or network: config and hooks only.
+                return cls(Context(settings=conf, cpus=cpus), hooks)
+            from . import fetch
+
+            conf = dataclasses.replace(conf, model_dir=fetch.fetch(conf.model_url, conf.model_sha256))
         net = model_loader.load(conf.model_dir, conf.epoch) if conf.model_format == "mxnet" else None
         ctx = Context(settings=conf, model=net, cpus=cpus)
         replaced = hooks["initialize"](ctx)
@@ -93,21 +102,16 @@ class App:
         try:
             t0 = time.perf_counter()
             request = events.parse(event, self.ctx.settings.input_kind)
-            batch = len(request.inputs)
-            t1 = time.perf_counter()
-            data = self.hooks["preprocess"](request.inputs, self.ctx)
-            t2 = time.perf_counter()
-            outputs = self.hooks["inference"](data, self.ctx)
-            t3 = time.perf_counter()
-            results = self.hooks["postprocess"](outputs, self.ctx)
-            t4 = time.perf_counter()
-            timings = {
-                "decode": _ms(t0, t1),
-                "preprocess": _ms(t1, t2),
-                "inference": _ms(t2, t3),
-                "postprocess": _ms(t3, t4),
-            }
-            payload: Any = {"predictions": results}
+            if request.trigger in ("direct", *events.HTTP):
+                batch = len(request.inputs)
+                timings["decode"] = _ms(t0, time.perf_counter())
+                payload: Any = {"predictions": self._predict(request.inputs, timings)}
+            else:
+                if request.trigger == "s3":
+                    self._read_objects(request.items)
+                batch = len(request.inputs)
+                timings["decode"] = _ms(t0, time.perf_counter())
+                payload = self._answer_batch(request, self._predict_items(request.items, timings))
         except InputError as exc:
             status = exc.status
             if not events.is_http(trigger):
@@ -120,11 +124,126 @@ class App:
             self._log(trigger, batch, timings, status, f"{type(exc).__name__}: {exc}")
             if not events.is_http(trigger):
                 raise
-            return events.http_answer(
-                trigger, 500, {"error": {"status": 500, "message": "internal error; see the function's logs"}}
-            )
+            error = {"error": {"status": 500, "message": "internal error; see the function's logs"}}
+            return events.http_answer(trigger, 500, error)
         self._log(trigger, batch, timings, status, None)
         return events.http_answer(trigger, status, payload) if events.is_http(trigger) else payload
+
+    def _predict(self, inputs: list[Any], timings: dict[str, float]) -> list[Any]:
+        t1 = time.perf_counter()
+        data = self.hooks["preprocess"](inputs, self.ctx)
+        t2 = time.perf_counter()
+        outputs = self.hooks["inference"](data, self.ctx)
+        t3 = time.perf_counter()
+        results = list(self.hooks["postprocess"](outputs, self.ctx))
+        t4 = time.perf_counter()
+        for key, a, b in (("preprocess", t1, t2), ("inference", t2, t3), ("postprocess", t3, t4)):
+            timings[key] = round(timings.get(key, 0.0) + _ms(a, b), 3)
+        return results
+
+    def _predict_items(self, items: list[events.Item], timings: dict[str, float]) -> dict[int, Any]:
+        """Predictions per item, with ONE forward pass for all good items of a batch.
+
+        Each item is preprocessed on its own, so a bad record fails alone; if the joint forward
+        pass fails (records of different shapes, say), each item runs alone to find the bad one.
+        """
+        import numpy as np
+
+        results: dict[int, Any] = {}
+        prepared: list[tuple[int, Any]] = []
+        t0 = time.perf_counter()
+        for i, item in enumerate(items):
+            if item.error is None:
+                try:
+                    prepared.append((i, self.hooks["preprocess"](item.inputs, self.ctx)))
+                except InputError as exc:
+                    item.error = exc
+        timings["preprocess"] = _ms(t0, time.perf_counter())
+        if not prepared:
+            return results
+        try:
+            joint = np.concatenate([data for _, data in prepared])
+            t1 = time.perf_counter()
+            outputs = self.hooks["inference"](joint, self.ctx)
+            t2 = time.perf_counter()
+            flat = list(self.hooks["postprocess"](outputs, self.ctx))
+            timings.update(inference=_ms(t1, t2), postprocess=_ms(t2, time.perf_counter()))
+            if len(flat) != len(joint):
+                raise ValueError("postprocess returned a different number of results than inputs")
+        except Exception:  # noqa: BLE001 - isolate the failing item below
+            for i, data in prepared:
+                try:
+                    results[i] = list(self.hooks["postprocess"](self.hooks["inference"](data, self.ctx), self.ctx))
+                except InputError as exc:
+                    items[i].error = exc
+                except Exception as exc:  # a hook raised on this record only
+                    traceback.print_exc(file=sys.stderr)
+                    items[i].error = InputError(f"{type(exc).__name__}: {exc}", 500)
+            return results
+        start = 0
+        for i, data in prepared:
+            results[i] = flat[start : start + len(data)]
+            start += len(data)
+        return results
+
+    def _read_objects(self, items: list[events.Item]) -> None:
+        from .s3 import S3, S3Error
+
+        client = self.s3 or S3()
+        self.s3 = client
+        for item in items:
+            if item.source is None or item.error is not None:
+                continue
+            bucket, key = item.source
+            try:
+                data = client.get(bucket, key)
+            except S3Error as exc:
+                if exc.status in (403, 404):
+                    item.error = InputError(str(exc), exc.status)
+                    continue
+                raise  # throttling or an outage: fail the invoke so Lambda retries it
+            if len(data) > self.ctx.settings.max_object_bytes:
+                item.error = InputError(f"s3://{bucket}/{key} is {len(data)} bytes, over the limit", 413)
+                continue
+            try:
+                item.inputs = events.object_inputs(key, data, self.ctx.settings.input_kind)
+            except InputError as exc:
+                item.error = exc
+
+    def _answer_batch(self, request: events.Request, results: dict[int, Any]) -> dict[str, Any]:
+        entries = []
+        for i, item in enumerate(request.items):
+            entry: dict[str, Any] = {"id": item.id}
+            if item.error is not None:
+                entry["error"] = {"status": item.error.status, "message": str(item.error)}
+            else:
+                entry["predictions"] = results.get(i, [])
+            entries.append(entry)
+        answer: dict[str, Any] = {"results": entries}
+        if request.trigger in events.BATCH:
+            answer["batchItemFailures"] = [{"itemIdentifier": e["id"]} for e in entries if "error" in e]
+        if request.trigger == "s3":
+            self._write_outputs(request.items, entries)
+        return answer
+
+    def _write_outputs(self, items: list[events.Item], entries: list[dict[str, Any]]) -> None:
+        """One JSON per object: OUTPUT/KEY.json with the predictions, or KEY.error.json."""
+        target = self.ctx.settings.output_s3
+        if not target:
+            return
+        from .s3 import S3, parse_url
+
+        out_bucket, prefix = parse_url(target)
+        client = self.s3 or S3()
+        for item, entry in zip(items, entries):
+            if item.source is None:
+                continue
+            name = item.source[1] + (".error.json" if "error" in entry else ".json")
+            key = f"{prefix.rstrip('/')}/{name}" if prefix else name
+            client.put(
+                out_bucket, key, json.dumps({"source": f"s3://{item.source[0]}/{item.source[1]}", **entry}).encode()
+            )
+            entry["output"] = f"s3://{out_bucket}/{key}"
 
     def _log(self, trigger: str, batch: int, timings: dict[str, float], status: int, error: str | None) -> None:
         line: dict[str, Any] = {

@@ -1,23 +1,42 @@
-"""Lambda event shapes: which trigger sent it, the inputs it carries, and the answer it expects."""
+"""Lambda event shapes: which trigger sent it, the inputs it carries, and the answer it expects.
+
+Every trigger becomes a Request of Items. An Item is one unit that succeeds or fails on its own:
+the whole event for direct and HTTP invokes, one record for S3, SQS, Kinesis, DynamoDB and SNS.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+import urllib.parse
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
 
 # Lambda's synchronous payload limit; a bigger body can only come from a local caller.
 MAX_BODY_BYTES = 6 * 1024 * 1024
+HTTP = ("apigw-rest", "apigw-http", "function-url", "alb")
+BATCH = ("sqs", "kinesis", "dynamodb")
+
+
+@dataclass
+class Item:
+    id: str = ""
+    inputs: list[Any] = field(default_factory=list)
+    error: InputError | None = None
+    source: tuple[str, str] | None = None  # (bucket, key) of an S3 object still to read
 
 
 @dataclass
 class Request:
-    trigger: str  # direct | apigw-rest | apigw-http | function-url | alb
-    inputs: list[Any]  # bytes for images, nested lists for tensors
+    trigger: str
+    items: list[Item]
+
+    @property
+    def inputs(self) -> list[Any]:
+        return [x for item in self.items for x in item.inputs]
 
 
 def detect(event: Any) -> str:
@@ -32,18 +51,60 @@ def detect(event: Any) -> str:
             return "function-url" if ".lambda-url." in domain else "apigw-http"
         if "httpMethod" in event:
             return "apigw-rest"
+    records = event.get("Records")
+    if isinstance(records, list) and records and isinstance(records[0], dict):
+        source = records[0].get("eventSource") or records[0].get("EventSource")
+        return {
+            "aws:s3": "s3",
+            "aws:sqs": "sqs",
+            "aws:kinesis": "kinesis",
+            "aws:dynamodb": "dynamodb",
+            "aws:sns": "sns",
+        }.get(str(source), "direct")
     return "direct"
 
 
 def is_http(trigger: str) -> bool:
-    return trigger != "direct"
+    return trigger in HTTP
 
 
 def parse(event: Any, kind: str) -> Request:
     trigger = detect(event)
     if trigger == "direct":
-        return Request(trigger, inputs_from_json(event, kind))
-    return Request(trigger, _http_inputs(event, kind))
+        return Request(trigger, [Item("", inputs_from_json(event, kind))])
+    if is_http(trigger):
+        return Request(trigger, [Item("", _http_inputs(event, kind))])
+    reader = {"s3": _s3_item, "sqs": _sqs_item, "kinesis": _kinesis_item, "dynamodb": _dynamodb_item, "sns": _sns_item}[
+        trigger
+    ]
+    items = []
+    for i, record in enumerate(event["Records"]):
+        item = Item(id=_record_id(trigger, record, i))
+        try:
+            reader(record, kind, item)
+        except InputError as exc:
+            item.error = exc
+        except (KeyError, TypeError, AttributeError) as exc:
+            item.error = InputError(f"record {item.id or i} is malformed: missing or wrong {exc}")
+        items.append(item)
+    return Request(trigger, items)
+
+
+def _record_id(trigger: str, record: dict[str, Any], index: int) -> str:
+    try:
+        if trigger == "sqs":
+            return str(record["messageId"])
+        if trigger == "kinesis":
+            return str(record["kinesis"]["sequenceNumber"])
+        if trigger == "dynamodb":
+            return str(record["dynamodb"]["SequenceNumber"])
+        if trigger == "sns":
+            return str(record["Sns"]["MessageId"])
+        if trigger == "s3":
+            return urllib.parse.unquote_plus(record["s3"]["object"]["key"])
+    except (KeyError, TypeError):
+        pass
+    return str(index)
 
 
 def _b64(text: Any, what: str) -> bytes:
@@ -53,6 +114,13 @@ def _b64(text: Any, what: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise InputError(f"{what} is not valid base64") from None
+
+
+def _json(raw: bytes | str, what: str) -> Any:
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{what} is not valid JSON: {exc}") from None
 
 
 def inputs_from_json(doc: Any, kind: str) -> list[Any]:
@@ -95,12 +163,66 @@ def _http_inputs(event: dict[str, Any], kind: str) -> list[Any]:
             raise InputError(f"content type {ctype} needs an image model; send application/json", 415)
         return [raw]
     if ctype in ("application/json", "") or ctype.endswith("+json"):
-        try:
-            doc = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"body is not valid JSON: {exc}") from None
-        return inputs_from_json(doc, kind)
+        return inputs_from_json(_json(raw, "body"), kind)
     raise InputError(f"unsupported content type {ctype!r}; send application/json or image/*", 415)
+
+
+def _s3_item(record: dict[str, Any], kind: str, item: Item) -> None:
+    if not str(record.get("eventName", "ObjectCreated")).startswith("ObjectCreated"):
+        raise InputError(f"S3 event {record.get('eventName')} is not ObjectCreated; nothing to predict")
+    item.source = (record["s3"]["bucket"]["name"], urllib.parse.unquote_plus(record["s3"]["object"]["key"]))
+
+
+def object_inputs(key: str, data: bytes, kind: str) -> list[Any]:
+    """An S3 object's inputs: the image itself, or a JSON document like a direct invoke's."""
+    if kind == "image" and not key.lower().endswith(".json"):
+        return [data]
+    return inputs_from_json(_json(data, f"s3 object {key}"), kind)
+
+
+def _sqs_item(record: dict[str, Any], kind: str, item: Item) -> None:
+    item.inputs = inputs_from_json(_json(record["body"], "message body"), kind)
+
+
+def _kinesis_item(record: dict[str, Any], kind: str, item: Item) -> None:
+    item.inputs = inputs_from_json(_json(_b64(record["kinesis"]["data"], "kinesis data"), "kinesis data"), kind)
+
+
+def _sns_item(record: dict[str, Any], kind: str, item: Item) -> None:
+    item.inputs = inputs_from_json(_json(record["Sns"]["Message"], "SNS message"), kind)
+
+
+def _dynamodb_item(record: dict[str, Any], kind: str, item: Item) -> None:
+    image = record["dynamodb"].get("NewImage")
+    if image is None:
+        raise InputError(f"{record.get('eventName', 'event')} record has no NewImage; nothing to predict")
+    doc = {k: from_dynamodb(v) for k, v in image.items()}
+    if kind == "image" and isinstance(doc.get("image"), bytes):
+        item.inputs = [doc["image"]]
+        return
+    item.inputs = inputs_from_json(doc, kind)
+
+
+def from_dynamodb(value: dict[str, Any]) -> Any:
+    """A DynamoDB attribute value ({"S": ...}, {"N": ...}, {"L": [...]}, ...) as plain Python."""
+    (tag, v), *_ = value.items()
+    if tag == "S":
+        return v
+    if tag == "N":
+        return float(v) if any(c in v for c in ".eE") else int(v)
+    if tag == "B":
+        return base64.b64decode(v)
+    if tag == "BOOL":
+        return bool(v)
+    if tag == "NULL":
+        return None
+    if tag == "L":
+        return [from_dynamodb(x) for x in v]
+    if tag == "M":
+        return {k: from_dynamodb(x) for k, x in v.items()}
+    if tag in ("SS", "NS", "BS"):
+        return [from_dynamodb({tag[0]: x}) for x in v]
+    raise InputError(f"unknown DynamoDB attribute type {tag}")
 
 
 def http_answer(trigger: str, status: int, payload: Any) -> dict[str, Any]:

@@ -36,6 +36,10 @@ class Settings:
     labels: tuple[str, ...] = ()
     image: ImageOptions = field(default_factory=ImageOptions)
     service: Path | None = None
+    model_url: str | None = None  # s3:// or https:// model bucket, fetched at cold start
+    model_sha256: str | None = None
+    output_s3: str | None = None  # s3://bucket/prefix for predictions of S3-triggered runs
+    max_object_bytes: int = 50 * 1024 * 1024
 
 
 def _floats(value: object, what: str) -> tuple[float, ...]:
@@ -57,6 +61,10 @@ def load(root: Path = TASK_ROOT) -> Settings:
     model = doc.get("model", {})
     img = doc.get("image", {})
     model_dir = Path(os.environ.get("LIT_MODEL_DIR", root / "model"))
+    model_ref = str(model.get("path", "model"))
+    remote = model_ref if model_ref.startswith(("s3://", "https://", "http://")) else None
+    if remote and not model.get("sha256"):
+        raise ConfigError(f"[model] path is {remote} but [model] sha256 is missing; `lit model push` prints it")
     labels: tuple[str, ...] = ()
     if labels_file := model.get("labels"):
         labels_path = root / labels_file
@@ -83,4 +91,7 @@ def load(root: Path = TASK_ROOT) -> Settings:
             max_pixels=int(img.get("max_pixels", 40_000_000)),
         ),
         service=service if service.is_file() else None,
+        output_s3=doc.get("output", {}).get("s3"),
+        model_url=remote,
+        model_sha256=model.get("sha256"),
     )

@@ -1,0 +1,144 @@
+"""The model bucket: `lit model push` to S3 (moto server), fetched and verified at cold start."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import heldout, load_event
+
+pytestmark = pytest.mark.functional
+pytest.importorskip("mxnet")
+
+from lit_runtime.app import App  # noqa: E402
+from lit_runtime.errors import ModelError  # noqa: E402
+
+
+def push(model_dir: Path, url: str) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-m", "lit", "model", "push", str(model_dir), url, "--json"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def remote_project(root: Path, url: str, sha: str) -> Path:
+    shutil.rmtree(root / "model")
+    config = root / "lit.toml"
+    config.write_text(config.read_text().replace('path = "model"', f'path = "{url}"\nsha256 = "{sha}"'))
+    return root
+
+
+def test_push_fetch_verify_and_cache(
+    aws: str, digits_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    bucket = f"models-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    pushed = push(digits_copy / "model", f"s3://{bucket}/digits/v1")
+    assert set(pushed["files"]) == {"digits-symbol.json", "digits-0000.params"}
+    monkeypatch.setenv("LIT_MODEL_CACHE", str(tmp_path / "cache"))
+    project = remote_project(digits_copy, pushed["url"], pushed["sha256"])
+
+    app = App.start(project)
+    path, label = heldout(project)[0]
+    assert int(app.handle(load_event("direct-image", path.read_bytes()))["predictions"][0][0]["label"]) == label
+    assert (tmp_path / "cache" / pushed["sha256"] / ".verified").is_file()
+
+    # a second cold start in the same sandbox reads /tmp, not the bucket
+    s3.delete_object(Bucket=bucket, Key="digits/v1/digits-0000.params")
+    App.start(project)
+
+    # a changed model no longer matches the pinned digest: init fails, saying so
+    s3.put_object(Bucket=bucket, Key="digits/v1/lit-manifest.json", Body=b'{"files": {}}')
+    shutil.rmtree(tmp_path / "cache")
+    with pytest.raises(ModelError, match="model changed since it was pinned"):
+        App.start(project)
+
+
+def test_tampered_file_is_refused(aws: str, digits_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    bucket = f"models-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    pushed = push(digits_copy, f"s3://{bucket}/m")  # a project directory works too
+    s3.put_object(Bucket=bucket, Key="m/digits-0000.params", Body=b"evil")
+    monkeypatch.setenv("LIT_MODEL_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(ModelError, match="its manifest says"):
+        App.start(remote_project(digits_copy, pushed["url"], pushed["sha256"]))
+    assert not any((tmp_path / "cache").glob("*")), "nothing half-fetched is left to be trusted"
+
+
+def test_https_model_url(digits_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lit.model import manifest
+
+    served = tmp_path / "www" / "digits"
+    shutil.copytree(digits_copy / "model", served)
+    body = manifest(served)
+    (served / "lit-manifest.json").write_bytes(body)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "www"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        import hashlib
+
+        monkeypatch.setenv("LIT_MODEL_CACHE", str(tmp_path / "cache"))
+        url = f"http://127.0.0.1:{server.server_address[1]}/digits"
+        app = App.start(remote_project(digits_copy, url, hashlib.sha256(body).hexdigest()))
+        path, label = heldout(digits_copy)[0]
+        assert (
+            int(
+                app.handle({"image": __import__("base64").b64encode(path.read_bytes()).decode()})["predictions"][0][0][
+                    "label"
+                ]
+            )
+            == label
+        )
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def test_push_errors_are_clear(aws: str, digits_copy: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "lit", "model", "push", str(digits_copy / "model"), "s3://no-such-bucket-lit/x"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1 and "NoSuchBucket" in proc.stderr and "Traceback" not in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "lit", "model", "push", str(digits_copy / "model"), "gs://x/y"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1 and "s3://bucket/prefix" in proc.stderr
+
+
+def test_remote_model_needs_a_digest(digits_copy: Path) -> None:
+    from lit import project
+    from lit.errors import ConfigError
+
+    config = digits_copy / "lit.toml"
+    config.write_text(config.read_text().replace('path = "model"', 'path = "s3://b/m"'))
+    with pytest.raises(ConfigError, match="sha256"):
+        project.load(digits_copy)

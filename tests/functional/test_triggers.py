@@ -1,0 +1,120 @@
+"""Every Lambda trigger, in-process on the real digits model; S3 against moto server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, batch_event, heldout, load_event
+
+pytestmark = pytest.mark.functional
+pytest.importorskip("mxnet")
+
+from lit_runtime.app import App  # noqa: E402
+from lit_runtime.errors import InputError  # noqa: E402
+
+BATCH_TRIGGERS = ["sqs-batch", "kinesis-batch", "dynamodb-batch"]
+
+
+@pytest.fixture()
+def counting_app(digits_copy: Path) -> App:
+    shutil.copy(FIXTURES / "services" / "counts_inference.py", digits_copy / "service.py")
+    return App.start(digits_copy)
+
+
+def _images(root: Path, n: int) -> list[tuple[bytes, int]]:
+    return [(p.read_bytes(), label) for p, label in heldout(root)[:n]]
+
+
+@pytest.mark.parametrize("name", BATCH_TRIGGERS)
+def test_batch_is_one_forward_pass_and_bad_records_fail_alone(counting_app: App, digits_copy: Path, name: str) -> None:
+    good = _images(digits_copy, 9)
+    images = [img for img, _ in good[:4]] + [b"this is not a png"] + [img for img, _ in good[4:]]
+    event = batch_event(name, images)
+    counting_app.ctx.state["batch_sizes"] = []
+    answer = counting_app.handle(event)
+    assert counting_app.ctx.state["batch_sizes"] == [9], "all good records go through one forward pass"
+    bad_id = answer["results"][4]["id"]
+    assert answer["batchItemFailures"] == [{"itemIdentifier": bad_id}]
+    assert "decodable" in answer["results"][4]["error"]["message"]
+    labels = [label for _, label in good]
+    predicted = [int(r["predictions"][0][0]["label"]) for i, r in enumerate(answer["results"]) if i != 4]
+    assert sum(p == t for p, t in zip(predicted, labels)) >= 8
+    assert len({r["id"] for r in answer["results"]}) == 10
+
+
+def test_sns_and_malformed_records(counting_app: App, digits_copy: Path) -> None:
+    ((img, label),) = _images(digits_copy, 1)
+    answer = counting_app.handle(load_event("sns-notification", img))
+    assert int(answer["results"][0]["predictions"][0][0]["label"]) == label
+    event = batch_event("sqs-batch", [img, img])
+    event["Records"][1]["body"] = "{not json"
+    del event["Records"][0]["body"]
+    answer = counting_app.handle(event)
+    assert len(answer["batchItemFailures"]) == 2
+    assert "malformed" in answer["results"][0]["error"]["message"]
+    assert "not valid JSON" in answer["results"][1]["error"]["message"]
+
+
+def test_dynamodb_remove_records_are_reported_not_crashed(counting_app: App, digits_copy: Path) -> None:
+    ((img, _),) = _images(digits_copy, 1)
+    event = batch_event("dynamodb-batch", [img])
+    event["Records"][0]["eventName"] = "REMOVE"
+    del event["Records"][0]["dynamodb"]["NewImage"]
+    answer = counting_app.handle(event)
+    assert "NewImage" in answer["results"][0]["error"]["message"]
+
+
+def test_shape_mismatch_in_a_batch_isolates_the_bad_record(digits_copy: Path) -> None:
+    config = digits_copy / "lit.toml"
+    config.write_text(config.read_text().replace('input = "image"', 'input = "tensor"'))
+    app = App.start(digits_copy)
+    good = [[[0.0] * 8] * 8]
+    event = batch_event("sqs-batch", [b"x", b"x", b"x"])
+    for record, doc in zip(event["Records"], ({"input": good}, {"input": [[1.0, 2.0]]}, {"input": good})):
+        record["body"] = json.dumps(doc)
+    answer = app.handle(event)
+    assert [f["itemIdentifier"] for f in answer["batchItemFailures"]] == [answer["results"][1]["id"]]
+    assert len(answer["results"][0]["predictions"][0]) == 10
+
+
+def test_direct_tensor_input(digits_copy: Path) -> None:
+    config = digits_copy / "lit.toml"
+    config.write_text(config.read_text().replace('input = "image"', 'input = "tensor"'))
+    app = App.start(digits_copy)
+    answer = app.handle({"inputs": [[[[0.0] * 8] * 8], [[[1.0] * 8] * 8]]})
+    assert len(answer["predictions"]) == 2 and len(answer["predictions"][0]) == 10
+    with pytest.raises(InputError, match="shape"):
+        app.handle({"input": [[1.0, 2.0, 3.0]]})
+    with pytest.raises(InputError, match="numeric tensor"):
+        app.handle({"input": [["a", "b"]]})
+
+
+def test_s3_object_created_reads_and_writes_through_moto(aws: str, digits_copy: Path) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    bucket, out = f"in-{uuid.uuid4().hex[:8]}", f"out-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.create_bucket(Bucket=out)
+    config = digits_copy / "lit.toml"
+    config.write_text(config.read_text() + f'\n[output]\ns3 = "s3://{out}/predictions"\n')
+    app = App.start(digits_copy)
+    ((img, label),) = _images(digits_copy, 1)
+    key = "uploads/my digit (1).png"
+    s3.put_object(Bucket=bucket, Key=key, Body=img)
+    s3.put_object(Bucket=bucket, Key="uploads/bad.png", Body=b"garbage")
+    event = load_event("s3-put", bucket=bucket, key="uploads/my+digit+%281%29.png")  # keys arrive URL-encoded
+    event["Records"].append(load_event("s3-put", bucket=bucket, key="uploads/bad.png")["Records"][0])
+    event["Records"].append(load_event("s3-put", bucket=bucket, key="uploads/missing.png")["Records"][0])
+    answer = app.handle(event)
+    first, bad, missing = answer["results"]
+    assert first["output"] == f"s3://{out}/predictions/{key}.json"
+    written = json.loads(s3.get_object(Bucket=out, Key=f"predictions/{key}.json")["Body"].read())
+    assert int(written["predictions"][0][0]["label"]) == label and written["source"] == f"s3://{bucket}/{key}"
+    assert bad["error"]["status"] == 400 and bad["output"].endswith("bad.png.error.json")
+    assert missing["error"]["status"] == 404
