@@ -48,6 +48,8 @@ class App:
         p0 = _process_start()
         cpus = threads.configure()
         conf = settings.load(root) if root is not None else settings.load()
+        # OpenCV's own ceiling, for formats whose header imagesize.py does not read
+        os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(conf.image.max_pixels))
         hooks = service.resolve(conf.service, conf.input_kind)
         t1 = time.perf_counter()
         if conf.model_url and conf.model_sha256:

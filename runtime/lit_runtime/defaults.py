@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from . import imagesize
 from .errors import InputError
 
 
@@ -16,12 +17,17 @@ def decode_image(data: bytes, ctx: Any) -> np.ndarray:
     import cv2
 
     opts = ctx.settings.image
+    if (size := imagesize.dimensions(data)) is not None and size[0] * size[1] > opts.max_pixels:
+        raise InputError(
+            f"image claims {size[0]}x{size[1]} pixels, over the limit of {opts.max_pixels} ([image] max_pixels)", 413
+        )
     flag = cv2.IMREAD_GRAYSCALE if opts.color == "gray" else cv2.IMREAD_COLOR
     buf = np.frombuffer(data, dtype=np.uint8)
     try:
         img = cv2.imdecode(buf, flag)
     except cv2.error as exc:
-        raise InputError(f"image could not be decoded: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "decoder error"
+        raise InputError(f"image could not be decoded: {reason}") from None
     if img is None:
         raise InputError("body is not a decodable image (JPEG, PNG, BMP, WebP or TIFF expected)", 400)
     return img

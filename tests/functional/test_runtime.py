@@ -91,3 +91,14 @@ def test_raising_inference_is_500_without_trace_then_recovers(digits_copy: Path,
 def test_broken_services_fail_at_init(digits_copy: Path, start, service: str, error: type, needle: str) -> None:
     with pytest.raises(error, match=needle.replace("(", r"\(").replace(")", r"\)")):
         start(digits_copy, service)
+
+
+def test_image_bomb_is_413_before_decoding(digits_model: Path, start) -> None:
+    from tests.unit.test_imagesize import bomb_png
+
+    app = start(digits_model)
+    answer = app.handle(load_event("apigw-rest-binary", bomb_png(60_000, 60_000)))
+    assert answer["statusCode"] == 413
+    assert "60000x60000" in json.loads(answer["body"])["error"]["message"]
+    path, _ = heldout(digits_model)[0]
+    assert app.handle(load_event("apigw-rest-binary", path.read_bytes()))["statusCode"] == 200

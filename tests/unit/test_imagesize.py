@@ -1,0 +1,43 @@
+"""Header-only image dimensions: real encodings from OpenCV, and a forged 'bomb' header."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import pytest
+
+from lit_runtime.imagesize import dimensions
+
+pytestmark = pytest.mark.unit
+cv2 = pytest.importorskip("cv2")
+np = pytest.importorskip("numpy")
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".bmp", ".webp"])
+@pytest.mark.parametrize("color", [True, False])
+def test_real_encodings(ext: str, color: bool) -> None:
+    img = np.zeros((37, 53, 3) if color else (37, 53), np.uint8)
+    ok, buf = cv2.imencode(ext, img)
+    assert ok
+    assert dimensions(buf.tobytes()) == (53, 37)
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims width x height pixels."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+def test_forged_header_is_read_without_decoding() -> None:
+    assert dimensions(bomb_png(100_000, 100_000)) == (100_000, 100_000)
+
+
+def test_unknown_and_truncated() -> None:
+    assert dimensions(b"") is None
+    assert dimensions(b"hello world, not an image") is None
+    assert dimensions(b"\xff\xd8\xff") is None
