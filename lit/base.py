@@ -7,6 +7,7 @@ dir from Dockerfile.base, the runtime package, the RIE and the host's CA bundle.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -123,11 +124,29 @@ def build(
         shutil.copy(rie_path, ctx / "aws-lambda-rie")
         (ctx / "ca-bundle.crt").write_bytes(bundle.read_bytes() if bundle else b"")
         log(f"building {tag} on {base_os}" + (f" (pip trusts {bundle})" if bundle else ""))
-        image_id = docker.build(ctx, tag, {"OS_IMAGE": base_os}, log=log)
+        args = {"OS_IMAGE": base_os, "LIT_RUNTIME_DIGEST": runtime_digest()}
+        image_id = docker.build(ctx, tag, args, log=log)
     info = docker.image(tag) or {}
     return BaseResult(tag, image_id, base_os, int(info.get("Size", 0)), round(time.monotonic() - start, 1))
 
 
+def runtime_digest() -> str:
+    """A digest of the runtime this CLI ships (package and image scripts), to match bases against."""
+    digest = hashlib.sha256()
+    root = assets.path("runtime")
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".sh", ".txt", ".toml") and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def require(docker: Docker, tag: str) -> None:
-    if docker.image(tag) is None:
+    info = docker.image(tag)
+    if info is None:
         raise LitError(f"base image {tag} does not exist", "build it with `lit base build` (once per machine)")
+    carried = (info.get("Config", {}).get("Labels") or {}).get("lit.runtime")
+    if carried and carried != runtime_digest():
+        raise LitError(
+            f"base image {tag} carries another LIT runtime ({carried}) than this lit ({runtime_digest()})",
+            "rebuild it with `lit base build` (layers are cached; it takes seconds to minutes)",
+        )

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import base
 from .docker import Docker
-from .errors import LitError
+from .errors import EngineError, LitError
 from .project import Project
 
 ALWAYS_EXCLUDED = (".git", ".hg", "__pycache__", "*.pyc", ".venv", "venv", ".mypy_cache", ".pytest_cache", ".DS_Store")
@@ -36,25 +36,53 @@ class BuildResult:
     layers: list[dict[str, object]]
 
 
+ONNX_PACKAGES = '"onnx==1.15.0" "numpy==1.23.5"'  # onnx.mapping, which MXNet's importer uses, left in 1.16
+
+
+def _pip(packages: str) -> str:
+    return (
+        "/opt/lit/bin/python -m ensurepip >/dev/null"
+        " && if [ -s /tmp/lit/ca-bundle.crt ]; then export PIP_CERT=/tmp/lit/ca-bundle.crt; fi"
+        f" && /opt/lit/bin/python -m pip install -q --no-cache-dir --disable-pip-version-check {packages}"
+    )
+
+
+def needs_pip(project: Project) -> bool:
+    return project.requirements is not None or project.model_format == "onnx"
+
+
 def dockerfile(project: Project, base_image: str) -> str:
     lines = []
+    if project.model_format == "onnx" and project.model_url is None:
+        lines += [
+            f"FROM {base_image} AS convert",
+            "COPY ca-bundle.crt /tmp/lit/",
+            f"RUN {_pip(ONNX_PACKAGES)}",
+            "COPY model/ /tmp/lit/onnx/",
+            # The conversion runs here, so the function image carries no onnx package, and an
+            # operator MXNet cannot import fails the build, not the first request.
+            "RUN /opt/lit/bin/python -m lit_runtime.onnx_import /tmp/lit/onnx /opt/lit-model",
+            "",
+        ]
     if project.requirements is not None:
         lines += [
             f"FROM {base_image} AS deps",
             "COPY ca-bundle.crt requirements.txt /tmp/lit/",
             # pip is not in the base image (it is a build tool); ensurepip brings it back in this
             # throwaway stage, and --prefix keeps the new packages apart from the base's.
-            "RUN /opt/lit/bin/python -m ensurepip -q >/dev/null 2>&1"
-            " && if [ -s /tmp/lit/ca-bundle.crt ]; then export PIP_CERT=/tmp/lit/ca-bundle.crt; fi"
-            " && /opt/lit/bin/python -m pip install -q --no-cache-dir --disable-pip-version-check"
-            " --prefix /opt/extra -r /tmp/lit/requirements.txt",
+            f"RUN {_pip('--prefix /opt/extra -r /tmp/lit/requirements.txt')}",
             "",
         ]
     lines.append(f"FROM {base_image}")
     if project.requirements is not None:
         lines.append("COPY --from=deps /opt/extra /opt/extra")
+    model_copy = (
+        "COPY --from=convert /opt/lit-model/ /var/task/model/"
+        if "AS convert" in "".join(lines)
+        else "COPY model/ /var/task/model/"
+    )
     lines += [
-        "COPY model/ /var/task/model/",
+        model_copy,
         "COPY code/ /var/task/",
         f'LABEL lit.function="{project.name}"',
         'CMD ["lit_runtime.handler.handler"]',
@@ -107,6 +135,7 @@ def assemble(project: Project, ctx: Path, base_image: str, ca_bundle: Path | Non
             _link_or_copy(str(here / name), str(code / rel))
     if project.requirements is not None:
         shutil.copy(project.requirements, ctx / "requirements.txt")
+    if needs_pip(project):
         (ctx / "ca-bundle.crt").write_bytes(ca_bundle.read_bytes() if ca_bundle else b"")
     (ctx / "Dockerfile").write_text(dockerfile(project, base_image))
 
@@ -153,10 +182,25 @@ def build(
     base.require(docker, base_ref)
     image = tag or f"{project.image_repo}:latest"
     candidate = f"{project.image_repo}:building-{uuid.uuid4().hex[:8]}"
-    bundle = base.find_ca_bundle(None) if project.requirements else None
+    bundle = base.find_ca_bundle(None) if needs_pip(project) else None
+    seen: list[str] = []
+
+    def keep(line: str) -> None:
+        seen.append(line)
+        log(line)
+
     with tempfile.TemporaryDirectory(prefix="lit-build-") as tmp:
         assemble(project, Path(tmp), base_ref, bundle)
-        image_id = docker.build(Path(tmp), candidate, log=log)
+        try:
+            image_id = docker.build(Path(tmp), candidate, log=keep)
+        except EngineError:
+            converter = [line.split("lit-convert: ", 1)[1] for line in seen if "lit-convert: " in line]
+            if converter:
+                raise LitError(
+                    f"{project.model_path}: the ONNX model cannot be served: {converter[-1]}",
+                    "re-export the model as the message says, then `lit build` again",
+                ) from None
+            raise
     try:
         if run_check:
             log("checking the image: runtime init, model load, warm-up")

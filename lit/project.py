@@ -11,7 +11,7 @@ from typing import Any
 from .errors import ConfigError
 
 CONFIG = "lit.toml"
-FORMATS = ("mxnet",)
+FORMATS = ("mxnet", "onnx")
 INPUTS = ("image", "tensor")
 COLORS = ("rgb", "bgr", "gray")
 MB_PER_VCPU = 1769  # Lambda gives one full vCPU at 1,769 MB and scales CPU with memory
@@ -154,6 +154,13 @@ def load(root: Path) -> Project:
             f"{path}: no NAME-symbol.json in {model_path}",
             "export the model with HybridBlock.export(prefix) or mx.model.save_checkpoint into that directory",
         )
+    if model_path is not None and fmt == "onnx":
+        onnx_files = [model_path] if model_path.is_file() else sorted(model_path.glob("*.onnx"))
+        if len(onnx_files) != 1 or onnx_files[0].suffix != ".onnx":
+            raise ConfigError(
+                f"{path}: [model] format is onnx but {model_path} is not one .onnx file (or a directory with one)",
+                "point [model] path at the exported .onnx file",
+            )
     kind = _get(doc, "model", "input", str, "image", path)
     if kind not in INPUTS:
         raise ConfigError(f"{path}: [model] input {kind!r} is not known", f"use one of: {', '.join(INPUTS)}")

@@ -59,7 +59,7 @@ class App:
             from . import fetch
 
             conf = dataclasses.replace(conf, model_dir=fetch.fetch(conf.model_url, conf.model_sha256))
-        net = model_loader.load(conf.model_dir, conf.epoch) if conf.model_format == "mxnet" else None
+        net = model_loader.load(conf.model_dir, conf.epoch) if conf.model_format in ("mxnet", "onnx") else None
         ctx = Context(settings=conf, model=net, cpus=cpus)
         replaced = hooks["initialize"](ctx)
         if replaced is not None:

@@ -38,7 +38,9 @@ def find_checkpoint(model_dir: Path, epoch: int | None = None) -> Checkpoint:
     chosen = max(epochs) if epoch is None else epoch
     if chosen not in epochs:
         raise ModelError(f"epoch {epoch} not found; available: {sorted(epochs)}")
-    return Checkpoint(symbols[0], epochs[chosen], _graph_inputs(symbols[0]))
+    meta = model_dir / "lit-inputs.json"  # written by the ONNX conversion: the graph's real inputs
+    inputs = tuple(json.loads(meta.read_text())["inputs"]) if meta.is_file() else _graph_inputs(symbols[0])
+    return Checkpoint(symbols[0], epochs[chosen], inputs)
 
 
 def _graph_inputs(symbol_file: Path) -> tuple[str, ...]:

@@ -1,0 +1,109 @@
+"""Build-time ONNX -> MXNet checkpoint conversion (`python -m lit_runtime.onnx_import SRC DEST`).
+
+Runs in a throwaway stage of `lit build`, where `onnx` is installed; the function image gets only
+the resulting NAME-symbol.json + NAME-0000.params (and lit-inputs.json), never `onnx` itself.
+
+Two things MXNet's importer does not do on its own:
+- today's exporters leave initializers out of graph.input (ONNX IR >= 4 allows it); the importer
+  then fails with a KeyError, so they are added back as inputs first;
+- an operator it cannot convert fails deep inside it; it is named here, with the opset, up front.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+class ConversionError(Exception):
+    pass
+
+
+def _find(src: Path) -> Path:
+    if src.is_file():
+        return src
+    found = sorted(src.glob("*.onnx"))
+    if len(found) != 1:
+        raise ConversionError(f"expected one .onnx file in {src}, found {len(found)}")
+    return found[0]
+
+
+def _opset(model: Any) -> int:
+    return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+
+
+def prepare(model: Any) -> list[str]:
+    """Add initializers missing from graph.input; return the real (data) input names."""
+    from onnx import helper
+
+    graph = model.graph
+    listed = {i.name for i in graph.input}
+    initializers = {t.name for t in graph.initializer}
+    for tensor in graph.initializer:
+        if tensor.name not in listed:
+            graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
+    return [i.name for i in graph.input if i.name not in initializers]
+
+
+def check_operators(model: Any) -> None:
+    from mxnet.contrib.onnx.onnx2mx._import_helper import _convert_map
+
+    opset = _opset(model)
+    missing = sorted({n.op_type for n in model.graph.node if n.op_type not in _convert_map})
+    if missing:
+        raise ConversionError(
+            f"operator{'s' if len(missing) > 1 else ''} {', '.join(missing)} (ONNX opset {opset}) "
+            f"cannot be converted by MXNet 1.9's ONNX importer; re-export without "
+            f"{'them' if len(missing) > 1 else 'it'} (e.g. a lower opset_version or a simpler layer)"
+        )
+
+
+def convert(src: Path, dest: Path, name: str = "model") -> dict[str, Any]:
+    import mxnet as mx
+    import onnx
+    from mxnet.contrib.onnx.onnx2mx.import_onnx import GraphProto
+
+    path = _find(src)
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:
+        raise ConversionError(f"{path.name} is not a readable ONNX model: {exc}") from None
+    inputs = prepare(model)
+    check_operators(model)
+    shapes = {
+        i.name: [d.dim_value or None for d in i.type.tensor_type.shape.dim]
+        for i in model.graph.input
+        if i.name in inputs
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        fixed = Path(tmp) / "model.onnx"
+        onnx.save(model, str(fixed))
+        try:
+            sym, args, aux = GraphProto().from_onnx(onnx.load(str(fixed)).graph, _opset(model))
+        except Exception as exc:
+            raise ConversionError(f"MXNet's ONNX importer failed on {path.name}: {type(exc).__name__}: {exc}") from None
+    dest.mkdir(parents=True, exist_ok=True)
+    mx.model.save_checkpoint(str(dest / name), 0, sym, args, aux)
+    meta = {"source": path.name, "opset": _opset(model), "inputs": inputs, "shapes": shapes}
+    (dest / "lit-inputs.json").write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m lit_runtime.onnx_import SRC DEST", file=sys.stderr)
+        return 2
+    try:
+        meta = convert(Path(argv[0]), Path(argv[1]))
+    except ConversionError as exc:
+        print(f"lit-convert: {exc}", file=sys.stderr)
+        return 1
+    print(f"lit-convert: {meta['source']} (opset {meta['opset']}) -> MXNet checkpoint, inputs {meta['inputs']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,46 @@
+"""The build-time ONNX conversion, in-process (onnx and mxnet on the host)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures import onnx_models
+
+pytestmark = pytest.mark.functional
+pytest.importorskip("onnx")
+mx = pytest.importorskip("mxnet")
+np = pytest.importorskip("numpy")
+
+from lit_runtime import model  # noqa: E402
+from lit_runtime.onnx_import import ConversionError, convert, main  # noqa: E402
+
+
+def test_initializers_missing_from_inputs_still_import(tmp_path: Path) -> None:
+    src = onnx_models.linear_without_initializer_inputs(tmp_path / "linear.onnx")
+    meta = convert(src, tmp_path / "out")
+    assert meta["inputs"] == ["x"]
+    net = model.load(tmp_path / "out")
+    x = np.array([[1.0, 2.0, 3.0, 4.0]], np.float32)
+    w = np.arange(12, dtype=np.float32).reshape(3, 4) / 10
+    expected = x @ w.T + np.array([1.0, -1.0, 0.5], np.float32)
+    assert np.allclose(net(mx.nd.array(x)).asnumpy(), expected, atol=1e-5)
+    assert json.loads((tmp_path / "out" / "lit-inputs.json").read_text())["opset"] == 11
+
+
+def test_unsupported_operator_is_named_with_its_opset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = onnx_models.with_unsupported_op(tmp_path / "erf.onnx", opset=13)
+    with pytest.raises(ConversionError, match=r"operator Erf \(ONNX opset 13\)"):
+        convert(src, tmp_path / "out")
+    assert main([str(src), str(tmp_path / "out2")]) == 1
+    assert "lit-convert: operator Erf (ONNX opset 13)" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_not_an_onnx_file(tmp_path: Path) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "broken.onnx").write_bytes(b"\x00\x01 definitely not protobuf")
+    with pytest.raises(ConversionError, match="not a readable ONNX model"):
+        convert(tmp_path / "m", tmp_path / "out")
