@@ -5,6 +5,7 @@ Each takes the runtime Context; any of them can be replaced by a hook in service
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -37,17 +38,23 @@ def preprocess_image(inputs: list[Any], ctx: Any) -> np.ndarray:
     import cv2
 
     opts = ctx.settings.image
+    scale, shift = _affine(opts)
     batch = []
     for item in inputs:
         img = item if isinstance(item, np.ndarray) else decode_image(item, ctx)
-        img = cv2.resize(img, opts.size, interpolation=cv2.INTER_AREA)
+        if img.shape[1::-1] != opts.size:
+            img = cv2.resize(img, opts.size, interpolation=cv2.INTER_AREA)
         if opts.color == "rgb":
             img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-        arr = img.astype(np.float32) / opts.scale
-        arr = (arr - np.asarray(opts.mean, np.float32)) / np.asarray(opts.std, np.float32)
-        arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)  # HW(C) -> CHW
-        batch.append(arr)
-    return np.stack(batch)
+        arr = img.astype(np.float32) * scale + shift  # (x / scale - mean) / std in one pass
+        batch.append(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))  # HW(C) -> CHW
+    return batch[0][None] if len(batch) == 1 else np.stack(batch)
+
+
+@functools.lru_cache(maxsize=8)
+def _affine(opts: Any) -> tuple[Any, Any]:
+    std = np.asarray(opts.std, np.float32)
+    return (1.0 / (opts.scale * std)).astype(np.float32), (-np.asarray(opts.mean, np.float32) / std).astype(np.float32)
 
 
 def preprocess_tensor(inputs: list[Any], ctx: Any) -> np.ndarray:
@@ -102,7 +109,8 @@ def postprocess_tensor(outputs: np.ndarray, ctx: Any) -> list[Any]:
 
 
 def _is_distribution(x: np.ndarray) -> bool:
-    return bool(x.ndim >= 1 and (x >= 0).all() and np.allclose(x.sum(axis=-1), 1.0, atol=1e-3))
+    """Already probabilities (a softmax output layer)? np.allclose is slow for a per-request check."""
+    return bool(x.ndim >= 1 and x.min() >= 0 and float(np.abs(x.sum(axis=-1) - 1.0).max()) < 1e-3)
 
 
 def for_kind(kind: str) -> dict[str, Any]:
