@@ -5,7 +5,9 @@
 Builds (cached after the first run) the hand-written image and an echo-handler floor on the same
 OS layer as LIT's base, then measures for each: image size, cold start (container start -> first
 prediction) and warm invoke p50/p99 through the RIE, all under the same Lambda-like limits
-(memory, CPU share = memory / 1,769 MB). Prints a table and writes benchmarks/results/spine.json.
+(memory, CPU share = memory / 1,769 MB). Also: the model's in-process forward pass (inside the
+LIT image, same limits), so that the warm floor is echo round trip + forward; and 10 SQS records
+in one invoke against 10 single invokes. Prints a table and writes benchmarks/results/spine.json.
 Ratios are taken within the run; absolute figures vary with the machine.
 """
 
@@ -79,6 +81,65 @@ def first_answer(port: int, body: bytes, t0: float) -> float:
             raise TimeoutError("no answer within 120 s")
 
 
+def in_process(docker: Docker, image: str, body: bytes, memory: int, n: int) -> dict:
+    """The model's forward pass and the whole handler, timed inside the image (no RIE)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        event = Path(tmp) / "event.json"
+        event.write_bytes(body)
+        proc = docker.run_once(
+            image,
+            [
+                "--network",
+                "none",
+                f"--memory={memory}m",
+                f"--cpus={memory / 1769:.3f}",
+                "-e",
+                f"AWS_LAMBDA_FUNCTION_MEMORY_SIZE={memory}",
+                "-v",
+                f"{ROOT / 'benchmarks'}:/b:ro",
+                "-v",
+                f"{tmp}:/e:ro",
+                "--entrypoint",
+                "/opt/lit/bin/python",
+            ],
+            ["/b/inprocess.py", "/e/event.json", str(n)],
+        )
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-2000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def batch_vs_single(docker: Docker, image: str, png: bytes, memory: int, rounds: int) -> dict:
+    """10 SQS records in one invoke against 10 direct invokes, warm, best-of-rounds medians."""
+    b64 = base64.b64encode(png).decode()
+    record = json.loads((ROOT / "tests" / "events" / "sqs-batch.json").read_text())["Records"][0]
+    records = []
+    for i in range(10):
+        r = dict(record, messageId=f"m-{i}", body=json.dumps({"image": b64}))
+        records.append(r)
+    batch_body = json.dumps({"Records": records}).encode()
+    single_body = json.dumps({"image": b64}).encode()
+    port = free_port()
+    cid = start(docker, image, port, memory)
+    try:
+        first_answer(port, single_body, time.perf_counter())
+        answer = post(port, batch_body)
+        assert not answer["batchItemFailures"], answer
+        batches, singles = [], []
+        for _ in range(rounds):
+            t = time.perf_counter()
+            post(port, batch_body)
+            batches.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            for _ in range(10):
+                post(port, single_body)
+            singles.append(time.perf_counter() - t)
+    finally:
+        docker.remove_container(cid)
+    b, s = statistics.median(batches) * 1000, statistics.median(singles) * 1000
+    return {"batch_of_10_ms": round(b, 3), "ten_singles_ms": round(s, 3), "batch_over_singles": round(b / s, 3)}
+
+
 def measure(docker: Docker, image: str, body: bytes, cold: int, warm: int, memory: int) -> dict:
     colds = []
     warms: list[float] = []
@@ -142,11 +203,16 @@ def main() -> None:
     for name, image in (("lit", ours), ("handwritten", peers["handwritten"]), ("echo", peers["echo"])):
         results[name] = measure(docker, image, body, args.cold, args.warm, args.memory)
     lit, hand, echo = results["lit"], results["handwritten"], results["echo"]
+    inproc = in_process(docker, ours, body, args.memory, args.warm)
+    floor = echo["warm_p50_ms"] + inproc["forward_p50_ms"]
+    batch = batch_vs_single(docker, ours, png, args.memory, max(5, args.warm // 20))
     ratios = {
         "size_lit_over_handwritten": round(lit["size_mb"] / hand["size_mb"], 3),
         "cold_lit_over_handwritten": round(lit["cold_start_s"] / hand["cold_start_s"], 3),
         "warm_p50_lit_over_handwritten": round(lit["warm_p50_ms"] / hand["warm_p50_ms"], 3),
-        "warm_p50_lit_over_echo_floor": round(lit["warm_p50_ms"] / echo["warm_p50_ms"], 3),
+        "warm_p50_lit_over_floor": round(lit["warm_p50_ms"] / floor, 3),
+        "warm_p50_handwritten_over_floor": round(hand["warm_p50_ms"] / floor, 3),
+        "sqs_batch_of_10_over_10_singles": batch["batch_over_singles"],
     }
     report = {
         "memory_mb": args.memory,
@@ -161,6 +227,11 @@ def main() -> None:
     print(f"{'image':<12}{'size MB':>10}{'cold s':>10}{'warm p50 ms':>14}{'warm p99 ms':>14}")
     for name, r in results.items():
         print(f"{name:<12}{r['size_mb']:>10}{r['cold_start_s']:>10}{r['warm_p50_ms']:>14}{r['warm_p99_ms']:>14}")
+    print(
+        f"in-process (LIT image): forward p50 {inproc['forward_p50_ms']} ms, whole handler p50 {inproc['handler_p50_ms']} ms"
+    )
+    print(f"floor = echo round trip + forward = {floor:.3f} ms")
+    print(f"SQS: 10 records in one invoke {batch['batch_of_10_ms']} ms vs 10 invokes {batch['ten_singles_ms']} ms")
     for key, value in ratios.items():
         print(f"{key}: {value}")
 
