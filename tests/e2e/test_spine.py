@@ -203,3 +203,17 @@ def test_on_lambda_the_entrypoint_runs_the_runtime_client_directly(docker: Docke
     assert proc.returncode != 0
     assert '"event": "init"' in output, output[-2000:]
     assert "(rapid)" not in output, "the RIE started although the Runtime API was given"
+
+
+def test_sqs_batch_through_the_rie(digits_project: Path, digits_image: str, running) -> None:
+    from tests.conftest import batch_event
+
+    port = running(digits_project, "--image", digits_image)
+    cases = heldout(digits_project)[:5]
+    images = [p.read_bytes() for p, _ in cases]
+    images.insert(2, b"broken record")
+    status, answer = post(port, batch_event("sqs-batch", images))
+    assert status == 200
+    assert answer["batchItemFailures"] == [{"itemIdentifier": answer["results"][2]["id"]}]
+    labels = [int(r["predictions"][0][0]["label"]) for i, r in enumerate(answer["results"]) if i != 2]
+    assert sum(a == b for a, b in zip(labels, [label for _, label in cases])) >= 4

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.functional
-COMMANDS = ["init", "build", "run", "invoke", "stop", "base build"]
+COMMANDS = ["init", "build", "run", "invoke", "stop", "base build", "model push"]
 
 
 def lit(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
