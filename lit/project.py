@@ -19,7 +19,7 @@ MB_PER_VCPU = 1769  # Lambda gives one full vCPU at 1,769 MB and scales CPU with
 # Every key lit.toml accepts, by table; anything else is a typo we report.
 _KEYS: dict[str, set[str]] = {
     "": {"name", "model", "image", "function", "build", "output"},
-    "model": {"path", "format", "input", "labels", "top_k", "epoch", "input_names", "sha256"},
+    "model": {"path", "format", "input", "labels", "top_k", "epoch", "input_names", "sha256", "input_shape"},
     "output": {"s3"},
     "image": {"size", "color", "scale", "mean", "std", "max_pixels"},
     "function": {"memory", "timeout", "ephemeral_storage", "architecture", "environment"},
@@ -170,6 +170,11 @@ def load(root: Path) -> Project:
         if not labels.is_file():
             raise ConfigError(f"{path}: labels file {labels_rel!r} does not exist", "create it (one label per line)")
     _get(doc, "model", "top_k", int, 5, path)
+    shape = _get(doc, "model", "input_shape", list, [], path)
+    if not all(isinstance(v, int) and v > 0 for v in shape):
+        raise ConfigError(
+            f"{path}: [model] input_shape must be positive integers, got {shape!r}", "e.g. input_shape = [1, 8, 8]"
+        )
     color = _get(doc, "image", "color", str, "rgb", path)
     if color not in COLORS:
         raise ConfigError(f"{path}: [image] color {color!r} is not known", f"use one of: {', '.join(COLORS)}")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import events, fastmx, service, settings, threads
+from . import defaults, events, fastmx, service, settings, threads
 from . import model as model_loader
 from .errors import InputError
 
@@ -91,15 +91,26 @@ class App:
         return app
 
     def warm_up(self) -> None:
-        """One forward pass at init, so the first request pays no lazy allocation."""
+        """One forward pass at init, so the first request pays no lazy allocation. Image models
+        know their input shape; tensor models when lit.toml gives input_shape or the ONNX graph does."""
         conf = self.ctx.settings
-        if conf.input_kind != "image" or self.ctx.model is None:
+        if self.ctx.model is None:
             return
         import numpy as np
 
-        channels = 1 if conf.image.color == "gray" else 3
-        w, h = conf.image.size
-        self.hooks["inference"](np.zeros((1, channels, h, w), np.float32), self.ctx)
+        if conf.input_kind == "image":
+            channels = 1 if conf.image.color == "gray" else 3
+            w, h = conf.image.size
+            self.hooks["inference"](np.zeros((1, channels, h, w), np.float32), self.ctx)
+            return
+        shapes = getattr(self.ctx.model, "lit_shapes", {}) or {}
+        if conf.input_shape:
+            shapes = {defaults.input_names(self.ctx)[0]: [None, *conf.input_shape]}
+        names = defaults.input_names(self.ctx)
+        if not shapes or any(name not in shapes or None in shapes[name][1:] for name in names):
+            return  # shape unknown: the first request warms the model
+        batch = {name: np.zeros([1, *shapes[name][1:]], np.float32) for name in names}
+        self.hooks["inference"](batch if len(names) > 1 else batch[names[0]], self.ctx)
 
     def handle(self, event: Any, lambda_context: Any = None) -> Any:
         self.ctx.request_id = getattr(lambda_context, "aws_request_id", "") or ""
@@ -170,13 +181,16 @@ class App:
         if not prepared:
             return results
         try:
-            joint = np.concatenate([data for _, data in prepared])
+            if isinstance(prepared[0][1], dict):
+                joint: Any = {k: np.concatenate([data[k] for _, data in prepared]) for k in prepared[0][1]}
+            else:
+                joint = np.concatenate([data for _, data in prepared])
             t1 = time.perf_counter()
             outputs = self.hooks["inference"](joint, self.ctx)
             t2 = time.perf_counter()
             flat = list(self.hooks["postprocess"](outputs, self.ctx))
             timings.update(inference=_ms(t1, t2), postprocess=_ms(t2, time.perf_counter()))
-            if len(flat) != len(joint):
+            if len(flat) != sum(_count(data) for _, data in prepared):
                 raise ValueError("postprocess returned a different number of results than inputs")
         except Exception:  # noqa: BLE001 - isolate the failing item below
             for i, data in prepared:
@@ -190,8 +204,8 @@ class App:
             return results
         start = 0
         for i, data in prepared:
-            results[i] = flat[start : start + len(data)]
-            start += len(data)
+            results[i] = flat[start : start + _count(data)]
+            start += _count(data)
         return results
 
     def _read_objects(self, items: list[events.Item]) -> None:
@@ -266,6 +280,11 @@ class App:
         if error:
             line["error"] = error
         _emit(line)
+
+
+def _count(data: Any) -> int:
+    """Examples in a preprocessed batch (an array, or a dict of named arrays)."""
+    return len(next(iter(data.values()))) if isinstance(data, dict) else len(data)
 
 
 def _process_start() -> float:

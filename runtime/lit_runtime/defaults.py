@@ -57,7 +57,20 @@ def _affine(opts: Any) -> tuple[Any, Any]:
     return (1.0 / (opts.scale * std)).astype(np.float32), (-np.asarray(opts.mean, np.float32) / std).astype(np.float32)
 
 
-def preprocess_tensor(inputs: list[Any], ctx: Any) -> np.ndarray:
+def input_names(ctx: Any) -> tuple[str, ...]:
+    return tuple(getattr(ctx.model, "lit_inputs", ()) or ("data",))
+
+
+def preprocess_tensor(inputs: list[Any], ctx: Any) -> Any:
+    """Nested lists -> a float32 batch; dicts of named tensors -> {name: batch} for multi-input models."""
+    if inputs and all(isinstance(x, dict) for x in inputs):
+        names = input_names(ctx)
+        batch = {}
+        for name in names:
+            if any(name not in x for x in inputs):
+                raise InputError(f"missing input {name!r}; this model takes {', '.join(names)}")
+            batch[name] = preprocess_tensor([x[name] for x in inputs], ctx)
+        return batch
     try:
         arrays = [np.asarray(x, dtype=np.float32) for x in inputs]
     except (ValueError, TypeError) as exc:
@@ -68,15 +81,19 @@ def preprocess_tensor(inputs: list[Any], ctx: Any) -> np.ndarray:
     return np.stack(arrays)
 
 
-def inference(batch: np.ndarray, ctx: Any) -> np.ndarray:
+def inference(batch: Any, ctx: Any) -> np.ndarray:
     import mxnet as mx
 
     try:
-        out = ctx.model(mx.nd.array(batch, dtype=batch.dtype))
+        if isinstance(batch, dict):
+            out = ctx.model(*[mx.nd.array(batch[name]) for name in input_names(ctx)])
+        else:
+            out = ctx.model(mx.nd.array(batch, dtype=batch.dtype))
     except mx.base.MXNetError as exc:
         from .model import mxnet_reason
 
-        raise InputError(f"model rejected input of shape {list(batch.shape)}: {mxnet_reason(exc)}") from None
+        shape = {k: list(v.shape) for k, v in batch.items()} if isinstance(batch, dict) else list(batch.shape)
+        raise InputError(f"model rejected input of shape {shape}: {mxnet_reason(exc)}") from None
     if isinstance(out, (list, tuple)):
         out = out[0]
     return out.asnumpy()

@@ -18,6 +18,7 @@ class Checkpoint:
     symbol: Path
     params: Path
     input_names: tuple[str, ...]
+    input_shapes: dict[str, list[int | None]]
 
 
 def find_checkpoint(model_dir: Path, epoch: int | None = None) -> Checkpoint:
@@ -38,9 +39,10 @@ def find_checkpoint(model_dir: Path, epoch: int | None = None) -> Checkpoint:
     chosen = max(epochs) if epoch is None else epoch
     if chosen not in epochs:
         raise ModelError(f"epoch {epoch} not found; available: {sorted(epochs)}")
-    meta = model_dir / "lit-inputs.json"  # written by the ONNX conversion: the graph's real inputs
-    inputs = tuple(json.loads(meta.read_text())["inputs"]) if meta.is_file() else _graph_inputs(symbols[0])
-    return Checkpoint(symbols[0], epochs[chosen], inputs)
+    meta_file = model_dir / "lit-inputs.json"  # written by the ONNX conversion: the graph's real inputs
+    meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    inputs = tuple(meta.get("inputs") or _graph_inputs(symbols[0]))
+    return Checkpoint(symbols[0], epochs[chosen], inputs, meta.get("shapes", {}))
 
 
 def _graph_inputs(symbol_file: Path) -> tuple[str, ...]:
@@ -66,6 +68,8 @@ def load(model_dir: Path, epoch: int | None = None) -> Any:
     except Exception as exc:  # MXNet raises MXNetError/AssertionError/ValueError alike
         raise ModelError(f"MXNet could not load {ckpt.symbol.name} + {ckpt.params.name}: {mxnet_reason(exc)}") from exc
     net.hybridize(static_alloc=True, static_shape=True)
+    net.lit_inputs = ckpt.input_names  # the order inference passes named inputs in
+    net.lit_shapes = ckpt.input_shapes
     return net
 
 

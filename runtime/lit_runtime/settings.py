@@ -38,6 +38,7 @@ class Settings:
     service: Path | None = None
     model_url: str | None = None  # s3:// or https:// model bucket, fetched at cold start
     model_sha256: str | None = None
+    input_shape: tuple[int, ...] = ()  # one example's shape, for warming a tensor model at init
     output_s3: str | None = None  # s3://bucket/prefix for predictions of S3-triggered runs
     max_object_bytes: int = 50 * 1024 * 1024
 
@@ -92,6 +93,7 @@ def load(root: Path = TASK_ROOT) -> Settings:
         ),
         service=service if service.is_file() else None,
         output_s3=doc.get("output", {}).get("s3"),
+        input_shape=tuple(int(v) for v in model.get("input_shape", ())),
         model_url=remote,
         model_sha256=model.get("sha256"),
     )

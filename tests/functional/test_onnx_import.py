@@ -44,3 +44,34 @@ def test_not_an_onnx_file(tmp_path: Path) -> None:
     (tmp_path / "m" / "broken.onnx").write_bytes(b"\x00\x01 definitely not protobuf")
     with pytest.raises(ConversionError, match="not a readable ONNX model"):
         convert(tmp_path / "m", tmp_path / "out")
+
+
+def test_named_inputs_and_warm_up_from_the_graph(tmp_path: Path) -> None:
+    from lit_runtime.app import App
+
+    from tests.conftest import batch_event
+
+    src = onnx_models.two_inputs(tmp_path / "two.onnx")
+    convert(src, tmp_path / "model")
+    (tmp_path / "lit.toml").write_text('name = "two"\n[model]\npath = "model"\nformat = "onnx"\ninput = "tensor"\n')
+    (tmp_path / "service.py").write_text(
+        "from lit_runtime import defaults\n"
+        "def inference(batch, context):\n"
+        "    context.state.setdefault('calls', []).append(sorted(batch) if isinstance(batch, dict) else None)\n"
+        "    return defaults.inference(batch, context)\n"
+    )
+    app = App.start(tmp_path)
+    assert app.ctx.state["calls"] == [["x", "y"]], "warmed at init with the graph's shapes"
+    answer = app.handle({"input": {"x": [1.0, 2.0, 3.0], "y": [0.5, 0.5, 0.5]}})
+    assert answer["predictions"] == [[2.5, 4.5, 6.5]]
+    with pytest.raises(Exception, match="missing input 'y'"):
+        app.handle({"input": {"x": [1.0, 2.0, 3.0]}})
+    event = batch_event("sqs-batch", [b"", b""])
+    event["Records"][0]["body"] = json.dumps({"input": {"x": [1, 1, 1], "y": [0, 0, 0]}})
+    event["Records"][1]["body"] = json.dumps(
+        {"inputs": [{"x": [0, 0, 0], "y": [1, 2, 3]}, {"x": [1, 0, 0], "y": [0, 0, 0]}]}
+    )
+    app.ctx.state["calls"] = []
+    answer = app.handle(event)
+    assert app.ctx.state["calls"] == [["x", "y"]], "one forward pass for the batch"
+    assert [r["predictions"] for r in answer["results"]] == [[[2, 2, 2]], [[1, 2, 3], [2, 0, 0]]]
