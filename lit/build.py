@@ -56,6 +56,7 @@ def dockerfile(project: Project, base_image: str) -> str:
     if project.model_format == "onnx" and project.model_url is None:
         lines += [
             f"FROM {base_image} AS convert",
+            "LABEL lit.stage=function-build",
             "COPY ca-bundle.crt /tmp/lit/",
             f"RUN {_pip(ONNX_PACKAGES)}",
             "COPY model/ /tmp/lit/onnx/",
@@ -67,6 +68,7 @@ def dockerfile(project: Project, base_image: str) -> str:
     if project.requirements is not None:
         lines += [
             f"FROM {base_image} AS deps",
+            "LABEL lit.stage=function-build",
             "COPY ca-bundle.crt requirements.txt /tmp/lit/",
             # pip is not in the base image (it is a build tool); ensurepip brings it back in this
             # throwaway stage, and --prefix keeps the new packages apart from the base's.

@@ -60,10 +60,10 @@ def base_image(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Iter
     lit("base", "build", "--tag", tag, "--ca-bundle", str(bundle), "-q", "--json")
     yield tag, marker
     docker.remove_image(tag)
-    # The build stage of this session's base (it holds the marked bundle) is left by the engine
-    # as a dangling cache image; remove the ones this session made, and only those.
+    # Build stages (the base's holds the marked bundle) are left by the engine as dangling cache
+    # images; remove the ones this session made, and only those.
     out = subprocess.run(
-        [docker.binary, "images", "-q", "--no-trunc", "-f", "dangling=true", "-f", "label=lit.stage=base-build"],
+        [docker.binary, "images", "-q", "--no-trunc", "-f", "dangling=true", "-f", "label=lit.stage"],
         capture_output=True,
         text=True,
     ).stdout.split()
