@@ -1,46 +1,91 @@
 """Clients for AWS: one typed class per service, handed a boto3 session (never made at import).
 
 boto3 honours AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>, which is how tests point these at
-moto server. AWS errors become LitErrors that say where, what and what to do.
+moto server. Every botocore error becomes an AwsError that says where, what and what to do.
 """
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from .errors import LitError
+from .errors import AwsError
+
+FIXES = {
+    "AccessDenied": "grant this identity the permission named above (or use another profile)",
+    "AccessDeniedException": "grant this identity the permission named above (or use another profile)",
+    "UnrecognizedClientException": "check your AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID)",
+    "InvalidClientTokenId": "check your AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID)",
+    "ExpiredToken": "refresh your AWS credentials",
+    "ExpiredTokenException": "refresh your AWS credentials",
+    "NoSuchBucket": "create the bucket first, or fix its name",
+    "RepositoryNotFoundException": "push the image first with `lit push`",
+    "ImageNotFoundException": "push the image first with `lit push`",
+    "ResourceNotFoundException": "deploy it first with `lit deploy`",
+    "InvalidParameterValueException": "fix the value AWS names above",
+    "ResourceConflictException": "wait for the function's update in progress to finish, then re-run",
+    "TooManyRequestsException": "wait a moment and re-run",
+}
 
 
-def session(region: str | None = None) -> Any:
+def session(region: str | None = None, profile: str | None = None) -> Any:
     import boto3
 
-    return boto3.session.Session(region_name=region)
+    return boto3.session.Session(region_name=region, profile_name=profile)
 
 
-def translate(exc: Exception, where: str) -> LitError:
-    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
+def translate(exc: Exception, where: str) -> AwsError:
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        WaiterError,
+    )
 
-    if isinstance(exc, NoCredentialsError):
-        return LitError(
-            f"{where}: no AWS credentials found", "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return AwsError(
+            f"{where}: no AWS credentials found", "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
         )
     if isinstance(exc, NoRegionError):
-        return LitError(f"{where}: no AWS region set", "set AWS_REGION (or AWS_DEFAULT_REGION)")
+        return AwsError(f"{where}: no AWS region set", "pass --region or set AWS_REGION")
     if isinstance(exc, EndpointConnectionError):
-        return LitError(
-            f"{where}: cannot reach {exc.kwargs.get('endpoint_url', 'AWS')}", "check the region and network"
+        return AwsError(
+            f"{where}: cannot reach {exc.kwargs.get('endpoint_url', 'AWS')}", "check the region name and the network"
+        )
+    if isinstance(exc, WaiterError):
+        last = exc.last_response or {}
+        state = last.get("State") or last.get("Configuration", {}).get("State")
+        reason = last.get("StateReason") or last.get("LastUpdateStatusReason") or exc.kwargs.get("reason", "")
+        return AwsError(
+            f"{where}: {exc.name} gave up (state {state}: {reason})", "see the reason above; fix it and re-run"
         )
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         message = exc.response.get("Error", {}).get("Message", "")
-        fixes = {
-            "NoSuchBucket": "create the bucket first, or fix its name",
-            "AccessDenied": "grant this identity the S3 permission named above",
-            "403": "grant this identity access to the bucket",
-            "InvalidAccessKeyId": "check your AWS credentials",
-        }
-        return LitError(f"{where}: {code} {message}".strip(), fixes.get(code, "see AWS's message above"))
-    return LitError(f"{where}: {exc}", "see the message above")
+        return AwsError(f"{where}: {code}: {message}".strip(": "), FIXES.get(code, "see AWS's message above"))
+    return AwsError(f"{where}: {type(exc).__name__}: {exc}", "see the message above")
+
+
+@contextmanager
+def calling(where: str) -> Iterator[None]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (BotoCoreError, ClientError) as exc:
+        raise translate(exc, where) from None
+
+
+def _code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
 class S3Client:
@@ -48,7 +93,268 @@ class S3Client:
         self._s3 = sess.client("s3")
 
     def put(self, bucket: str, key: str, body: bytes, content_type: str = "application/octet-stream") -> None:
-        try:
+        with calling(f"uploading s3://{bucket}/{key}"):
             self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
-        except Exception as exc:
-            raise translate(exc, f"uploading s3://{bucket}/{key}") from None
+
+
+@dataclass(frozen=True)
+class RegistryLogin:
+    host: str
+    username: str
+    password: str
+    expires_at: dt.datetime
+
+
+class ECRClient:
+    def __init__(self, sess: Any) -> None:
+        self._ecr = sess.client("ecr")
+
+    def find_repository(self, name: str) -> str | None:
+        try:
+            with calling(f"looking up ECR repository {name}"):
+                return self._ecr.describe_repositories(repositoryNames=[name])["repositories"][0]["repositoryUri"]
+        except AwsError as exc:
+            if "RepositoryNotFoundException" in exc.what:
+                return None
+            raise
+
+    def create_repository(self, name: str, keep: int) -> str:
+        with calling(f"creating ECR repository {name}"):
+            uri = self._ecr.create_repository(
+                repositoryName=name,
+                imageScanningConfiguration={"scanOnPush": True},
+                imageTagMutability="MUTABLE",
+                tags=[{"Key": "lit:managed", "Value": "true"}],
+            )["repository"]["repositoryUri"]
+            self._ecr.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=lifecycle_policy(keep))
+        return str(uri)
+
+    def login(self) -> RegistryLogin:
+        with calling("getting an ECR authorization token"):
+            data = self._ecr.get_authorization_token()["authorizationData"][0]
+        user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+        host = data["proxyEndpoint"].removeprefix("https://").removeprefix("http://").rstrip("/")
+        return RegistryLogin(host, user, password, data["expiresAt"])
+
+    def image_digest(self, name: str, tag: str) -> str | None:
+        try:
+            with calling(f"looking up {name}:{tag} in ECR"):
+                details = self._ecr.describe_images(repositoryName=name, imageIds=[{"imageTag": tag}])["imageDetails"]
+        except AwsError as exc:
+            if "ImageNotFoundException" in exc.what:
+                return None
+            raise
+        return str(details[0]["imageDigest"]) if details else None
+
+    def delete_repository(self, name: str) -> None:
+        with calling(f"deleting ECR repository {name}"):
+            self._ecr.delete_repository(repositoryName=name, force=True)
+
+
+def lifecycle_policy(keep: int) -> str:
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": f"keep the last {keep} images",
+                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep},
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    )
+
+
+LAMBDA_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+class IAMClient:
+    def __init__(self, sess: Any) -> None:
+        self._iam = sess.client("iam")
+
+    def role_arn(self, name: str) -> str | None:
+        try:
+            with calling(f"looking up IAM role {name}"):
+                return str(self._iam.get_role(RoleName=name)["Role"]["Arn"])
+        except AwsError as exc:
+            if "NoSuchEntity" in exc.what:
+                return None
+            raise
+
+    def role_policy(self, role: str, policy: str) -> str | None:
+        try:
+            with calling(f"reading policy {policy} of role {role}"):
+                doc = self._iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+        except AwsError as exc:
+            if "NoSuchEntity" in exc.what:
+                return None
+            raise
+        return json.dumps(doc, sort_keys=True) if isinstance(doc, dict) else json.dumps(json.loads(doc), sort_keys=True)
+
+    def create_role(self, name: str) -> str:
+        with calling(f"creating IAM role {name}"):
+            return str(
+                self._iam.create_role(
+                    RoleName=name,
+                    AssumeRolePolicyDocument=LAMBDA_TRUST,
+                    Description="Execution role created by LIT",
+                    Tags=[{"Key": "lit:managed", "Value": "true"}],
+                )["Role"]["Arn"]
+            )
+
+    def put_role_policy(self, role: str, policy: str, document: str) -> None:
+        with calling(f"writing policy {policy} of role {role}"):
+            self._iam.put_role_policy(RoleName=role, PolicyName=policy, PolicyDocument=document)
+
+    def managed_by_lit(self, name: str) -> bool:
+        with calling(f"reading tags of role {name}"):
+            tags = self._iam.list_role_tags(RoleName=name).get("Tags", [])
+        return any(t["Key"] == "lit:managed" and t["Value"] == "true" for t in tags)
+
+    def delete_role(self, name: str) -> None:
+        with calling(f"deleting IAM role {name}"):
+            for policy in self._iam.list_role_policies(RoleName=name).get("PolicyNames", []):
+                self._iam.delete_role_policy(RoleName=name, PolicyName=policy)
+            self._iam.delete_role(RoleName=name)
+
+
+class LambdaClient:
+    def __init__(
+        self, sess: Any, sleep: Callable[[float], None] = time.sleep, delay: float = 2.0, attempts: int = 150
+    ) -> None:
+        self._lambda = sess.client("lambda")
+        self._sleep = sleep
+        self._delay = delay
+        self._attempts = attempts
+
+    def get_function(self, name: str, qualifier: str | None = None) -> dict[str, Any] | None:
+        kwargs = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
+        try:
+            with calling(f"reading function {name}"):
+                return dict(self._lambda.get_function(**kwargs))
+        except AwsError as exc:
+            if "ResourceNotFoundException" in exc.what:
+                return None
+            raise
+
+    def create_function(self, **params: Any) -> dict[str, Any]:
+        with calling(f"creating function {params['FunctionName']}"):
+            return dict(self._retry_role(lambda: self._lambda.create_function(**params)))
+
+    def update_code(self, name: str, image_uri: str) -> None:
+        with calling(f"updating the code of {name}"):
+            self._lambda.update_function_code(FunctionName=name, ImageUri=image_uri)
+
+    def update_configuration(self, **params: Any) -> None:
+        with calling(f"updating the configuration of {params['FunctionName']}"):
+            self._retry_role(lambda: self._lambda.update_function_configuration(**params))
+
+    def _retry_role(self, call: Callable[[], Any]) -> Any:
+        """A new role takes seconds to become assumable by Lambda: retry that one error, bounded."""
+        for attempt in range(6):
+            try:
+                return call()
+            except Exception as exc:
+                message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", ""))
+                if attempt == 5 or "cannot be assumed" not in message:
+                    raise
+                self._sleep(2 * (attempt + 1))
+        return None
+
+    def wait_ready(self, name: str, progress: Callable[[str], None]) -> dict[str, Any]:
+        """Wait for State Active and LastUpdateStatus Successful; fail on Failed or on timeout."""
+        for _ in range(self._attempts):
+            with calling(f"reading the state of {name}"):
+                config = self._lambda.get_function_configuration(FunctionName=name)
+            state, update = config.get("State"), config.get("LastUpdateStatus", "Successful")
+            if state == "Failed" or update == "Failed":
+                reason = config.get("StateReason") or config.get("LastUpdateStatusReason") or "no reason given"
+                raise AwsError(
+                    f"function {name} is {state}, last update {update}: {reason}",
+                    "fix the cause above (image, role, configuration) and deploy again; the alias was not moved",
+                )
+            if state == "Active" and update == "Successful":
+                return dict(config)
+            progress(f"waiting for {name}: state {state}, last update {update}")
+            self._sleep(self._delay)
+        raise AwsError(
+            f"function {name} did not become Active/Successful within {self._attempts * self._delay:.0f}s",
+            "check the function in the Lambda console; the alias was not moved",
+        )
+
+    def publish_version(self, name: str, code_sha: str, description: str) -> str:
+        with calling(f"publishing a version of {name}"):
+            return str(
+                self._lambda.publish_version(FunctionName=name, CodeSha256=code_sha, Description=description)["Version"]
+            )
+
+    def versions(self, name: str) -> list[dict[str, Any]]:
+        with calling(f"listing versions of {name}"):
+            pages = self._lambda.get_paginator("list_versions_by_function").paginate(FunctionName=name)
+            return [v for page in pages for v in page["Versions"] if v["Version"] != "$LATEST"]
+
+    def get_alias(self, name: str, alias: str) -> dict[str, Any] | None:
+        try:
+            with calling(f"reading alias {alias} of {name}"):
+                return dict(self._lambda.get_alias(FunctionName=name, Name=alias))
+        except AwsError as exc:
+            if "ResourceNotFoundException" in exc.what:
+                return None
+            raise
+
+    def set_alias(self, name: str, alias: str, version: str, exists: bool) -> None:
+        with calling(f"pointing alias {alias} of {name} at version {version}"):
+            if exists:
+                self._lambda.update_alias(FunctionName=name, Name=alias, FunctionVersion=version)
+            else:
+                self._lambda.create_alias(FunctionName=name, Name=alias, FunctionVersion=version)
+
+    def get_url(self, name: str, alias: str) -> dict[str, Any] | None:
+        try:
+            with calling(f"reading the function URL of {name}:{alias}"):
+                return dict(self._lambda.get_function_url_config(FunctionName=name, Qualifier=alias))
+        except AwsError as exc:
+            if "ResourceNotFoundException" in exc.what:
+                return None
+            raise
+
+    def create_url(self, name: str, alias: str, auth: str) -> str:
+        with calling(f"creating the function URL of {name}:{alias}"):
+            url = self._lambda.create_function_url_config(FunctionName=name, Qualifier=alias, AuthType=auth)[
+                "FunctionUrl"
+            ]
+            if auth == "NONE":  # a public URL also needs a resource policy allowing anyone to call it
+                self._lambda.add_permission(
+                    FunctionName=name,
+                    Qualifier=alias,
+                    StatementId="lit-public-url",
+                    Action="lambda:InvokeFunctionUrl",
+                    Principal="*",
+                    FunctionUrlAuthType="NONE",
+                )
+        return str(url)
+
+    def update_url(self, name: str, alias: str, auth: str) -> None:
+        with calling(f"updating the function URL of {name}:{alias}"):
+            self._lambda.update_function_url_config(FunctionName=name, Qualifier=alias, AuthType=auth)
+
+    def delete_url(self, name: str, alias: str) -> None:
+        with calling(f"deleting the function URL of {name}:{alias}"):
+            self._lambda.delete_function_url_config(FunctionName=name, Qualifier=alias)
+
+    def delete_function(self, name: str) -> None:
+        with calling(f"deleting function {name}"):
+            self._lambda.delete_function(FunctionName=name)
+
+    def invoke(self, name: str, alias: str, payload: bytes) -> tuple[int, bytes, str | None]:
+        with calling(f"invoking {name}:{alias}"):
+            resp = self._lambda.invoke(FunctionName=name, Qualifier=alias, Payload=payload)
+        return int(resp["StatusCode"]), resp["Payload"].read(), resp.get("FunctionError")

@@ -27,6 +27,10 @@ app.add_typer(model_app, name="model")
 
 ProjectDir = Annotated[Path, typer.Argument(help="Function project directory (holds lit.toml).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of text.")]
+RegionOpt = Annotated[
+    str | None, typer.Option(help="AWS region (default: AWS_REGION / your profile's).", envvar="AWS_REGION")
+]
+AliasOpt = Annotated[str, typer.Option(help="The alias that serves traffic.", envvar="LIT_ALIAS")]
 PortOpt = Annotated[int, typer.Option(help="Port on 127.0.0.1 for the local endpoint.", envvar="LIT_PORT")]
 
 
@@ -162,9 +166,12 @@ def invoke(
         Path | None, typer.Option("--image", help='An image file: sent as {"image": base64}.')
     ] = None,
     data: Annotated[str | None, typer.Option("--data", "-d", help="The event as a JSON string.")] = None,
+    remote: Annotated[bool, typer.Option("--remote", help="Invoke the deployed alias on AWS instead.")] = False,
+    alias: AliasOpt = "live",
+    region: RegionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Send one event to the locally running function; print the answer and the REPORT figures."""
+    """Send one event to the function (running locally, or the deployed alias with --remote)."""
     from . import local
 
     given = [x for x in (event, image_file, data) if x is not None]
@@ -182,6 +189,19 @@ def invoke(
         json.loads(body)
     except json.JSONDecodeError as exc:
         raise LitError(f"the event is not valid JSON: {exc}", "pass a JSON document") from None
+    if remote:
+        project = _project(directory)
+        _, clients = _clients(region)
+        code, payload, function_error = clients.lam.invoke(project.name, alias, body)
+        try:
+            answer = json.loads(payload) if payload else None
+        except json.JSONDecodeError:
+            answer = payload.decode(errors="replace")
+        result = {"status": code, "payload": answer, "function_error": function_error}
+        typer.echo(json.dumps(result if as_json else answer, indent=None if as_json else 2))
+        if function_error:
+            raise typer.Exit(1)
+        return
     docker = _docker()
     running = local.find(docker, _project(directory))
     result = local.invoke(docker, running, body)
@@ -227,6 +247,150 @@ def model_push(
         pushed,
         f"pushed {len(pushed.files)} files to {pushed.url}\nin lit.toml:\n[model]\n"
         f'path = "{pushed.url}"\nsha256 = "{pushed.sha256}"',
+    )
+
+
+def _clients(region: str | None) -> Any:
+    from . import aws, deploy
+
+    sess = aws.session(region)
+    with aws.calling("checking AWS credentials (sts get-caller-identity)"):
+        account = sess.client("sts").get_caller_identity()["Account"]
+    if not sess.region_name:
+        raise aws.AwsError("no AWS region set", "pass --region or set AWS_REGION")
+    return sess, deploy.Clients(aws.LambdaClient(sess), aws.IAMClient(sess), account, sess.region_name)
+
+
+@app.command()
+def push(
+    directory: ProjectDir,
+    image: Annotated[str | None, typer.Option(help="Local image to push (default lit-NAME:latest).")] = None,
+    registry: Annotated[
+        str | None, typer.Option(help="Push to this OCI registry host instead of ECR (log in with docker first).")
+    ] = None,
+    tag: Annotated[str | None, typer.Option(help="Tag (default: the git commit, else the image id).")] = None,
+    keep: Annotated[int, typer.Option(help="Images an ECR repository LIT creates keeps (lifecycle policy).")] = 10,
+    region: RegionOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Push the function image to ECR (created when missing) or --registry; print its digest."""
+    from . import aws
+    from . import push as pusher
+
+    project = _project(directory)
+    ecr = None if registry else aws.ECRClient(aws.session(region))
+    result = pusher.push(_docker(), project, ecr, image, registry, tag, keep, _quiet if quiet or as_json else _log)
+    _emit(as_json, result, f"{result.uri}\n({result.uploaded_layers} layers uploaded)")
+
+
+@app.command()
+def deploy(
+    directory: ProjectDir,
+    image_uri: Annotated[
+        str | None, typer.Option(help="REPOSITORY@sha256:... to deploy (default: what `lit push` recorded).")
+    ] = None,
+    role: Annotated[str | None, typer.Option(help="Execution role ARN (default: LIT creates lit-NAME).")] = None,
+    alias: AliasOpt = "live",
+    url: Annotated[bool, typer.Option("--url", help="Give the alias a function URL.")] = False,
+    url_auth: Annotated[str, typer.Option(help="Function URL auth: AWS_IAM, or NONE for a public URL.")] = "AWS_IAM",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the planned AWS calls; change nothing.")] = False,
+    region: RegionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create or update the function from the pushed image (by digest), publish a version, move the alias."""
+    from . import deploy as deployer
+    from . import push as pusher
+
+    if url_auth not in ("AWS_IAM", "NONE"):
+        raise LitError(f"--url-auth {url_auth} is not AWS_IAM or NONE", "pass --url-auth AWS_IAM (default) or NONE")
+    project = _project(directory)
+    if image_uri is None:
+        last = pusher.last_push(project)
+        if last is None:
+            raise LitError(f"nothing pushed from {project.root} yet", "run `lit push` first, or pass --image-uri")
+        image_uri = last.uri
+    _, clients = _clients(region)
+    want = deployer.desired(project, clients, image_uri, role, alias, url_auth if url else None)
+    plan = deployer.plan(clients, want)
+    if dry_run:
+        _emit(
+            as_json,
+            {"dry_run": True, "steps": [vars(s) for s in plan.steps]},
+            "\n".join(f"would {s.description}" for s in plan.steps) or "nothing to do: the function is up to date",
+        )
+        return
+    result = deployer.execute(clients, plan, _quiet if as_json else _log)
+    text = f"{result.function}:{result.alias} -> version {result.version}" + (
+        f"\nurl: {result.url}" if result.url else ""
+    )
+    _emit(as_json, result, text if result.changed else f"nothing to do: {text}")
+
+
+@app.command()
+def status(directory: ProjectDir, alias: AliasOpt = "live", region: RegionOpt = None, as_json: JsonOpt = False) -> None:
+    """The deployed function: state, image digest, versions, alias, URL."""
+    from . import deploy as deployer
+
+    project = _project(directory)
+    _, clients = _clients(region)
+    s = deployer.status(clients, project.name, alias)
+    _emit(
+        as_json,
+        s,
+        f"{s.function}: {s.state}, last update {s.last_update}\nimage: {s.image_uri}\n"
+        f"alias {s.alias} -> version {s.alias_version} (versions: {', '.join(s.versions) or 'none'})"
+        + (f"\nurl: {s.url} (auth {s.url_auth})" if s.url else ""),
+    )
+
+
+@app.command()
+def rollback(
+    directory: ProjectDir,
+    alias: AliasOpt = "live",
+    to: Annotated[str | None, typer.Option(help="Version to move the alias to (default: the previous one).")] = None,
+    region: RegionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Move the alias back to the previous version."""
+    from . import deploy as deployer
+
+    project = _project(directory)
+    _, clients = _clients(region)
+    old, new = deployer.rollback(clients, project.name, alias, to)
+    _emit(
+        as_json,
+        {"function": project.name, "alias": alias, "from": old, "to": new},
+        f"{project.name}:{alias}: version {old} -> {new}",
+    )
+
+
+@app.command()
+def destroy(
+    directory: ProjectDir,
+    alias: AliasOpt = "live",
+    repository: Annotated[
+        bool, typer.Option("--repository", help="Also delete the ECR repository and its images.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be deleted; delete nothing.")] = False,
+    region: RegionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete the function, its URL and the role LIT created (the repository only with --repository)."""
+    from . import aws
+    from . import deploy as deployer
+
+    project = _project(directory)
+    sess, clients = _clients(region)
+    ecr = aws.ECRClient(sess) if repository else None
+    steps = deployer.destroy_plan(clients, project, alias, repository, ecr)
+    if not dry_run:
+        deployer.destroy(clients, project, alias, steps, ecr, _quiet if as_json else _log)
+    verb = "would " if dry_run else ""
+    _emit(
+        as_json,
+        {"dry_run": dry_run, "steps": [s.description for s in steps]},
+        "\n".join(f"{verb}{s.description}" for s in steps) or "nothing to delete",
     )
 
 

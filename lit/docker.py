@@ -23,6 +23,14 @@ NOT_RUNNING = (
 )
 
 
+class RegistryError(EngineError):
+    """The registry refused a login or a push."""
+
+
+class RegistryAuthError(RegistryError):
+    """The registry refused our credentials (for ECR: typically an expired token)."""
+
+
 @dataclass(frozen=True)
 class Container:
     id: str
@@ -151,6 +159,50 @@ class Docker:
         if info is None:
             raise EngineError(f"docker build reported success but {tag} does not exist", "re-run the build")
         return str(info["Id"])
+
+    # registries
+    def login(self, host: str, username: str, password: str) -> None:
+        proc = subprocess.run(
+            [self.binary, "login", "-u", username, "--password-stdin", host],
+            input=password.encode(),
+            capture_output=True,
+            env=self._env(),
+            check=False,
+        )
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip()
+            raise RegistryError(f"docker login to {host} failed: {err}", "check the registry's address and credentials")
+
+    def push(self, ref: str, log: Callable[[str], None] | None = None) -> tuple[str, int]:
+        """Push ref; return (manifest digest, number of layers actually uploaded)."""
+        lines: list[str] = []
+        args = [self.binary, "push", ref]
+        with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self._env()) as proc:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                line = raw.decode(errors="replace").rstrip()
+                lines.append(line)
+                if log:
+                    log(line)
+            code = proc.wait()
+        text = "\n".join(lines)
+        if code != 0:
+            lowered = text.lower()
+            if any(
+                s in lowered for s in ("unauthorized", "no basic auth", "authentication required", "denied", "expired")
+            ):
+                raise RegistryAuthError(
+                    f"the registry refused the push of {ref}: {lines[-1] if lines else ''}", "log in again"
+                )
+            raise RegistryError(f"docker push {ref} failed: {lines[-1] if lines else ''}", "see the push log above")
+        digest = ""
+        for line in lines:
+            if "digest: sha256:" in line:
+                digest = "sha256:" + line.split("digest: sha256:", 1)[1].split()[0]
+        if not digest:
+            raise RegistryError(f"docker push {ref} printed no digest", "re-run the push")
+        uploaded = sum(1 for line in lines if line.endswith(": Pushed"))
+        return digest, uploaded
 
     # containers
     def run(self, image: str, args: list[str], name: str | None = None, detach: bool = True) -> str:

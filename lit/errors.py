@@ -29,3 +29,9 @@ class EngineError(LitError):
     """The Docker engine is missing, unreachable, or refused an operation (exit 3)."""
 
     exit_code = 3
+
+
+class AwsError(LitError):
+    """An AWS call failed: no credentials, wrong region, access denied, a resource in a bad state (exit 4)."""
+
+    exit_code = 4

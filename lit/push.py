@@ -1,0 +1,108 @@
+"""`lit push`: the function image to ECR (or any OCI registry), by digest.
+
+ECR: the repository is created when missing (scan on push, a lifecycle policy keeping the last N
+images); login uses get_authorization_token, and a push the registry refuses (an expired token)
+logs in again and retries once. The engine pushes only layers the registry lacks, so pushing an
+unchanged image uploads nothing. The result is recorded in PROJECT/.lit/last-push.json for deploy.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .docker import Docker, RegistryAuthError
+from .errors import LitError
+from .project import Project
+
+RECORD = Path(".lit") / "last-push.json"
+
+
+@dataclass(frozen=True)
+class PushResult:
+    image: str  # REGISTRY/REPOSITORY:TAG
+    digest: str  # sha256:...
+    uri: str  # REGISTRY/REPOSITORY@sha256:... (what deploy uses)
+    registry: str
+    repository: str
+    tag: str
+    uploaded_layers: int
+
+
+def git_tag(root: Path) -> str | None:
+    """The commit the project is at (12 hex digits, '-dirty' with uncommitted changes), if in git."""
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        if sha.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "."], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return sha.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def push(
+    docker: Docker,
+    project: Project,
+    ecr: Any | None,
+    image: str | None = None,
+    registry: str | None = None,
+    tag: str | None = None,
+    keep: int = 10,
+    log: Callable[[str], None] = lambda _: None,
+) -> PushResult:
+    docker.ensure()
+    local = image or f"{project.image_repo}:latest"
+    info = docker.image(local)
+    if info is None:
+        raise LitError(f"image {local} does not exist", f"build it with `lit build {project.root}`")
+    repository = project.image_repo
+    tag = tag or git_tag(project.root) or f"img-{info['Id'].split(':')[-1][:12]}"
+    if registry is None:
+        if ecr is None:
+            raise LitError("no registry given and no ECR client", "pass --registry HOST or AWS settings")
+        uri = ecr.find_repository(repository)
+        if uri is None:
+            log(f"creating ECR repository {repository} (scan on push, keeps the last {keep} images)")
+            uri = ecr.create_repository(repository, keep)
+        host = uri.split("/", 1)[0]
+        _login(docker, ecr, log)
+    else:
+        host, uri = registry.rstrip("/"), f"{registry.rstrip('/')}/{repository}"
+    target = f"{uri}:{tag}"
+    docker.tag(local, target)
+    log(f"pushing {target}")
+    try:
+        digest, uploaded = docker.push(target, log)
+    except RegistryAuthError:
+        if ecr is None or registry is not None:
+            raise
+        log("the registry refused the token (expired?); logging in again")
+        _login(docker, ecr, log)
+        digest, uploaded = docker.push(target, log)
+    result = PushResult(target, digest, f"{uri}@{digest}", host, repository, tag, uploaded)
+    record = project.root / RECORD
+    record.parent.mkdir(exist_ok=True)
+    record.write_text(json.dumps(asdict(result), indent=1))
+    return result
+
+
+def _login(docker: Docker, ecr: Any, log: Callable[[str], None]) -> None:
+    login = ecr.login()
+    log(f"logging in to {login.host}")
+    docker.login(login.host, login.username, login.password)
+
+
+def last_push(project: Project) -> PushResult | None:
+    record = project.root / RECORD
+    if not record.is_file():
+        return None
+    return PushResult(**json.loads(record.read_text()))

@@ -1,0 +1,207 @@
+"""Push to a real registry standing in for ECR, deploy to moto's Lambda, maintain, fail cleanly.
+
+AWS APIs: moto server on 127.0.0.1. Registry: docker-registry with TLS + htpasswd under the ECR
+host name from moto's token, so `lit push` runs its production path unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lit import aws
+from lit import push as pusher
+from lit.docker import Docker
+from tests.e2e.conftest import RUN_ID, copy_project, lit
+from tests.e2e.registry import ecr_registry, manifest
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def registry(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    if os.geteuid() != 0:
+        pytest.skip("the ECR stand-in needs root (port 443, /etc/hosts)")
+    import boto3
+
+    ecr = boto3.client(
+        "ecr",
+        region_name="us-east-1",
+        endpoint_url=moto_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    token = ecr.get_authorization_token()["authorizationData"][0]
+    user, _, password = __import__("base64").b64decode(token["authorizationToken"]).decode().partition(":")
+    host = token["proxyEndpoint"].removeprefix("https://")
+    with ecr_registry(tmp_path_factory.mktemp("registry"), host, user, password) as reg:
+        yield reg
+
+
+@pytest.fixture()
+def env(aws: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    return aws
+
+
+@pytest.fixture()
+def project(digits_project: Path, tmp_path: Path, docker: Docker, digits_image: str) -> Iterator[Path]:
+    """A copy of the digits project under a fresh name, its image tagged for that name."""
+    name = f"dep-{uuid.uuid4().hex[:8]}"
+    proj = copy_project(digits_project, tmp_path / name, name)
+    docker.tag(digits_image, f"lit-{name}:latest")
+    yield proj
+    docker.remove_image(f"lit-{name}:latest")
+
+
+def boto(service: str):
+    import boto3
+
+    return boto3.client(service, region_name="us-east-1")
+
+
+def test_push_creates_the_repository_and_pushes_one_manifest(env: str, registry: dict, project: Path) -> None:
+    out = json.loads(lit("push", str(project), "--json", "--tag", "v1").stdout)
+    repo = out["repository"]
+    described = boto("ecr").describe_repositories(repositoryNames=[repo])["repositories"][0]
+    assert described["imageScanningConfiguration"]["scanOnPush"] is True
+    policy = json.loads(boto("ecr").get_lifecycle_policy(repositoryName=repo)["lifecyclePolicyText"])
+    assert policy["rules"][0]["selection"]["countNumber"] == 10
+    digest, doc = manifest(registry, repo, "v1")
+    assert out["digest"] == digest and out["uri"] == f"{registry['host']}/{repo}@{digest}"
+    assert doc["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json", "one platform, no index"
+    assert out["uploaded_layers"] >= 1
+
+    again = json.loads(lit("push", str(project), "--json", "--tag", "v1").stdout)
+    assert again["digest"] == digest and again["uploaded_layers"] == 0, "an unchanged image uploads nothing"
+
+
+def test_tag_comes_from_git(env: str, registry: dict, project: Path) -> None:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    subprocess.run(["git", "-C", str(project), "add", "-A"], check=True)
+    subprocess.run(
+        ["git", "-C", str(project), "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x"], check=True
+    )
+    sha = subprocess.run(
+        ["git", "-C", str(project), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    out = json.loads(lit("push", str(project), "--json").stdout)
+    assert out["tag"] in (sha, f"{sha}-dirty")
+
+
+class ExpiringDocker(Docker):
+    """The engine's credentials vanish before the first push, as when the ECR token expires."""
+
+    pushes = 0
+
+    def push(self, ref, log=None):
+        self.pushes += 1
+        if self.pushes == 1:
+            self._run("logout", ref.split("/", 1)[0])
+        return super().push(ref, log)
+
+
+def test_expired_token_mid_push_logs_in_again(env: str, registry: dict, project: Path) -> None:
+    from lit import project as projects
+
+    logins = []
+
+    class CountingECR(aws.ECRClient):
+        def login(self):
+            logins.append(1)
+            return super().login()
+
+    docker = ExpiringDocker()
+    result = pusher.push(docker, projects.load(project), CountingECR(aws.session("us-east-1")), tag="exp")
+    assert len(logins) == 2 and docker.pushes == 2
+    assert result.digest == manifest(registry, result.repository, "exp")[0]
+
+
+def test_deploy_by_digest_then_nothing_to_do_then_update_rollback_destroy(
+    env: str, registry: dict, project: Path
+) -> None:
+    pushed = json.loads(lit("push", str(project), "--json").stdout)
+    name = project.name
+    first = json.loads(lit("deploy", str(project), "--url", "--json").stdout)
+    fn = boto("lambda").get_function(FunctionName=name)
+    assert fn["Code"]["ImageUri"] == pushed["uri"] and "@sha256:" in fn["Code"]["ImageUri"]
+    assert fn["Configuration"]["MemorySize"] == 1024 and fn["Configuration"]["PackageType"] == "Image"
+    alias = boto("lambda").get_alias(FunctionName=name, Name="live")
+    assert alias["FunctionVersion"] == first["version"] == "1"
+    assert boto("lambda").get_function_url_config(FunctionName=name, Qualifier="live")["AuthType"] == "AWS_IAM"
+    role = fn["Configuration"]["Role"].rsplit("/", 1)[1]
+    policy = boto("iam").get_role_policy(RoleName=role, PolicyName="lit")["PolicyDocument"]
+    policy = json.loads(policy) if isinstance(policy, str) else policy
+    actions = {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert actions == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}, "no S3 for this project"
+
+    again = json.loads(lit("deploy", str(project), "--url", "--json").stdout)
+    assert again["changed"] is False and again["steps"] == [] and again["version"] == "1"
+    assert len(boto("lambda").list_versions_by_function(FunctionName=name)["Versions"]) == 2  # $LATEST + 1
+
+    config = project / "lit.toml"
+    config.write_text(config.read_text().replace("memory = 1024", "memory = 2048"))
+    dry = json.loads(lit("deploy", str(project), "--dry-run", "--json").stdout)
+    assert [s["action"] for s in dry["steps"]] == ["update_configuration", "publish_version", "set_alias"]
+    assert boto("lambda").get_function(FunctionName=name)["Configuration"]["MemorySize"] == 1024, (
+        "dry run changed nothing"
+    )
+    second = json.loads(lit("deploy", str(project), "--json").stdout)
+    assert second["version"] == "2"
+    assert boto("lambda").get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "2"
+
+    status = json.loads(lit("status", str(project), "--json").stdout)
+    assert status["alias_version"] == "2" and status["image_uri"] == pushed["uri"] and status["versions"] == ["1", "2"]
+    back = json.loads(lit("rollback", str(project), "--json").stdout)
+    assert (back["from"], back["to"]) == ("2", "1")
+    assert boto("lambda").get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "1"
+    proc = lit("rollback", str(project), check=False)
+    assert proc.returncode == 1 and "oldest" in proc.stderr
+
+    gone = json.loads(lit("destroy", str(project), "--repository", "--json").stdout)
+    assert any("delete function" in s for s in gone["steps"]) and any("IAM role" in s for s in gone["steps"])
+    with pytest.raises(Exception, match="ResourceNotFound|Function not found"):
+        boto("lambda").get_function(FunctionName=name)
+    with pytest.raises(Exception, match="NoSuchEntity"):
+        boto("iam").get_role(RoleName=role)
+    assert not boto("ecr").describe_repositories()["repositories"] or all(
+        r["repositoryName"] != pushed["repository"] for r in boto("ecr").describe_repositories()["repositories"]
+    )
+
+
+def test_roles_grant_s3_only_as_lit_toml_needs(env: str, project: Path) -> None:
+    from lit import deploy
+    from lit import project as projects
+
+    config = project / "lit.toml"
+    config.write_text(config.read_text() + '\n[output]\ns3 = "s3://preds/digits"\n')
+    doc = json.loads(deploy.role_policy(projects.load(project), "123456789012", "us-east-1"))
+    s3 = [s for s in doc["Statement"] if str(s["Action"]).startswith("s3:")]
+    assert s3 == [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::preds/digits/*"}]
+
+
+def test_failures_are_one_clear_message(env: str, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # no push recorded yet
+    proc = lit("deploy", str(project), check=False)
+    assert proc.returncode == 1 and "lit push" in proc.stderr
+    # a tag instead of a digest
+    proc = lit("deploy", str(project), "--image-uri", "x.dkr.ecr.us-east-1.amazonaws.com/r:latest", check=False)
+    assert proc.returncode == 1 and "digest" in proc.stderr
+    # the wrong region: the function is not there
+    proc = lit("status", str(project), "--region", "eu-west-1", check=False)
+    assert proc.returncode == 4 and "does not exist in eu-west-1" in proc.stderr
+    # no credentials at all
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(var)
+    proc = lit("status", str(project), check=False)
+    assert proc.returncode == 4 and "no AWS credentials" in proc.stderr and "Traceback" not in proc.stderr
+    # no image built
+    proc = lit("push", str(project), "--image", f"lit-nothing:{RUN_ID}", check=False)
+    assert proc.returncode == 1 and "lit build" in proc.stderr
