@@ -394,6 +394,32 @@ def destroy(
     )
 
 
+@app.command()
+def template(
+    directory: ProjectDir,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (default: DIR/template.json).")
+    ] = None,
+    image_uri: Annotated[str | None, typer.Option(help="Default ImageUri (default: what `lit push` recorded).")] = None,
+    alias: AliasOpt = "live",
+    api: Annotated[
+        bool, typer.Option("--api", help="An API Gateway REST API (OpenAPI) instead of a function URL.")
+    ] = False,
+    url_auth: Annotated[str, typer.Option(help="Function URL auth: AWS_IAM, or NONE for a public URL.")] = "AWS_IAM",
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a SAM template (PackageType Image, the alias, a function URL or an API) for CloudFormation."""
+    from . import push as pusher
+    from . import template as templates
+
+    project = _project(directory)
+    last = pusher.last_push(project)
+    uri = image_uri or (last.uri if last else None)
+    target = output or project.root / "template.json"
+    target.write_text(templates.dumps(templates.render(project, uri, alias, api, not api, url_auth)))
+    _emit(as_json, {"template": str(target), "image_uri": uri}, f"wrote {target}")
+
+
 def main() -> None:
     try:
         app()

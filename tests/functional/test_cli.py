@@ -13,7 +13,21 @@ import pytest
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.functional
-COMMANDS = ["init", "build", "run", "invoke", "stop", "base build", "model push"]
+COMMANDS = [
+    "init",
+    "build",
+    "run",
+    "invoke",
+    "stop",
+    "push",
+    "deploy",
+    "status",
+    "rollback",
+    "destroy",
+    "template",
+    "base build",
+    "model push",
+]
 
 
 def lit(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

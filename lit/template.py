@@ -1,0 +1,123 @@
+"""`lit template`: a SAM template for teams that deploy with CloudFormation.
+
+The function as `lit deploy` makes it: PackageType Image (by digest), memory, timeout, storage,
+environment and architecture from lit.toml, the alias (AutoPublishAlias), and either a function
+URL or an API Gateway REST API described in OpenAPI (binary image/* bodies allowed). JSON, which
+CloudFormation and `sam deploy` read as they read YAML.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlparse
+
+from .project import Project
+
+
+def _s3_policies(project: Project) -> list[dict[str, Any]]:
+    policies: list[dict[str, Any]] = []
+    if project.model_url and project.model_url.startswith("s3://"):
+        policies.append({"S3ReadPolicy": {"BucketName": urlparse(project.model_url).netloc}})
+    if output := project.raw.get("output", {}).get("s3"):
+        policies.append({"S3WritePolicy": {"BucketName": urlparse(output).netloc}})
+    return policies
+
+
+def openapi(path: str, alias: str) -> dict[str, Any]:
+    target = "${Function.Arn}:" + alias  # the alias, so traffic follows `AutoPublishAlias`
+    integration = {
+        "type": "aws_proxy",
+        "httpMethod": "POST",
+        "uri": {
+            "Fn::Sub": f"arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/{target}/invocations"
+        },
+    }
+    json_or_image = {
+        "application/json": {"schema": {"type": "object"}},
+        "image/*": {"schema": {"type": "string", "format": "binary"}},
+    }
+    return {
+        "openapi": "3.0.1",
+        "info": {"title": "LIT inference API", "version": "1.0"},
+        "paths": {
+            path: {
+                "post": {
+                    "requestBody": {"required": True, "content": json_or_image},
+                    "responses": {
+                        "200": {"description": "predictions"},
+                        "400": {"description": "bad input"},
+                        "413": {"description": "body too large"},
+                        "415": {"description": "unsupported content type"},
+                    },
+                    "x-amazon-apigateway-integration": integration,
+                }
+            }
+        },
+        "x-amazon-apigateway-binary-media-types": ["image/*"],
+    }
+
+
+def render(
+    project: Project,
+    image_uri: str | None,
+    alias: str = "live",
+    api: bool = False,
+    url: bool = True,
+    url_auth: str = "AWS_IAM",
+) -> dict[str, Any]:
+    fn = project.function
+    props: dict[str, Any] = {
+        "PackageType": "Image",
+        "ImageUri": {"Ref": "ImageUri"},
+        "MemorySize": fn.memory,
+        "Timeout": fn.timeout,
+        "EphemeralStorage": {"Size": fn.ephemeral_storage},
+        "Architectures": [fn.architecture],
+        "AutoPublishAlias": alias,
+    }
+    if fn.environment:
+        props["Environment"] = {"Variables": fn.environment}
+    if policies := _s3_policies(project):
+        props["Policies"] = policies
+    resources: dict[str, Any] = {"Function": {"Type": "AWS::Serverless::Function", "Properties": props}}
+    outputs: dict[str, Any] = {"FunctionArn": {"Value": {"Ref": "Function.Alias"}}}
+    if api:
+        props["Events"] = {
+            "Predict": {
+                "Type": "Api",
+                "Properties": {"RestApiId": {"Ref": "Api"}, "Path": "/predict", "Method": "post"},
+            }
+        }
+        resources["Api"] = {
+            "Type": "AWS::Serverless::Api",
+            "Properties": {
+                "StageName": "prod",
+                "DefinitionBody": openapi("/predict", alias),
+                "BinaryMediaTypes": ["image~1*"],
+            },
+        }
+        outputs["ApiUrl"] = {
+            "Value": {"Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/prod/predict"}
+        }
+    elif url:
+        props["FunctionUrlConfig"] = {"AuthType": url_auth}
+        outputs["FunctionUrl"] = {"Value": {"Fn::GetAtt": ["FunctionUrl", "FunctionUrl"]}}
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Transform": "AWS::Serverless-2016-10-31",
+        "Description": f"LIT function {project.name}",
+        "Parameters": {
+            "ImageUri": {
+                "Type": "String",
+                "Description": "The function image, pinned by digest (REPOSITORY@sha256:...), as `lit push` prints it",
+                **({"Default": image_uri} if image_uri else {}),
+            }
+        },
+        "Resources": resources,
+        "Outputs": outputs,
+    }
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2) + "\n"

@@ -1,0 +1,62 @@
+"""`lit template`: a SAM template that cfn-lint accepts, mirroring what `lit deploy` makes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.functional
+URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/lit-digits@sha256:" + "c" * 64
+
+
+def render(project: Path, *args: str) -> dict:
+    out = project / "t.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "lit", "template", str(project), "-o", str(out), *args], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    cfn_lint = shutil.which("cfn-lint") or str(Path(sys.executable).parent / "cfn-lint")
+    lint = subprocess.run([cfn_lint, str(out)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    return json.loads(out.read_text())
+
+
+def test_function_url_template(digits_copy: Path) -> None:
+    (digits_copy / ".lit").mkdir()
+    (digits_copy / ".lit" / "last-push.json").write_text(
+        json.dumps(
+            {
+                "image": "x",
+                "digest": "sha256:" + "c" * 64,
+                "uri": URI,
+                "registry": "r",
+                "repository": "lit-digits",
+                "tag": "t",
+                "uploaded_layers": 0,
+            }
+        )
+    )
+    doc = render(digits_copy)
+    props = doc["Resources"]["Function"]["Properties"]
+    assert props["PackageType"] == "Image" and props["AutoPublishAlias"] == "live"
+    assert doc["Parameters"]["ImageUri"]["Default"] == URI
+    assert props["MemorySize"] == 1024 and props["FunctionUrlConfig"] == {"AuthType": "AWS_IAM"}
+    assert "Policies" not in props
+
+
+def test_api_template_with_openapi_and_s3(digits_copy: Path) -> None:
+    config = digits_copy / "lit.toml"
+    config.write_text(config.read_text() + '\n[output]\ns3 = "s3://preds/x"\n')
+    doc = render(digits_copy, "--api", "--image-uri", URI)
+    api = doc["Resources"]["Api"]["Properties"]["DefinitionBody"]
+    post = api["paths"]["/predict"]["post"]
+    assert (
+        "image/*" in post["requestBody"]["content"] and post["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
+    )
+    assert doc["Resources"]["Function"]["Properties"]["Policies"] == [{"S3WritePolicy": {"BucketName": "preds"}}]
+    assert "FunctionUrlConfig" not in doc["Resources"]["Function"]["Properties"]
