@@ -124,7 +124,7 @@ def test_push_errors_are_clear(aws: str, digits_copy: Path) -> None:
         text=True,
         timeout=60,
     )
-    assert proc.returncode == 1 and "NoSuchBucket" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 4 and "NoSuchBucket" in proc.stderr and "Traceback" not in proc.stderr
     proc = subprocess.run(
         [sys.executable, "-m", "lit", "model", "push", str(digits_copy / "model"), "gs://x/y"],
         capture_output=True,
