@@ -70,7 +70,9 @@ def translate(exc: Exception, where: str) -> AwsError:
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         message = exc.response.get("Error", {}).get("Message", "")
-        return AwsError(f"{where}: {code}: {message}".strip(": "), FIXES.get(code, "see AWS's message above"))
+        error = AwsError(f"{where}: {code}: {message}".strip(": "), FIXES.get(code, "see AWS's message above"))
+        error.code = code
+        return error
     return AwsError(f"{where}: {type(exc).__name__}: {exc}", "see the message above")
 
 
@@ -84,8 +86,15 @@ def calling(where: str) -> Iterator[None]:
         raise translate(exc, where) from None
 
 
-def _code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+def or_none(where: str, call: Callable[[], Any], *missing: str) -> Any:
+    """call(), or None when AWS answers one of the `missing` error codes (the thing isn't there)."""
+    try:
+        with calling(where):
+            return call()
+    except AwsError as exc:
+        if exc.code in missing:
+            return None
+        raise
 
 
 class S3Client:
@@ -110,13 +119,12 @@ class ECRClient:
         self._ecr = sess.client("ecr")
 
     def find_repository(self, name: str) -> str | None:
-        try:
-            with calling(f"looking up ECR repository {name}"):
-                return self._ecr.describe_repositories(repositoryNames=[name])["repositories"][0]["repositoryUri"]
-        except AwsError as exc:
-            if "RepositoryNotFoundException" in exc.what:
-                return None
-            raise
+        repos = or_none(
+            f"looking up ECR repository {name}",
+            lambda: self._ecr.describe_repositories(repositoryNames=[name])["repositories"],
+            "RepositoryNotFoundException",
+        )
+        return str(repos[0]["repositoryUri"]) if repos else None
 
     def create_repository(self, name: str, keep: int) -> str:
         with calling(f"creating ECR repository {name}"):
@@ -135,16 +143,6 @@ class ECRClient:
         user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
         host = data["proxyEndpoint"].removeprefix("https://").removeprefix("http://").rstrip("/")
         return RegistryLogin(host, user, password, data["expiresAt"])
-
-    def image_digest(self, name: str, tag: str) -> str | None:
-        try:
-            with calling(f"looking up {name}:{tag} in ECR"):
-                details = self._ecr.describe_images(repositoryName=name, imageIds=[{"imageTag": tag}])["imageDetails"]
-        except AwsError as exc:
-            if "ImageNotFoundException" in exc.what:
-                return None
-            raise
-        return str(details[0]["imageDigest"]) if details else None
 
     def delete_repository(self, name: str) -> None:
         with calling(f"deleting ECR repository {name}"):
@@ -181,22 +179,17 @@ class IAMClient:
         self._iam = sess.client("iam")
 
     def role_arn(self, name: str) -> str | None:
-        try:
-            with calling(f"looking up IAM role {name}"):
-                return str(self._iam.get_role(RoleName=name)["Role"]["Arn"])
-        except AwsError as exc:
-            if "NoSuchEntity" in exc.what:
-                return None
-            raise
+        role = or_none(f"looking up IAM role {name}", lambda: self._iam.get_role(RoleName=name)["Role"], "NoSuchEntity")
+        return str(role["Arn"]) if role else None
 
     def role_policy(self, role: str, policy: str) -> str | None:
-        try:
-            with calling(f"reading policy {policy} of role {role}"):
-                doc = self._iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
-        except AwsError as exc:
-            if "NoSuchEntity" in exc.what:
-                return None
-            raise
+        doc = or_none(
+            f"reading policy {policy} of role {role}",
+            lambda: self._iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"],
+            "NoSuchEntity",
+        )
+        if doc is None:
+            return None
         return json.dumps(doc, sort_keys=True) if isinstance(doc, dict) else json.dumps(json.loads(doc), sort_keys=True)
 
     def create_role(self, name: str) -> str:
@@ -237,21 +230,17 @@ class LambdaClient:
 
     def get_function(self, name: str, qualifier: str | None = None) -> dict[str, Any] | None:
         kwargs = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
-        try:
-            with calling(f"reading function {name}"):
-                return dict(self._lambda.get_function(**kwargs))
-        except AwsError as exc:
-            if "ResourceNotFoundException" in exc.what:
-                return None
-            raise
+        return or_none(
+            f"reading function {name}", lambda: dict(self._lambda.get_function(**kwargs)), "ResourceNotFoundException"
+        )
 
     def create_function(self, **params: Any) -> dict[str, Any]:
         with calling(f"creating function {params['FunctionName']}"):
             return dict(self._retry_role(lambda: self._lambda.create_function(**params)))
 
-    def update_code(self, name: str, image_uri: str) -> None:
+    def update_code(self, name: str, image_uri: str, architecture: str) -> None:
         with calling(f"updating the code of {name}"):
-            self._lambda.update_function_code(FunctionName=name, ImageUri=image_uri)
+            self._lambda.update_function_code(FunctionName=name, ImageUri=image_uri, Architectures=[architecture])
 
     def update_configuration(self, **params: Any) -> None:
         with calling(f"updating the configuration of {params['FunctionName']}"):
@@ -302,13 +291,11 @@ class LambdaClient:
             return [v for page in pages for v in page["Versions"] if v["Version"] != "$LATEST"]
 
     def get_alias(self, name: str, alias: str) -> dict[str, Any] | None:
-        try:
-            with calling(f"reading alias {alias} of {name}"):
-                return dict(self._lambda.get_alias(FunctionName=name, Name=alias))
-        except AwsError as exc:
-            if "ResourceNotFoundException" in exc.what:
-                return None
-            raise
+        return or_none(
+            f"reading alias {alias} of {name}",
+            lambda: dict(self._lambda.get_alias(FunctionName=name, Name=alias)),
+            "ResourceNotFoundException",
+        )
 
     def set_alias(self, name: str, alias: str, version: str, exists: bool) -> None:
         with calling(f"pointing alias {alias} of {name} at version {version}"):
@@ -318,13 +305,11 @@ class LambdaClient:
                 self._lambda.create_alias(FunctionName=name, Name=alias, FunctionVersion=version)
 
     def get_url(self, name: str, alias: str) -> dict[str, Any] | None:
-        try:
-            with calling(f"reading the function URL of {name}:{alias}"):
-                return dict(self._lambda.get_function_url_config(FunctionName=name, Qualifier=alias))
-        except AwsError as exc:
-            if "ResourceNotFoundException" in exc.what:
-                return None
-            raise
+        return or_none(
+            f"reading the function URL of {name}:{alias}",
+            lambda: dict(self._lambda.get_function_url_config(FunctionName=name, Qualifier=alias)),
+            "ResourceNotFoundException",
+        )
 
     def create_url(self, name: str, alias: str, auth: str) -> str:
         with calling(f"creating the function URL of {name}:{alias}"):

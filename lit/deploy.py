@@ -246,7 +246,7 @@ def execute(clients: Clients, p: Plan, log: Callable[[str], None]) -> DeployResu
             clients.lam.create_function(**step.params)
             clients.lam.wait_ready(p.function, log)
         elif step.action == "update_code":
-            clients.lam.update_code(p.function, step.params["ImageUri"])
+            clients.lam.update_code(p.function, step.params["ImageUri"], step.params["Architectures"][0])
             clients.lam.wait_ready(p.function, log)
         elif step.action == "update_configuration":
             clients.lam.update_configuration(**step.params)

@@ -35,3 +35,4 @@ class AwsError(LitError):
     """An AWS call failed: no credentials, wrong region, access denied, a resource in a bad state (exit 4)."""
 
     exit_code = 4
+    code = ""  # AWS's error code, when AWS answered one

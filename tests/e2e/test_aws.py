@@ -205,3 +205,10 @@ def test_failures_are_one_clear_message(env: str, project: Path, monkeypatch: py
     # no image built
     proc = lit("push", str(project), "--image", f"lit-nothing:{RUN_ID}", check=False)
     assert proc.returncode == 1 and "lit build" in proc.stderr
+
+
+def test_any_oci_registry_with_registry_flag(registry: dict, project: Path, docker: Docker) -> None:
+    docker.login(registry["host"], registry["username"], registry["password"])
+    out = json.loads(lit("push", str(project), "--registry", registry["host"], "--tag", "oci", "--json").stdout)
+    assert out["uri"].startswith(f"{registry['host']}/{out['repository']}@sha256:")
+    assert out["digest"] == manifest(registry, out["repository"], "oci")[0]
