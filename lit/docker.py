@@ -108,6 +108,11 @@ class Docker:
     def pull(self, ref: str) -> bool:
         return subprocess.run([self.binary, "pull", "-q", ref], capture_output=True, env=self._env()).returncode == 0
 
+    def references(self, pattern: str) -> list[str]:
+        """Local REPOSITORY:TAG names matching a reference filter (e.g. '*/lit-digits')."""
+        out = self._run("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f"reference={pattern}")
+        return out.split()
+
     def tag(self, src: str, dst: str) -> None:
         self._run("tag", src, dst)
 

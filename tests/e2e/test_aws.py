@@ -57,6 +57,9 @@ def project(digits_project: Path, tmp_path: Path, docker: Docker, digits_image: 
     docker.tag(digits_image, f"lit-{name}:latest")
     yield proj
     docker.remove_image(f"lit-{name}:latest")
+    # the registry tags `lit push` made for this repository
+    for ref in docker.references(f"*/lit-{name}"):
+        docker.remove_image(ref)
 
 
 def boto(service: str):

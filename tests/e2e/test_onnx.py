@@ -48,6 +48,7 @@ def test_pytorch_outputs_match_through_the_rie(
         print(f"max |MXNet via LIT - PyTorch| over 16 inputs x 10 logits: {worst:.2e}")
         assert worst <= 1e-4
     finally:
+        lit("stop", str(onnx_project), check=False)
         docker.remove_image(out["image"])
 
 
