@@ -23,7 +23,18 @@ from .docker import Docker
 from .errors import EngineError, LitError
 from .project import Project
 
-ALWAYS_EXCLUDED = (".git", ".hg", "__pycache__", "*.pyc", ".venv", "venv", ".mypy_cache", ".pytest_cache", ".DS_Store")
+ALWAYS_EXCLUDED = (
+    ".git",
+    ".hg",
+    ".lit",
+    "__pycache__",
+    "*.pyc",
+    ".venv",
+    "venv",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".DS_Store",
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +83,11 @@ def dockerfile(project: Project, base_image: str) -> str:
             "COPY ca-bundle.crt requirements.txt /tmp/lit/",
             # pip is not in the base image (it is a build tool); ensurepip brings it back in this
             # throwaway stage, and --prefix keeps the new packages apart from the base's.
-            f"RUN {_pip('--prefix /opt/extra -r /tmp/lit/requirements.txt')}",
+            # The base's own packages are constraints: a requirement that would replace numpy 1.23
+            # (and break mxnet) fails here, with pip's explanation, not at import on Lambda.
+            "RUN /opt/lit/bin/python -m ensurepip >/dev/null && /opt/lit/bin/python -m pip freeze --all"
+            " | grep -v -E '^(pip|setuptools)==' > /tmp/lit/base-constraints.txt",
+            f"RUN {_pip('--prefix /opt/extra -c /tmp/lit/base-constraints.txt -r /tmp/lit/requirements.txt')}",
             "",
         ]
     lines.append(f"FROM {base_image}")
@@ -198,9 +213,23 @@ def build(
         except EngineError:
             converter = [line.split("lit-convert: ", 1)[1] for line in seen if "lit-convert: " in line]
             if converter:
+                conflict = [line.removeprefix("ERROR: ") for line in seen if line.startswith("ERROR: Cannot install")]
+            if conflict:
                 raise LitError(
+                    f"{project.requirements}: {conflict[-1]} with the base image's own packages "
+                    "(mxnet 1.9.1 needs numpy 1.23.5)",
+                    "pin versions that work with numpy<1.24, or drop the requirement",
+                ) from None
+            raise LitError(
                     f"{project.model_path}: the ONNX model cannot be served: {converter[-1]}",
                     "re-export the model as the message says, then `lit build` again",
+                ) from None
+            conflict = [line.removeprefix("ERROR: ") for line in seen if line.startswith("ERROR: Cannot install")]
+            if conflict:
+                raise LitError(
+                    f"{project.requirements}: {conflict[-1]} with the base image's own packages "
+                    "(mxnet 1.9.1 needs numpy 1.23.5)",
+                    "pin versions that work with numpy<1.24, or drop the requirement",
                 ) from None
             raise
     try:

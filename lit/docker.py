@@ -74,6 +74,18 @@ class Docker:
             )
         return out
 
+    def _stream(self, args: list[str], log: Callable[[str], None] | None) -> tuple[int, list[str]]:
+        """Run a long docker command, handing each output line to `log` as it comes."""
+        lines: list[str] = []
+        with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self._env()) as proc:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                line = raw.decode(errors="replace").rstrip()
+                lines.append(line)
+                if log:
+                    log(line)
+            return proc.wait(), lines
+
     def ping(self) -> str:
         """The engine's version; raises EngineError when no engine answers."""
         if not self.binary:
@@ -135,24 +147,13 @@ class Docker:
         tag: str,
         build_args: dict[str, str] | None = None,
         log: Callable[[str], None] | None = None,
-        pull: bool = False,
     ) -> str:
         """Build context/Dockerfile as tag; stream the build log to `log`; return the image id."""
         args = [self.binary, "build", "-t", tag, "--rm", "--force-rm"]
         for key, value in (build_args or {}).items():
             args += ["--build-arg", f"{key}={value}"]
-        if pull:
-            args.append("--pull")
         args.append(str(context))
-        lines: list[str] = []
-        with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self._env()) as proc:
-            assert proc.stdout is not None
-            for raw in proc.stdout:
-                line = raw.decode(errors="replace").rstrip()
-                lines.append(line)
-                if log:
-                    log(line)
-            code = proc.wait()
+        code, lines = self._stream(args, log)
         if code != 0:
             tail = "\n".join(lines[-15:])
             if "Cannot connect to the Docker daemon" in tail:
@@ -180,16 +181,7 @@ class Docker:
 
     def push(self, ref: str, log: Callable[[str], None] | None = None) -> tuple[str, int]:
         """Push ref; return (manifest digest, number of layers actually uploaded)."""
-        lines: list[str] = []
-        args = [self.binary, "push", ref]
-        with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self._env()) as proc:
-            assert proc.stdout is not None
-            for raw in proc.stdout:
-                line = raw.decode(errors="replace").rstrip()
-                lines.append(line)
-                if log:
-                    log(line)
-            code = proc.wait()
+        code, lines = self._stream([self.binary, "push", ref], log)
         text = "\n".join(lines)
         if code != 0:
             lowered = text.lower()

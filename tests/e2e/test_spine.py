@@ -217,3 +217,26 @@ def test_sqs_batch_through_the_rie(digits_project: Path, digits_image: str, runn
     assert answer["batchItemFailures"] == [{"itemIdentifier": answer["results"][2]["id"]}]
     labels = [int(r["predictions"][0][0]["label"]) for i, r in enumerate(answer["results"]) if i != 2]
     assert sum(a == b for a, b in zip(labels, [label for _, label in cases])) >= 4
+
+
+def test_extra_requirements_get_their_own_layer_and_keep_the_base_pins(
+    docker: Docker, base_image: tuple[str, str], digits_project: Path, tmp_path: Path
+) -> None:
+    project = copy_project(digits_project, tmp_path / "reqs", f"reqs-t{RUN_ID}")
+    (project / "requirements.txt").write_text("tabulate==0.9.0\n")
+    (project / "service.py").write_text(
+        "def initialize(context):\n    import tabulate\n\n    context.state['tabulate'] = tabulate.__version__\n"
+    )
+    tag = f"lit-reqs-t{RUN_ID}:latest"
+    try:
+        lit("build", str(project), "--base", base_image[0], "-q")  # its check imports tabulate in init
+        proc = docker.run_once(
+            tag, ["--network", "none", "--entrypoint", "sh"], ["-c", "ls /opt/extra/lib/python3.11/site-packages"]
+        )
+        assert proc.stdout.split() == ["tabulate", "tabulate-0.9.0.dist-info"], "only the new package, numpy untouched"
+
+        (project / "requirements.txt").write_text("numpy==1.26.4\n")
+        proc = lit("build", str(project), "--base", base_image[0], "-q", check=False)
+        assert proc.returncode == 1 and "numpy 1.23.5" in proc.stderr and "fix:" in proc.stderr
+    finally:
+        docker.remove_image(tag)
