@@ -185,6 +185,26 @@ def check(docker: Docker, image: str, project: Project) -> None:
         )
 
 
+def _explain(project: Project, build_log: list[str]) -> LitError:
+    """A failed build, said in the user's terms where the log shows a known cause."""
+    converter = [line.split("lit-convert: ", 1)[1] for line in build_log if "lit-convert: " in line]
+    if converter:
+        return LitError(
+            f"{project.model_path}: the ONNX model cannot be served: {converter[-1]}",
+            "re-export the model as the message says, then `lit build` again",
+        )
+    # (the classic builder wraps a step's stderr in colour codes: match inside the line)
+    conflict = [line.split("ERROR: ", 1)[1] for line in build_log if "ERROR: Cannot install" in line]
+    if conflict:
+        return LitError(
+            f"{project.requirements}: {conflict[-1]} with the base image's own packages "
+            "(mxnet 1.9.1 needs numpy 1.23.5)",
+            "pin versions that work with numpy<1.24, or drop the requirement",
+        )
+    tail = "\n".join(build_log[-15:])
+    return EngineError(f"docker build failed:\n{tail}", "read the build log above; fix the step that failed")
+
+
 def build(
     docker: Docker,
     project: Project,
@@ -211,27 +231,7 @@ def build(
         try:
             image_id = docker.build(Path(tmp), candidate, log=keep)
         except EngineError:
-            converter = [line.split("lit-convert: ", 1)[1] for line in seen if "lit-convert: " in line]
-            if converter:
-                conflict = [line.removeprefix("ERROR: ") for line in seen if line.startswith("ERROR: Cannot install")]
-            if conflict:
-                raise LitError(
-                    f"{project.requirements}: {conflict[-1]} with the base image's own packages "
-                    "(mxnet 1.9.1 needs numpy 1.23.5)",
-                    "pin versions that work with numpy<1.24, or drop the requirement",
-                ) from None
-            raise LitError(
-                    f"{project.model_path}: the ONNX model cannot be served: {converter[-1]}",
-                    "re-export the model as the message says, then `lit build` again",
-                ) from None
-            conflict = [line.removeprefix("ERROR: ") for line in seen if line.startswith("ERROR: Cannot install")]
-            if conflict:
-                raise LitError(
-                    f"{project.requirements}: {conflict[-1]} with the base image's own packages "
-                    "(mxnet 1.9.1 needs numpy 1.23.5)",
-                    "pin versions that work with numpy<1.24, or drop the requirement",
-                ) from None
-            raise
+            raise _explain(project, seen) from None
     try:
         if run_check:
             log("checking the image: runtime init, model load, warm-up")
