@@ -82,12 +82,13 @@ def init(
     directory: ProjectDir,
     name: Annotated[str | None, typer.Option(help="Function name (default: the directory's name).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing lit.toml.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Scaffold a function project: lit.toml, service.py, labels.txt, model/."""
     from . import scaffold
 
     written = scaffold.init(directory, name, force)
-    typer.echo("\n".join(f"wrote {p}" for p in written))
+    _emit(as_json, {"written": [str(p) for p in written]}, "\n".join(f"wrote {p}" for p in written))
 
 
 @base_app.command("build")

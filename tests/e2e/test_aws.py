@@ -197,6 +197,9 @@ def test_failures_are_one_clear_message(env: str, project: Path, monkeypatch: py
     # a tag instead of a digest
     proc = lit("deploy", str(project), "--image-uri", "x.dkr.ecr.us-east-1.amazonaws.com/r:latest", check=False)
     assert proc.returncode == 1 and "digest" in proc.stderr
+    # nothing deployed to invoke
+    proc = lit("invoke", str(project), "--remote", "-d", "{}", check=False)
+    assert proc.returncode == 4 and "lit deploy" in proc.stderr
     # the wrong region: the function is not there
     proc = lit("status", str(project), "--region", "eu-west-1", check=False)
     assert proc.returncode == 4 and "does not exist in eu-west-1" in proc.stderr

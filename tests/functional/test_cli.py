@@ -55,6 +55,7 @@ def test_every_command_has_help_and_is_in_the_readme(command: str) -> None:
     summary = re.sub(r"\s+", " ", proc.stdout)
     assert len(summary) > 100
     assert f"lit {command}" in (ROOT / "README.md").read_text()
+    assert "--json" in proc.stdout, "every command can answer in JSON for scripts and CI"
 
 
 def test_cli_does_not_import_heavy_modules() -> None:
