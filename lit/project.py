@@ -154,6 +154,11 @@ def load(root: Path) -> Project:
             f"{path}: no NAME-symbol.json in {model_path}",
             "export the model with HybridBlock.export(prefix) or mx.model.save_checkpoint into that directory",
         )
+    if model_url is not None and fmt == "onnx":
+        raise ConfigError(
+            f"{path}: an ONNX model cannot come from a model bucket: it is converted to MXNet when the image is built",
+            "bake it in (a local [model] path), or push the converted checkpoint (NAME-symbol.json + params) instead",
+        )
     if model_path is not None and fmt == "onnx":
         onnx_files = [model_path] if model_path.is_file() else sorted(model_path.glob("*.onnx"))
         if len(onnx_files) != 1 or onnx_files[0].suffix != ".onnx":

@@ -59,6 +59,9 @@ def test_good_config_loads_with_defaults(tmp_path: Path) -> None:
         ("name = 'x'\n[model]\npath = 'model'\n[image]\nsize = [8]\n", "[width, height]"),
         ("name = 'x'\n[model]\npath = 'model'\nlabels = 'none.txt'\n", "labels file"),
         ("name = 'x'\n[model\npath = 'model'\n", "not valid TOML"),
+        ("name = 'x'\n[model]\npath = 's3://b/m'\nformat = 'onnx'\nsha256 = '" + "a" * 64 + "'\n", "ONNX model cannot"),
+        ("name = 'x'\n[model]\npath = 'model'\nformat = 'onnx'\n", "not one .onnx file"),
+        ("name = 'x'\n[model]\npath = 'model'\n[output]\ns3 = 'gs://x'\n", "not an s3://"),
     ],
 )
 def test_bad_config_names_cause_and_fix(tmp_path: Path, text: str, needle: str) -> None:
