@@ -135,7 +135,8 @@ def runtime_digest() -> str:
     digest = hashlib.sha256()
     root = assets.path("runtime")
     for path in sorted(root.rglob("*")):
-        if path.is_file() and path.suffix in (".py", ".sh", ".txt", ".toml") and "__pycache__" not in path.parts:
+        skipped = any(part == "__pycache__" or part == "build" or part.endswith(".egg-info") for part in path.parts)
+        if path.is_file() and path.suffix in (".py", ".sh", ".txt", ".toml") and not skipped:
             digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -38,3 +38,19 @@ def test_context_splits_model_and_code_and_excludes(digits_copy: Path, tmp_path:
     assert not any(c.startswith(("model/", "heldout/", "__pycache__")) or c == "train.py" for c in code)
     assert sorted(p.name for p in (ctx / "model").iterdir()) == ["digits-0000.params", "digits-symbol.json"]
     assert not (ctx / "ca-bundle.crt").exists(), "no CA bundle in a context that installs nothing"
+
+
+def test_runtime_digest_ignores_install_leftovers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from lit import assets, base
+
+    copy = tmp_path / "runtime"
+    shutil.copytree(assets.path("runtime"), copy, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "build"))
+    monkeypatch.setattr(assets, "path", lambda name: copy)
+    before = base.runtime_digest()
+    (copy / "lit_runtime.egg-info").mkdir()
+    (copy / "lit_runtime.egg-info" / "SOURCES.txt").write_text("/somewhere/else\n")
+    assert base.runtime_digest() == before
+    (copy / "lit_runtime" / "app.py").write_text((copy / "lit_runtime" / "app.py").read_text() + "\n# changed\n")
+    assert base.runtime_digest() != before
