@@ -13,7 +13,6 @@ falls back to MXNet's own path for that operator: the cache can only make import
 
 from __future__ import annotations
 
-import ast
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -32,6 +31,10 @@ _GENERATORS = {
     "mxnet.symbol.register": "_generate_symbol_function_code",
 }
 _MODULE_ATTR = {"mxnet.ndarray.register": "mxnet.ndarray", "mxnet.symbol.register": "mxnet.symbol"}
+# Modules `import mxnet` loads that serving never touches (test helpers; text embeddings, which
+# pull in requests; the ONNX importer, used at build time). LazyLoader runs them on first
+# attribute access, so code that does use them still works.
+LAZY = ("mxnet.test_utils", "mxnet.contrib.text", "mxnet.contrib.onnx", "requests")
 
 
 def _library_stamp() -> str | None:
@@ -50,6 +53,8 @@ def _library_stamp() -> str | None:
 def factory_code(code: str, func_name: str, handle: int, name: str) -> Any:
     """The generated function as `_lit_factory(_lit_h)` (the handle literal made a parameter),
     compiled without its docstring (set from the cache instead: smaller, faster to unmarshal)."""
+    import ast  # build time only: keep it off the start-up path
+
     needle = f"({handle}, "
     if code.count(needle) != 1 or not code.lstrip().startswith("def "):
         return None
@@ -105,18 +110,22 @@ def _cached(make: Callable[..., Any], state: _State) -> Callable[..., Any]:
 
 
 class _BaseHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Runs mxnet.base as usual, then wraps its two registration loops."""
+    """Runs mxnet.base as usual, then wraps its two registration loops; defers the LAZY modules."""
 
-    def __init__(self, state: _State) -> None:
+    def __init__(self, state: _State, lazy: tuple[str, ...] = LAZY) -> None:
         self.state = state
+        self.lazy = lazy
         self.loader: Any = None
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != "mxnet.base":
+        if fullname not in self.lazy and fullname != "mxnet.base":
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
             return None
+        if fullname in self.lazy:
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+            return spec
         self.loader = spec.loader
         spec.loader = self
         return spec
@@ -141,7 +150,6 @@ class _BaseHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
         module._init_op_module = init_op_module
         module._init_np_op_module = init_np_op_module
-        sys.meta_path[:] = [f for f in sys.meta_path if f is not self]
 
 
 def install(cache: Path | None = None) -> _State | None:
@@ -166,7 +174,7 @@ def write(path: Path) -> int:
     if "mxnet" in sys.modules:
         raise RuntimeError("write() needs a process that has not imported mxnet yet")
     state = _State({}, recording=True)
-    sys.meta_path.insert(0, _BaseHook(state))
+    sys.meta_path.insert(0, _BaseHook(state, lazy=()))
     import mxnet  # noqa: F401
 
     doc = {"python": sys.version_info[:2], "library": _library_stamp(), "entries": state.entries}
