@@ -19,7 +19,7 @@ MB_PER_VCPU = 1769  # Lambda gives one full vCPU at 1,769 MB and scales CPU with
 # Every key lit.toml accepts, by table; anything else is a typo we report.
 _KEYS: dict[str, set[str]] = {
     "": {"name", "model", "image", "function", "build", "output"},
-    "model": {"path", "format", "input", "labels", "top_k", "epoch", "input_names", "sha256", "input_shape"},
+    "model": {"path", "format", "input", "labels", "top_k", "epoch", "sha256", "input_shape"},
     "output": {"s3"},
     "image": {"size", "color", "scale", "mean", "std", "max_pixels"},
     "function": {"memory", "timeout", "ephemeral_storage", "architecture", "environment"},

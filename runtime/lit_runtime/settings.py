@@ -30,7 +30,6 @@ class Settings:
     model_dir: Path
     model_format: str = "mxnet"
     input_kind: str = "image"  # image | tensor
-    input_names: tuple[str, ...] = ("data",)
     epoch: int | None = None
     top_k: int = 5
     labels: tuple[str, ...] = ()
@@ -79,7 +78,6 @@ def load(root: Path = TASK_ROOT) -> Settings:
         model_dir=model_dir,
         model_format=str(model.get("format", "mxnet")),
         input_kind=str(model.get("input", "image")),
-        input_names=tuple(model.get("input_names", ["data"])),
         epoch=model.get("epoch"),
         top_k=int(model.get("top_k", 5)),
         labels=labels,
