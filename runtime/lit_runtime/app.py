@@ -41,7 +41,7 @@ class App:
     def __init__(self, ctx: Context, hooks: dict[str, Callable[..., Any]]) -> None:
         self.ctx = ctx
         self.hooks = hooks
-        self.s3: Any = None  # created on the first S3 event; reused while the sandbox is warm
+        self.s3: Any = None  # see _s3()
 
     @classmethod
     def start(cls, root: Any = None) -> App:
@@ -208,11 +208,18 @@ class App:
             start += _count(data)
         return results
 
-    def _read_objects(self, items: list[events.Item]) -> None:
-        from .s3 import S3, S3Error
+    def _s3(self) -> Any:
+        """The S3 client, made on the first S3 event and reused while the sandbox is warm."""
+        if self.s3 is None:
+            from .s3 import S3
 
-        client = self.s3 or S3()
-        self.s3 = client
+            self.s3 = S3()
+        return self.s3
+
+    def _read_objects(self, items: list[events.Item]) -> None:
+        from .s3 import S3Error
+
+        client = self._s3()
         for item in items:
             if item.source is None or item.error is not None:
                 continue
@@ -253,10 +260,10 @@ class App:
         target = self.ctx.settings.output_s3
         if not target:
             return
-        from .s3 import S3, parse_url
+        from .s3 import parse_url
 
         out_bucket, prefix = parse_url(target)
-        client = self.s3 or S3()
+        client = self._s3()
         for item, entry in zip(items, entries):
             if item.source is None:
                 continue

@@ -7,6 +7,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .fetch import is_remote
+
 TASK_ROOT = Path(os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
 
 
@@ -62,7 +64,7 @@ def load(root: Path = TASK_ROOT) -> Settings:
     img = doc.get("image", {})
     model_dir = Path(os.environ.get("LIT_MODEL_DIR", root / "model"))
     model_ref = str(model.get("path", "model"))
-    remote = model_ref if model_ref.startswith(("s3://", "https://", "http://")) else None
+    remote = model_ref if is_remote(model_ref) else None
     if remote and not model.get("sha256"):
         raise ConfigError(f"[model] path is {remote} but [model] sha256 is missing; `lit model push` prints it")
     labels: tuple[str, ...] = ()
