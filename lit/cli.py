@@ -145,16 +145,24 @@ def run(
     image: Annotated[str | None, typer.Option(help="Image to run (default lit-NAME:latest).")] = None,
     memory: Annotated[int | None, typer.Option(help="MemorySize in MB (default from lit.toml).")] = None,
     timeout: Annotated[int | None, typer.Option(help="Timeout in seconds (default from lit.toml).")] = None,
+    concurrency: Annotated[
+        int, typer.Option(help="Warm instances behind the one endpoint (for load tests); 429 when all are busy.")
+    ] = 1,
+    sandbox: Annotated[
+        bool,
+        typer.Option(help="Lambda's sandbox: read-only root, /tmp the only writable place, a non-root user."),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Start the function under the Lambda RIE on 127.0.0.1 and keep it warm (stop with `lit stop`)."""
     from . import local
 
-    running = local.start(_docker(), _project(directory), image, port, memory, timeout)
+    running = local.start(_docker(), _project(directory), image, port, memory, timeout, concurrency, sandbox)
+    instances = f", {running.concurrency} instances" if running.instances else ""
     _emit(
         as_json,
         running,
-        f"{running.image} running as {running.name} ({running.memory} MB, {running.cpus} vCPU)\n"
+        f"{running.image} running as {running.name} ({running.memory} MB, {running.cpus} vCPU{instances})\n"
         f"invoke: lit invoke {directory}   or   curl -XPOST {running.url} -d @event.json",
     )
 
@@ -210,6 +218,14 @@ def invoke(
         _emit(True, result, "")
     else:
         typer.echo(json.dumps(result.payload, indent=2))
+        for line in result.init_report:
+            _log(line)
+        if result.init_report:
+            _log(
+                f"warning: init took {result.report['init_duration_ms'] / 1000:.1f} s, over Lambda's 10 s limit: "
+                "there, init is cut off and run again inside the first invoke (billed, and counted against "
+                "the timeout). fix: move work out of init (a smaller model, or fetch it in parallel)"
+            )
         if result.report:
             figures = "  ".join(f"{k}={v:g}" for k, v in result.report.items())
             _log(f"REPORT {result.request_id}  {figures}")

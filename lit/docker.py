@@ -202,14 +202,25 @@ class Docker:
         return digest, uploaded
 
     # containers
-    def run(self, image: str, args: list[str], name: str | None = None, detach: bool = True) -> str:
+    def run(
+        self, image: str, args: list[str], name: str | None = None, detach: bool = True, command: tuple[str, ...] = ()
+    ) -> str:
         cmd = ["run"]
         if detach:
             cmd.append("-d")
         if name:
             cmd += ["--name", name]
-        out = self._run(*cmd, *args, image)
+        out = self._run(*cmd, *args, image, *command)
         return out.strip()
+
+    def host_port(self, container: str, port: int) -> int:
+        """The host port published for a container's port (published as 127.0.0.1::PORT)."""
+        info = self.inspect_container(container) or {}
+        bindings = (info.get("NetworkSettings", {}).get("Ports") or {}).get(f"{port}/tcp") or []
+        for b in bindings:
+            if b.get("HostIp") == "127.0.0.1" and b.get("HostPort"):
+                return int(b["HostPort"])
+        raise EngineError(f"container {container[:12]} has no port {port} published on 127.0.0.1", "see `docker ps`")
 
     def run_once(
         self, image: str, args: list[str], command: list[str], timeout: float = 300

@@ -24,19 +24,28 @@ from .project import Project
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 LABEL = "lit.function"
+LAMBDA_USER = "993:990"  # the uid:gid Lambda runs functions as (sbx_user1051)
+MAX_CONCURRENCY = 32
+INIT_LIMIT_MS = 10_000  # Lambda's limit on an on-demand init phase
 _REPORT = re.compile(r"REPORT RequestId: (?P<id>\S+)(?P<rest>.*)")
+_TIMED_OUT = re.compile(r"Task timed out after ([\d.]+) seconds")
 _FIELD = re.compile(r"(Init Duration|Duration|Billed Duration|Memory Size|Max Memory Used): ([\d.]+) (ms|MB)")
 
 
 @dataclass(frozen=True)
 class Running:
-    container: str
+    container: str  # the instance, or with --concurrency the proxy in front of the instances
     name: str
     port: int
     url: str
     image: str
     memory: int
     cpus: float
+    instances: dict[int, str] = field(default_factory=dict)  # host port -> container id
+
+    @property
+    def concurrency(self) -> int:
+        return len(self.instances) or 1
 
 
 @dataclass
@@ -47,6 +56,7 @@ class Invocation:
     report: dict[str, float] = field(default_factory=dict)
     request_id: str = ""
     seconds: float = 0.0
+    init_report: list[str] = field(default_factory=list)  # Lambda's INIT_REPORT lines, when init ran over 10 s
 
 
 def port_free(port: int) -> bool:
@@ -75,32 +85,42 @@ def cpu_share(memory: int) -> float:
     return round(min(memory / 1769, float(os.cpu_count() or 1)), 3)
 
 
-def run_args(project: Project, port: int, memory: int, timeout: int) -> list[str]:
-    cpus = cpu_share(memory)
+def sandbox_args(project: Project) -> list[str]:
+    """What a Lambda execution environment allows: a read-only root, /tmp (the function's
+    ephemeral storage) as the only writable place, and an unprivileged user."""
+    tmp = f"/tmp:rw,exec,nosuid,nodev,size={project.function.ephemeral_storage}m,mode=1777"
+    return ["--read-only", "--tmpfs", tmp, "--user", LAMBDA_USER]
+
+
+def run_args(project: Project, publish: str, memory: int, timeout: int, sandbox: bool = True) -> list[str]:
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": project.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
         "AWS_LAMBDA_FUNCTION_TIMEOUT": str(timeout),
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{project.name}",
         "AWS_REGION": "us-east-1",
+        "LAMBDA_TASK_ROOT": "/var/task",
         **project.function.environment,
     }
     args = [
         "-p",
-        f"127.0.0.1:{port}:8080",
+        publish,
         f"--memory={memory}m",
         f"--memory-swap={memory}m",
-        f"--cpus={cpus}",
-        "--label",
-        f"{LABEL}={project.name}",
-        "--label",
-        f"lit.port={port}",
+        f"--cpus={cpu_share(memory)}",
         "--label",
         f"lit.memory={memory}",
     ]
+    if sandbox:
+        args += sandbox_args(project)
     for key, value in env.items():
         args += ["-e", f"{key}={value}"]
     return args
+
+
+def _labels(project: Project, role: str, port: int) -> list[str]:
+    return ["--label", f"{LABEL}={project.name}", "--label", f"lit.role={role}", "--label", f"lit.port={port}"]
 
 
 def start(
@@ -110,45 +130,82 @@ def start(
     port: int = 9000,
     memory: int | None = None,
     timeout: int | None = None,
+    concurrency: int = 1,
+    sandbox: bool = True,
 ) -> Running:
     docker.ensure()
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise LitError(f"--concurrency {concurrency} is out of range", f"pass 1..{MAX_CONCURRENCY}")
     ref = image or f"{project.image_repo}:latest"
     if docker.image(ref) is None:
         raise LitError(f"image {ref} does not exist", f"build it with `lit build {project.root}`")
-    for old in docker.containers(f"{LABEL}={project.name}"):
-        docker.remove_container(old.id)  # one warm container per function; its port is freed here
+    stop(docker, project)  # one warm function per project; its port is freed here
     if not port_free(port):
         raise LitError(f"port {port} on 127.0.0.1 is in use", "stop what holds it, or pass --port with a free port")
     mem = memory or project.function.memory
-    args = run_args(project, port, mem, timeout or project.function.timeout)
+    limit = timeout or project.function.timeout
     name = f"lit-{project.name}-{port}"
-    container = docker.run(ref, args, name=name)
+    started: list[str] = []
+    try:
+        if concurrency == 1:
+            args = run_args(project, f"127.0.0.1:{port}:8080", mem, limit, sandbox) + _labels(project, "instance", port)
+            started.append(docker.run(ref, args, name=name))
+            _listening(docker, started[0], port, ref)
+            return Running(started[0], name, port, f"http://127.0.0.1:{port}{INVOKE_PATH}", ref, mem, cpu_share(mem))
+        instances: dict[int, str] = {}
+        for i in range(1, concurrency + 1):
+            args = run_args(project, "127.0.0.1::8080", mem, limit, sandbox)
+            args += [
+                "--label",
+                f"{LABEL}={project.name}",
+                "--label",
+                "lit.role=instance",
+            ]  # no lit.port: behind the proxy
+            cid = docker.run(ref, args, name=f"{name}-{i}")
+            started.append(cid)
+            instances[docker.host_port(cid, 8080)] = cid
+        for instance_port, cid in instances.items():
+            _listening(docker, cid, instance_port, ref)
+        proxy_args = ["--network", "host", "--read-only", "--user", LAMBDA_USER, "--memory=256m"]
+        proxy_args += ["--entrypoint", "/opt/lit/bin/python", *_labels(project, "proxy", port)]
+        proxy_args += ["--label", "lit.instances=" + ",".join(f"{p}={c}" for p, c in instances.items())]
+        source = (Path(__file__).parent / "proxy.py").read_text()
+        command = ("-c", source, str(port), ",".join(map(str, instances)))
+        started.append(docker.run(ref, proxy_args, name=name, command=command))
+        _listening(docker, started[-1], port, ref)
+        url = f"http://127.0.0.1:{port}{INVOKE_PATH}"
+        return Running(started[-1], name, port, url, ref, mem, cpu_share(mem), instances)
+    except BaseException:
+        for cid in started:
+            docker.remove_container(cid)
+        raise
+
+
+def _listening(docker: Docker, container: str, port: int, ref: str) -> None:
     if not _wait_listening(port, 15):
         logs = docker.logs(container)
-        docker.remove_container(container)
         raise LitError(
             f"the container for {ref} exited or never listened on {port}:\n{logs[-2000:]}", "see its log above"
         )
-    return Running(container, name, port, f"http://127.0.0.1:{port}{INVOKE_PATH}", ref, mem, cpu_share(mem))
 
 
 def find(docker: Docker, project: Project) -> Running:
     docker.ensure()
-    found = docker.containers(f"{LABEL}={project.name}")
-    for c in found:
+    for c in docker.containers(f"{LABEL}={project.name}"):
+        if "lit.port" not in c.labels:
+            continue  # an instance behind a proxy
         info = docker.inspect_container(c.id) or {}
-        if info.get("State", {}).get("Running"):
-            port = int(c.labels.get("lit.port", "9000"))
-            mem = int(c.labels.get("lit.memory", "0"))
-            return Running(
-                info["Id"],
-                c.name,
-                port,
-                f"http://127.0.0.1:{port}{INVOKE_PATH}",
-                info["Config"]["Image"],
-                mem,
-                cpu_share(mem),
-            )
+        if not info.get("State", {}).get("Running"):
+            continue
+        port = int(c.labels.get("lit.port", "9000"))
+        mem = int(c.labels.get("lit.memory", "0"))
+        instances = {}
+        if c.labels.get("lit.role") == "proxy":  # `docker ps` mangles commas in labels; inspect has them whole
+            listed = (info["Config"].get("Labels") or {}).get("lit.instances", "")
+            pairs = (item.split("=", 1) for item in listed.split(",") if item)
+            instances = {int(p): cid for p, cid in pairs}
+        url = f"http://127.0.0.1:{port}{INVOKE_PATH}"
+        return Running(info["Id"], c.name, port, url, info["Config"]["Image"], mem, cpu_share(mem), instances)
     raise LitError(f"{project.name} is not running locally", f"start it with `lit run {project.root}`")
 
 
@@ -161,13 +218,13 @@ def stop(docker: Docker, project: Project) -> list[str]:
     return removed
 
 
-def post(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+def post(url: str, body: bytes, timeout: float) -> tuple[int, bytes, dict[str, str]]:
     req = urllib.request.Request(url, data=body, method="POST", headers={"content-type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, resp.read()
+            return resp.status, resp.read(), {k.lower(): v for k, v in resp.headers.items()}
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
+        return exc.code, exc.read(), {k.lower(): v for k, v in exc.headers.items()}
     except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
         raise LitError(f"no answer from {url}: {exc}", "is the function running? start it with `lit run DIR`") from None
 
@@ -209,30 +266,51 @@ def cgroup_peak_mb(container_id: str) -> float | None:
     return None
 
 
+def _payload(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except json.JSONDecodeError:
+        text = raw.decode(errors="replace")
+    if m := _TIMED_OUT.fullmatch(text.strip()):  # the RIE's plain-text answer; Lambda's shape instead
+        return {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {m[1]} seconds"}
+    return text
+
+
+def init_report(init_ms: float) -> list[str]:
+    """Lambda's INIT_REPORT lines for an init over its 10 s limit: on Lambda the init is cut off and
+    run again inside the first invoke, where it counts against the timeout and is billed."""
+    if init_ms <= INIT_LIMIT_MS:
+        return []
+    return [
+        f"INIT_REPORT Init Duration: {INIT_LIMIT_MS:.2f} ms\tPhase: init\tStatus: timeout",
+        f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: invoke\tStatus: success",
+    ]
+
+
 def invoke(docker: Docker | None, running: Running, body: bytes, timeout: float = 960) -> Invocation:
     since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     t0 = time.perf_counter()
-    status, raw = post(running.url, body, timeout)
+    status, raw, headers = post(running.url, body, timeout)
     seconds = time.perf_counter() - t0
-    try:
-        payload: Any = json.loads(raw) if raw else None
-    except json.JSONDecodeError:
-        payload = raw.decode(errors="replace")
+    payload = _payload(raw)
     failed = status != 200 or (isinstance(payload, dict) and "errorType" in payload and "errorMessage" in payload)
     result = Invocation(status, payload, failed, seconds=round(seconds, 4))
-    if docker is not None:
+    # behind the --concurrency proxy, the instance that served it holds the logs
+    container = running.instances.get(int(headers.get("x-lit-instance") or 0), running.container)
+    if docker is not None and status != 429:
         for _ in range(20):  # the RIE writes REPORT just after it answers
-            logs = docker.logs(running.container, since=since)
+            logs = docker.logs(container, since=since)
             result.request_id, result.report = parse_report(logs)
             if result.report:
                 # The RIE's memory figures are placeholders (it reports MemorySize); use the
                 # container's real peak, and the runtime's own init timing on a cold start.
                 result.report.pop("max_memory_used_mb", None)
                 result.report.pop("init_duration_ms", None)
-                if (peak := cgroup_peak_mb(running.container)) is not None:
+                if (peak := cgroup_peak_mb(container)) is not None:
                     result.report["max_memory_used_mb"] = peak
                 if inits := _runtime_lines(logs, "init"):
                     result.report["init_duration_ms"] = float(inits[-1]["ms"]["total"])
+                    result.init_report = init_report(result.report["init_duration_ms"])
                 if requests := _runtime_lines(logs, "request"):
                     result.report["max_rss_mb"] = float(requests[-1]["max_rss_mb"])
                 break
