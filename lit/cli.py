@@ -233,6 +233,46 @@ def invoke(
         raise typer.Exit(1)
 
 
+@app.command()
+def bench(
+    directory: ProjectDir,
+    memory: Annotated[
+        str | None, typer.Option(help="Memory sizes in MB, comma-separated (default: lit.toml's), e.g. 512,1024,2048.")
+    ] = None,
+    event: Annotated[
+        Path | None,
+        typer.Option("--event", "-e", help="JSON event to send (default: a blank input of the model's size)."),
+    ] = None,
+    cold: Annotated[int, typer.Option(min=1, help="Cold starts per size (the median is reported).")] = 3,
+    warm: Annotated[int, typer.Option(min=10, help="Warm invokes per size.")] = 200,
+    p99_bound: Annotated[
+        float | None, typer.Option(help="Latency bound in ms for the recommendation (default: 1.25x the best p99).")
+    ] = None,
+    image: Annotated[str | None, typer.Option(help="Image to measure (default lit-NAME:latest).")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Also draw latency and cost against memory to this PNG.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure the function locally: size, layers, cold start, warm p50/p99, memory, and cost per size."""
+    from . import bench as bench_core
+
+    project = _project(directory)
+    try:
+        sizes = [int(m) for m in memory.split(",")] if memory else [project.function.memory]
+    except ValueError:
+        raise LitError(f"--memory {memory!r} is not a list of numbers", "pass e.g. --memory 512,1024,2048") from None
+    if bad := [m for m in sizes if not 128 <= m <= 10240]:
+        raise LitError(f"memory sizes {bad} are outside Lambda's 128..10240 MB", "pass sizes in that range")
+    body = _read_event(event) if event is not None else None
+    report = bench_core.run(
+        _docker(), project, sizes, body, cold, warm, p99_bound, image, log=_quiet if as_json else _log
+    )
+    if plot is not None:
+        bench_core.plot(report, plot)
+    _emit(as_json, report.to_dict(), bench_core.text(report) + (f"\nplot: {plot}" if plot else ""))
+    if all(r.error for r in report.results):
+        raise typer.Exit(1)
+
+
 def _read_event(path: Path) -> bytes:
     if not path.is_file():
         raise LitError(f"event file {path} does not exist", "pass a JSON file (see tests/events/ for examples)")

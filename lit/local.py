@@ -70,13 +70,18 @@ def port_free(port: int) -> bool:
 
 
 def _wait_listening(port: int, timeout: float) -> bool:
+    """Until an HTTP server answers on the port (any status): the engine's port proxy accepts
+    connections before the RIE inside listens, so a bare TCP connect proves nothing. A GET starts
+    no invocation, so the first invoke is still a cold start."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1):
                 return True
-        except OSError:
-            time.sleep(0.05)
+        except urllib.error.HTTPError:
+            return True
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.02)
     return False
 
 
@@ -241,7 +246,7 @@ def parse_report(logs: str) -> tuple[str, dict[str, float]]:
     return "", {}
 
 
-def _runtime_lines(logs: str, kind: str) -> list[dict[str, Any]]:
+def runtime_lines(logs: str, kind: str) -> list[dict[str, Any]]:
     lines = []
     for line in logs.splitlines():
         if line.startswith("{") and f'"event": "{kind}"' in line:
@@ -266,7 +271,7 @@ def cgroup_peak_mb(container_id: str) -> float | None:
     return None
 
 
-def _payload(raw: bytes) -> Any:
+def parse_payload(raw: bytes) -> Any:
     try:
         return json.loads(raw) if raw else None
     except json.JSONDecodeError:
@@ -292,7 +297,7 @@ def invoke(docker: Docker | None, running: Running, body: bytes, timeout: float 
     t0 = time.perf_counter()
     status, raw, headers = post(running.url, body, timeout)
     seconds = time.perf_counter() - t0
-    payload = _payload(raw)
+    payload = parse_payload(raw)
     failed = status != 200 or (isinstance(payload, dict) and "errorType" in payload and "errorMessage" in payload)
     result = Invocation(status, payload, failed, seconds=round(seconds, 4))
     # behind the --concurrency proxy, the instance that served it holds the logs
@@ -308,10 +313,10 @@ def invoke(docker: Docker | None, running: Running, body: bytes, timeout: float 
                 result.report.pop("init_duration_ms", None)
                 if (peak := cgroup_peak_mb(container)) is not None:
                     result.report["max_memory_used_mb"] = peak
-                if inits := _runtime_lines(logs, "init"):
+                if inits := runtime_lines(logs, "init"):
                     result.report["init_duration_ms"] = float(inits[-1]["ms"]["total"])
                     result.init_report = init_report(result.report["init_duration_ms"])
-                if requests := _runtime_lines(logs, "request"):
+                if requests := runtime_lines(logs, "request"):
                     result.report["max_rss_mb"] = float(requests[-1]["max_rss_mb"])
                 break
             time.sleep(0.05)

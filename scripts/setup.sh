@@ -40,7 +40,7 @@ if [ ! -x "$VENV/bin/lit" ] || [ pyproject.toml -nt "$VENV/.lit-installed" ] || 
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
   # numpy 1.23.5 is pinned in the same command: anything that pulls numpy 2 breaks mxnet 1.9.1.
-  "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[train,dev]" -e runtime "numpy==1.23.5"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[train,dev,plot]" -e runtime "numpy==1.23.5"
   touch "$VENV/.lit-installed"
 fi
 

@@ -27,11 +27,11 @@ def test_run_args_give_lambda_limits_and_sandbox() -> None:
 
 
 def test_rie_timeout_text_becomes_lambdas_error_shape() -> None:
-    payload = local._payload(b"Task timed out after 2.00 seconds")
+    payload = local.parse_payload(b"Task timed out after 2.00 seconds")
     assert payload == {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 2.00 seconds"}
-    assert local._payload(b'{"a": 1}') == {"a": 1}
-    assert local._payload(b"plain words") == "plain words"
-    assert local._payload(b"") is None
+    assert local.parse_payload(b'{"a": 1}') == {"a": 1}
+    assert local.parse_payload(b"plain words") == "plain words"
+    assert local.parse_payload(b"") is None
 
 
 def test_init_report_only_over_lambdas_ten_seconds() -> None:

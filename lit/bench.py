@@ -1,0 +1,267 @@
+"""`lit bench`: measure a function project locally, at one or several memory sizes.
+
+For each size the function runs as `lit run` runs it (the Lambda sandbox, MemorySize as the memory
+limit, a CPU share of MemorySize / 1,769 MB): cold starts split into container start and the
+runtime's own init phases, warm p50/p99 through the RIE, the billed duration and the peak memory,
+and the cost per million requests at Lambda's prices. Then the cheapest size within a latency bound.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import socket
+import statistics
+import struct
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import local
+from .docker import Docker
+from .errors import LitError
+from .project import Project
+
+# Lambda's on-demand prices (us-east-1, first tier): USD per GB-second and per request.
+PRICE_GB_SECOND = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
+PRICE_REQUEST = 0.20 / 1_000_000
+_BILLED = re.compile(r"Billed Duration: ([\d.]+) ms")
+DEFAULT_BOUND = 1.25  # with no --p99-bound: within 25% of the best p99 measured
+
+
+@dataclass
+class Layer:
+    id: str
+    size_mb: float
+    created_by: str
+
+
+@dataclass
+class ColdStart:
+    container_start_ms: float  # `docker run` until the RIE listens
+    first_answer_ms: float  # the first request until its answer (init + the first invoke)
+    imports_ms: float
+    setup_ms: float
+    model_load_ms: float
+    warm_up_ms: float
+    init_ms: float
+
+
+@dataclass
+class SizeResult:
+    memory: int
+    cpus: float
+    cold: ColdStart | None = None
+    warm_p50_ms: float = 0.0
+    warm_p99_ms: float = 0.0
+    billed_ms: float = 0.0  # mean billed duration of the warm invokes (1 ms granularity)
+    max_memory_mb: float = 0.0
+    cost_per_million: float = 0.0
+    error: str = ""
+
+
+@dataclass
+class Report:
+    image: str
+    size_mb: float
+    layers: list[Layer]
+    architecture: str
+    results: list[SizeResult] = field(default_factory=list)
+    bound_ms: float = 0.0
+    recommended: int | None = None
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def cost_per_million(billed_ms: float, memory: int, architecture: str) -> float:
+    gb_seconds = billed_ms / 1000 * memory / 1024
+    return round(1_000_000 * (gb_seconds * PRICE_GB_SECOND[architecture] + PRICE_REQUEST), 4)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def recommend(results: list[SizeResult], bound_ms: float | None) -> tuple[int | None, float, str]:
+    """The cheapest size whose warm p99 is within the bound (default: 1.25x the best p99)."""
+    ok = [r for r in results if not r.error]
+    if not ok:
+        return None, 0.0, "no memory size ran"
+    bound = bound_ms if bound_ms is not None else round(min(r.warm_p99_ms for r in ok) * DEFAULT_BOUND, 3)
+    within = [r for r in ok if r.warm_p99_ms <= bound]
+    if not within:
+        return None, bound, f"no memory size has a warm p99 within {bound:g} ms"
+    best = min(within, key=lambda r: (r.cost_per_million, r.warm_p99_ms))
+    return best.memory, bound, f"the cheapest with warm p99 <= {bound:g} ms (${best.cost_per_million:.4f} per 1M)"
+
+
+def default_event(project: Project) -> bytes:
+    """With no event given: a blank image of the model's input size, or zeros of its input shape."""
+    if project.input_kind == "image":
+        width, height = project.raw.get("image", {}).get("size", [224, 224])
+        return json.dumps({"image": _png_base64(int(width), int(height))}).encode()
+    shape = project.raw.get("model", {}).get("input_shape")
+    if not shape:
+        raise LitError("no event to send: the model takes tensors and lit.toml has no input_shape", "pass --event FILE")
+
+    def zeros(dims: list[int]) -> Any:
+        return [0.0] * dims[0] if len(dims) == 1 else [zeros(dims[1:]) for _ in range(dims[0])]
+
+    return json.dumps({"inputs": zeros(list(shape))}).encode()
+
+
+def _png_base64(width: int, height: int) -> str:
+    import base64
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + bytes([128]) * width for _ in range(height))  # 8-bit gray rows
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return base64.b64encode(png).decode()
+
+
+def layers(docker: Docker, image: str) -> list[Layer]:
+    found = []
+    for h in docker.history(image):
+        if int(h["Size"]) > 0:
+            created = h["CreatedBy"].replace("/bin/sh -c #(nop) ", "").strip()
+            found.append(Layer(h["ID"].replace("sha256:", "")[:12], round(int(h["Size"]) / 1e6, 1), created[:100]))
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answered(status: int, raw: bytes) -> bool:
+    payload = local.parse_payload(raw)
+    return status == 200 and not (isinstance(payload, dict) and "errorType" in payload)
+
+
+def measure_size(
+    docker: Docker, project: Project, image: str, memory: int, body: bytes, cold: int, warm: int
+) -> SizeResult:
+    result = SizeResult(memory, local.cpu_share(memory))
+    colds: list[ColdStart] = []
+    running = None
+    try:
+        for i in range(cold):
+            t0 = time.perf_counter()
+            running = local.start(docker, project, image, _free_port(), memory)
+            t1 = time.perf_counter()
+            status, raw, _ = local.post(running.url, body, project.function.timeout + 5)
+            t2 = time.perf_counter()
+            if not _answered(status, raw):
+                raise LitError(f"the function failed at {memory} MB: {raw[:300].decode(errors='replace')}", "")
+            init = local.runtime_lines(docker.logs(running.container), "init")
+            ms = init[-1]["ms"] if init else {}
+            colds.append(
+                ColdStart(
+                    round((t1 - t0) * 1000, 1),
+                    round((t2 - t1) * 1000, 1),
+                    *(float(ms.get(k, 0.0)) for k in ("imports", "setup", "model_load", "warm_up", "total")),
+                )
+            )
+            if i < cold - 1:
+                local.stop(docker, project)
+        result.cold = ColdStart(
+            *(statistics.median(getattr(c, f) for c in colds) for f in ColdStart.__dataclass_fields__)
+        )
+        latencies = []
+        for _ in range(warm):
+            t0 = time.perf_counter()
+            status, raw, _ = local.post(running.url, body, project.function.timeout + 5)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            if not _answered(status, raw):
+                raise LitError(f"a warm invoke failed at {memory} MB: {raw[:300].decode(errors='replace')}", "")
+        result.warm_p50_ms = round(statistics.median(latencies), 3)
+        result.warm_p99_ms = round(percentile(latencies, 0.99), 3)
+        billed = [float(m) for m in _BILLED.findall(docker.logs(running.container))][-warm:]
+        result.billed_ms = round(statistics.fmean(billed), 3) if billed else math.ceil(result.warm_p50_ms)
+        rss = [float(line["max_rss_mb"]) for line in local.runtime_lines(docker.logs(running.container), "request")]
+        result.max_memory_mb = max([*rss, local.cgroup_peak_mb(running.container) or 0.0])
+        result.cost_per_million = cost_per_million(result.billed_ms, memory, project.function.architecture)
+    except LitError as exc:
+        logs = docker.logs(running.container) if running else ""
+        oom = "signal: killed" in logs or "signal: killed" in str(exc)  # the RIE's word for the OOM killer
+        result.error = f"out of memory at {memory} MB" if oom else str(exc).splitlines()[0][:300]
+    finally:
+        local.stop(docker, project)
+    return result
+
+
+def run(
+    docker: Docker,
+    project: Project,
+    memories: list[int],
+    body: bytes | None = None,
+    cold: int = 3,
+    warm: int = 200,
+    bound_ms: float | None = None,
+    image: str | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> Report:
+    docker.ensure()
+    ref = image or f"{project.image_repo}:latest"
+    info = docker.image(ref)
+    if info is None:
+        raise LitError(f"image {ref} does not exist", f"build it with `lit build {project.root}`")
+    body = body if body is not None else default_event(project)
+    report = Report(ref, round(int(info.get("Size", 0)) / 1e6, 1), layers(docker, ref), project.function.architecture)
+    for memory in memories:
+        log(f"{memory} MB: {cold} cold starts, {warm} warm invokes")
+        report.results.append(measure_size(docker, project, ref, memory, body, cold, warm))
+    report.recommended, report.bound_ms, report.reason = recommend(report.results, bound_ms)
+    return report
+
+
+def text(report: Report) -> str:
+    lines = [f"{report.image}: {report.size_mb} MB in {len(report.layers)} layers"]
+    lines += [f"  {layer.size_mb:>8.1f} MB  {layer.id}  {layer.created_by}" for layer in report.layers]
+    head = "memory  vCPU  start ms  imports  load  warm-up  init ms  first ms  p50 ms  p99 ms  billed  max MB  $ per 1M"
+    lines += ["", head]
+    for r in report.results:
+        if r.error:
+            lines.append(f"{r.memory:>6}  {r.cpus:>4.2f}  failed: {r.error}")
+            continue
+        c = r.cold or ColdStart(0, 0, 0, 0, 0, 0, 0)
+        lines.append(
+            f"{r.memory:>6}  {r.cpus:>4.2f}  {c.container_start_ms:>8.0f}  {c.imports_ms:>7.0f}  {c.model_load_ms:>4.0f}"
+            f"  {c.warm_up_ms:>7.0f}  {c.init_ms:>7.0f}  {c.first_answer_ms:>8.0f}  {r.warm_p50_ms:>6.2f}"
+            f"  {r.warm_p99_ms:>6.2f}  {r.billed_ms:>6.2f}  {r.max_memory_mb:>6.0f}  {r.cost_per_million:>8.4f}"
+        )
+    if report.recommended:
+        lines.append(f"\nrecommended: {report.recommended} MB, {report.reason}")
+    else:
+        lines.append(f"\nno recommendation: {report.reason}")
+    return "\n".join(lines)
+
+
+def plot(report: Report, path: Path) -> None:
+    """A PNG of latency and cost against memory, drawn by matplotlib in a child process (the CLI
+    itself never imports matplotlib or numpy)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "lit.plot", "-", str(path)],
+        input=json.dumps(report.to_dict()).encode(),
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
+        if "matplotlib" in err[0]:
+            raise LitError("the plot needs matplotlib", "pip install 'lit-lambda[plot]', or leave out --plot")
+        raise LitError(f"the plot failed: {err[0]}", "see the message above")
