@@ -84,11 +84,15 @@ def preprocess_tensor(inputs: list[Any], ctx: Any) -> Any:
 def inference(batch: Any, ctx: Any) -> np.ndarray:
     import mxnet as mx
 
+    if isinstance(batch, dict):
+        arrays = [_float32(batch[name]) for name in input_names(ctx)]
+    else:
+        arrays = [batch if isinstance(batch, np.ndarray) else _float32(batch)]
     try:
-        if isinstance(batch, dict):
-            out = ctx.model(*[mx.nd.array(batch[name]) for name in input_names(ctx)])
-        else:
-            out = ctx.model(mx.nd.array(batch, dtype=batch.dtype))
+        if (forward := getattr(ctx.model, "lit_forward", None)) is not None:
+            out = forward(arrays)
+        else:  # a model the user's initialize() made
+            out = ctx.model(*[mx.nd.array(a, dtype=a.dtype) for a in arrays])
     except mx.base.MXNetError as exc:
         from .model import mxnet_reason
 
@@ -97,6 +101,10 @@ def inference(batch: Any, ctx: Any) -> np.ndarray:
     if isinstance(out, (list, tuple)):
         out = out[0]
     return out.asnumpy()
+
+
+def _float32(x: Any) -> np.ndarray:
+    return x if isinstance(x, np.ndarray) else np.asarray(x, dtype=np.float32)
 
 
 def softmax(x: np.ndarray) -> np.ndarray:

@@ -70,7 +70,48 @@ def load(model_dir: Path, epoch: int | None = None) -> Any:
     net.hybridize(static_alloc=True, static_shape=True)
     net.lit_inputs = ckpt.input_names  # the order inference passes named inputs in
     net.lit_shapes = ckpt.input_shapes
+    net.lit_forward = Forward(net)
     return net
+
+
+class Forward:
+    """The block's compiled graph (the CachedOp that hybridize makes) called directly, as Gluon
+    calls it but without Gluon's per-call Python work (argument flattening, a parameter lookup each,
+    a new input NDArray each time): half the time of `net(mx.nd.array(x))` for a small model.
+    Parameters are taken once (loading parameters later copies into the same arrays); a block
+    hybridized again gets a new CachedOp, which is noticed and taken up on the next call."""
+
+    def __init__(self, net: Any) -> None:
+        self.net = net
+        self.op: Any = None
+        self.args: list[Any] = []
+        self.slots: list[tuple[int, int]] = []  # (position in args, index of the input)
+        self.inputs: dict[tuple[Any, ...], Any] = {}  # (index, shape, dtype) -> a reused input NDArray
+
+    def __call__(self, arrays: list[Any]) -> Any:
+        import mxnet as mx
+
+        op = getattr(self.net, "_cached_op", None)
+        if op is None or op is not self.op:
+            out = self.net(*[mx.nd.array(a, dtype=a.dtype) for a in arrays])  # Gluon builds the CachedOp
+            self._bind(getattr(self.net, "_cached_op", None))
+            return out
+        args = list(self.args)
+        for pos, index in self.slots:
+            a = arrays[index]
+            key = (index, a.shape, a.dtype)
+            if (x := self.inputs.get(key)) is None:
+                x = self.inputs[key] = mx.nd.empty(a.shape, dtype=a.dtype)
+            x._sync_copyfrom(a)
+            args[pos] = x
+        return op(*args)
+
+    def _bind(self, op: Any) -> None:
+        self.op = op
+        spec = getattr(self.net, "_cached_op_args", None) or []
+        self.args = [None if is_arg else p.data() for is_arg, p in spec]
+        self.slots = [(pos, index) for pos, (is_arg, index) in enumerate(spec) if is_arg]
+        self.inputs.clear()
 
 
 def mxnet_reason(exc: BaseException) -> str:
