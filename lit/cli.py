@@ -477,6 +477,56 @@ def template(
     _emit(as_json, {"template": str(target), "image_uri": uri}, f"wrote {target}")
 
 
+# --- lit scan, lit doctor ---
+@app.command()
+def scan(
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="IMAGE_OR_DIR", help="An image reference, or a function project directory (its lit-NAME:latest)."
+        ),
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Scan every layer and the config of an image for credentials, private keys and CA bundles."""
+    from . import scan as scanner
+
+    ref = f"{_project(Path(target)).image_repo}:latest" if Path(target).is_dir() else target
+    result = scanner.scan(_docker(), ref)
+    _emit(as_json, result, scanner.text(result))
+    if result.findings:
+        raise LitError(f"{len(result.findings)} finding(s) in {ref}", scanner.FIX)
+    if result.unscanned:
+        raise LitError(
+            f"{len(result.unscanned)} layer(s) of {ref} are compressed in a format lit scan cannot read (zstd?)",
+            "scan an image whose layers are plain or gzip tars (the engine's classic image store saves those)",
+        )
+
+
+@app.command()
+def doctor(
+    directory: Annotated[
+        Path | None, typer.Argument(help="Also check this function project: lit.toml and its built image.")
+    ] = None,
+    base_image: Annotated[
+        str | None,
+        typer.Option(
+            "--base", help="Base image (default from lit.toml, else lit-base:py3.11).", envvar="LIT_BASE_IMAGE"
+        ),
+    ] = None,
+    region: RegionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the Docker engine, disk, base image, RIE and AWS set-up (and a project): what to fix."""
+    from . import doctor as doc
+
+    report = doc.run(_docker(), directory, base_image, region)
+    _emit(as_json, report.to_dict(), doc.text(report))
+    if not report.ok:
+        failed = [c.name for c in report.checks if c.status == doc.FAIL]
+        raise LitError(f"{len(failed)} check(s) failed: {', '.join(failed)}", "see each failing check's fix above")
+
+
 def main() -> None:
     try:
         app()

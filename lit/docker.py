@@ -10,7 +10,9 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -86,16 +88,20 @@ class Docker:
                     log(line)
             return proc.wait(), lines
 
-    def ping(self) -> str:
-        """The engine's version; raises EngineError when no engine answers."""
+    def ping(self, timeout: float | None = None) -> str:
+        """The engine's version; raises EngineError when no engine answers (within `timeout` s)."""
         if not self.binary:
             self._run("version")
-        proc = subprocess.run(
-            [self.binary, "version", "--format", "{{.Server.Version}}"],
-            capture_output=True,
-            env=self._env(),
-            check=False,
-        )
+        try:
+            proc = subprocess.run(
+                [self.binary, "version", "--format", "{{.Server.Version}}"],
+                capture_output=True,
+                env=self._env(),
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise EngineError(f"the Docker engine did not answer within {timeout:.0f}s", NOT_RUNNING) from None
         version = proc.stdout.decode().strip()
         if proc.returncode != 0 or not version:
             raise EngineError("the Docker engine is not running (no answer from `docker version`)", NOT_RUNNING)
@@ -116,6 +122,32 @@ class Docker:
     def history(self, ref: str) -> list[dict[str, Any]]:
         out = self._run("history", "--no-trunc", "--human=false", "--format", "{{json .}}", ref)
         return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    @contextmanager
+    def save(self, ref: str) -> Iterator[IO[bytes]]:
+        """`docker save ref` as a stream (the tar is never written to disk); raises EngineError on failure."""
+        self.ensure()
+        with tempfile.TemporaryFile() as errors:
+            proc = subprocess.Popen([self.binary, "save", ref], stdout=subprocess.PIPE, stderr=errors, env=self._env())
+            assert proc.stdout is not None
+            try:
+                yield proc.stdout
+                while proc.stdout.read(1 << 20):  # a reader that stopped at the end marker leaves padding
+                    pass
+            except BaseException:
+                proc.kill()
+                raise
+            finally:
+                proc.stdout.close()
+                code = proc.wait()
+            if code != 0:
+                errors.seek(0)
+                err = errors.read().decode(errors="replace").strip()
+                raise EngineError(f"`docker save {ref}` failed: {err}", "check that the image exists (`docker images`)")
+
+    def info(self, timeout: float = 10) -> dict[str, Any]:
+        """The engine's `docker info` (storage root, driver, OS), as a dict."""
+        return dict(json.loads(self._run("info", "--format", "{{json .}}", timeout=timeout) or "{}"))
 
     def pull(self, ref: str) -> bool:
         return subprocess.run([self.binary, "pull", "-q", ref], capture_output=True, env=self._env()).returncode == 0

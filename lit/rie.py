@@ -45,7 +45,8 @@ def _looks_like_elf(path: Path) -> bool:
         return False
 
 
-def find(arch: str = "x86_64", log: Callable[[str], None] = lambda _: None) -> Path:
+def locate(arch: str = "x86_64") -> Path | None:
+    """The emulator already on this machine (LIT_RIE, the cache, PATH), or None; never downloads."""
     if env := os.environ.get("LIT_RIE"):
         path = Path(env)
         if not _looks_like_elf(path):
@@ -57,6 +58,13 @@ def find(arch: str = "x86_64", log: Callable[[str], None] = lambda _: None) -> P
     on_path = shutil.which("aws-lambda-rie")
     if on_path and arch == host_arch() and _looks_like_elf(Path(on_path)):
         return Path(on_path)
+    return None
+
+
+def find(arch: str = "x86_64", log: Callable[[str], None] = lambda _: None) -> Path:
+    if (found := locate(arch)) is not None:
+        return found
+    cached = cache_dir() / f"aws-lambda-rie-{arch}"
     cached.parent.mkdir(parents=True, exist_ok=True)
     errors = []
     for source, fetch in (("release page", _from_release), ("aws-sam-cli wheel", _from_wheel)):

@@ -1,0 +1,228 @@
+"""The layer scanner on real tar files: keys, AWS credentials, credential files, CA bundles, config."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import random
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from lit import scan
+
+pytestmark = pytest.mark.unit
+RNG = random.Random(7)
+
+# The PEM markers are assembled here so that this file holds no literal key block for secret scanners.
+BEGIN, END = "-----BEGIN ", "-----END "
+
+
+def pem(label: str, nbytes: int = 600) -> bytes:
+    body = base64.encodebytes(RNG.randbytes(nbytes)).decode()
+    return f"{BEGIN}{label}-----\n{body}{END}{label}-----\n".encode()
+
+
+def fake_key_id() -> str:
+    return "AKIA" + "".join(RNG.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
+
+
+def fake_secret() -> str:
+    return base64.b64encode(RNG.randbytes(30)).decode()  # 40 characters
+
+
+def write_tar(path: Path, files: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def scan_layers(tmp_path: Path, *layers: dict[str, bytes]) -> list[tuple[str, str, str, str]]:
+    detector = scan.Detector()
+    archive = scan._Archive()
+    for i, files in enumerate(layers):
+        with write_tar(tmp_path / f"layer{i}.tar", files).open("rb") as f:
+            scan._scan_layer(f, f"layer{i}", "r|", detector, archive)
+    return detector.finish()
+
+
+def kinds(found: list[tuple[str, str, str, str]]) -> set[tuple[str, str]]:
+    return {(path, kind) for _, kind, path, _ in found}
+
+
+def test_finds_a_private_key_an_aws_key_and_a_ca_bundle(tmp_path: Path) -> None:
+    key_id = fake_key_id()
+    settings = f'AWS_ACCESS_KEY_ID = "{key_id}"\naws_secret_access_key = {fake_secret()}\n'.encode()
+    found = scan_layers(
+        tmp_path,
+        {
+            "root/.ssh/id_rsa": pem("RSA PRIVATE KEY"),
+            "./var/task/tls/server.key": pem("PRIVATE KEY"),
+            "var/task/settings.py": settings,
+            "tmp/lit/ca-bundle.crt": pem("CERTIFICATE") + pem("CERTIFICATE") + b"# marker\n",
+            "etc/corp/roots.txt": pem("CERTIFICATE") + pem("CERTIFICATE") + pem("CERTIFICATE"),
+            "usr/local/share/ca-certificates/proxy.crt": pem("CERTIFICATE"),
+        },
+    )
+    assert kinds(found) == {
+        ("root/.ssh/id_rsa", scan.PRIVATE_KEY),
+        ("var/task/tls/server.key", scan.PRIVATE_KEY),
+        ("var/task/settings.py", scan.AWS_KEY_ID),
+        ("var/task/settings.py", scan.AWS_SECRET),
+        ("tmp/lit/ca-bundle.crt", scan.CA_BUNDLE),
+        ("etc/corp/roots.txt", scan.CA_BUNDLE),
+        ("usr/local/share/ca-certificates/proxy.crt", scan.CA_BUNDLE),
+    }
+    details = " ".join(d for *_, d in found)
+    assert "LIT's build-time CA bundle" in details and key_id not in details  # never print the key itself
+
+
+def test_credential_files_by_name(tmp_path: Path) -> None:
+    docker_login = json.dumps({"auths": {"registry.example.com": {"auth": "dXNlcjpwYXNz"}}}).encode()
+    found = scan_layers(
+        tmp_path,
+        {
+            "root/.aws/credentials": b"[default]\nregion = us-east-1\n",
+            "home/u/.netrc": b"machine example.com login u password p\n",
+            "root/.pypirc": b"[pypi]\nusername = __token__\n",
+            "root/.docker/config.json": docker_login,
+            "home/u/.docker/config.json": json.dumps({"auths": {}, "credsStore": "pass"}).encode(),
+            "root/.git-credentials": b"",  # empty: nothing in it
+        },
+    )
+    assert kinds(found) == {
+        ("root/.aws/credentials", scan.CREDENTIALS),
+        ("home/u/.netrc", scan.CREDENTIALS),
+        ("root/.pypirc", scan.CREDENTIALS),
+        ("root/.docker/config.json", scan.CREDENTIALS),
+    }
+
+
+def test_public_and_distro_bundles_and_documentation_keys_are_allowed(tmp_path: Path) -> None:
+    a, b = pem("CERTIFICATE"), pem("CERTIFICATE")
+    found = scan_layers(
+        tmp_path,
+        {
+            "usr/share/ca-certificates/mozilla/A.crt": a,
+            "usr/share/ca-certificates/mozilla/B.crt": b,
+            "etc/ssl/certs/ca-certificates.crt": a + b,
+            "opt/lit/lib/python3.11/site-packages/certifi/cacert.pem": pem("CERTIFICATE") * 3,
+            "opt/lit/lib/python3.11/site-packages/pip/_vendor/certifi/cacert.pem": pem("CERTIFICATE") * 3,
+            "usr/share/doc/aws.md": b"aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+            b"aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+            "usr/lib/python3/crypto.py": f'HEADER = "{BEGIN}RSA PRIVATE KEY-----"\n'.encode(),  # a marker, no key
+            "usr/share/zoneinfo/tzdata.zi": b"Z ASIA/Kolkata 5:30\n",
+        },
+    )
+    assert found == []
+
+
+def test_a_distro_bundle_with_a_foreign_certificate_is_reported(tmp_path: Path) -> None:
+    a, b, proxy = pem("CERTIFICATE"), pem("CERTIFICATE"), pem("CERTIFICATE")
+    found = scan_layers(
+        tmp_path,
+        {"usr/share/ca-certificates/mozilla/A.crt": a, "usr/share/ca-certificates/mozilla/B.crt": b},
+        {"etc/ssl/certs/ca-certificates.crt": a + b + proxy},  # e.g. the host's bundle copied over it
+    )
+    assert [(layer, kind, path) for layer, kind, path, _ in found] == [
+        ("layer1", scan.CA_BUNDLE, "etc/ssl/certs/ca-certificates.crt")
+    ]
+    assert "1 of its 3 certificates" in found[0][3]
+
+
+def test_big_and_binary_members_are_not_read(tmp_path: Path) -> None:
+    key = pem("EC PRIVATE KEY")
+    found = scan_layers(
+        tmp_path,
+        {
+            "opt/lib/libthing.so": key,
+            "opt/lib/libthing.so.1.2": key,
+            "var/task/model/net-0000.params": key,
+            "var/task/big.txt": key + b"x" * scan.MAX_TEXT,
+            "var/task/small.txt": key,
+        },
+    )
+    assert kinds(found) == {("var/task/small.txt", scan.PRIVATE_KEY)}
+
+
+def test_config_env_labels_and_build_args() -> None:
+    key_id = fake_key_id()
+    config = {
+        "config": {
+            "Env": ["PATH=/usr/bin", "API_TOKEN=abc123", "GOOGLE_APPLICATION_CREDENTIALS=/var/task/sa.json", "X=1"],
+            "Labels": {"lit.function": "digits", "deploy.password": "hunter2"},
+        },
+        "history": [
+            {"created_by": "/bin/sh -c #(nop) COPY dir:abc in / "},
+            {"created_by": "|2 NPM_TOKEN=s3cr3t OS=bookworm /bin/sh -c npm install", "empty_layer": False},
+            {"created_by": f"/bin/sh -c #(nop)  ENV AWS_ACCESS_KEY_ID={key_id}", "empty_layer": True},
+            {"created_by": "/bin/sh -c #(nop)  ENV API_TOKEN=abc123", "empty_layer": True},  # same as Env: once
+        ],
+    }
+    found = {(f.path, f.kind) for f in scan.config_findings(config)}
+    assert found == {
+        ("Env API_TOKEN", scan.CONFIG_SECRET),
+        ("Label deploy.password", scan.CONFIG_SECRET),
+        ("history[1] build arg NPM_TOKEN", scan.CONFIG_SECRET),
+        ("history[2] ENV AWS_ACCESS_KEY_ID", scan.CONFIG_SECRET),
+        ("history[2] ENV AWS_ACCESS_KEY_ID", scan.AWS_KEY_ID),
+    }
+
+
+def _diff_id(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _saved_image(tmp_path: Path, layers: list[dict[str, bytes]], oci: bool) -> Path:
+    """A `docker save` archive: Docker 20.10's layout (ID/layer.tar) or the OCI layout of Docker 25+."""
+    blobs = []
+    for i, files in enumerate(layers):
+        blobs.append(write_tar(tmp_path / f"l{i}.tar", files).read_bytes())
+    steps = [f"/bin/sh -c #(nop) COPY step {i}" for i in range(len(blobs))]
+    config = {
+        "rootfs": {"type": "layers", "diff_ids": [_diff_id(b) for b in blobs]},
+        "history": [{"created_by": s} for s in steps] + [{"created_by": "CMD", "empty_layer": True}],
+        "config": {"Env": ["PATH=/bin"]},
+    }
+    config_bytes = json.dumps(config).encode()
+    members: dict[str, bytes] = {}
+    if oci:
+        names = [f"blobs/sha256/{hashlib.sha256(b).hexdigest()}" for b in blobs]
+        config_name = f"blobs/sha256/{hashlib.sha256(config_bytes).hexdigest()}"
+    else:
+        names = [f"{hashlib.sha256(str(i).encode()).hexdigest()}/layer.tar" for i in range(len(blobs))]
+        config_name = f"{hashlib.sha256(config_bytes).hexdigest()}.json"
+    for name, blob in sorted(zip(names, blobs)):  # the engine writes layers by id, not in order
+        members[name] = blob
+    members[config_name] = config_bytes
+    members["manifest.json"] = json.dumps([{"Config": config_name, "Layers": names}]).encode()
+    return write_tar(tmp_path / "image.tar", members)
+
+
+@pytest.mark.parametrize("oci", [False, True], ids=["docker-layout", "oci-layout"])
+def test_a_deleted_file_is_found_in_the_layer_that_added_it(tmp_path: Path, oci: bool) -> None:
+    key = pem("OPENSSH PRIVATE KEY")
+    image = _saved_image(
+        tmp_path,
+        [
+            {"etc/hostname": b"x\n"},
+            {"root/.ssh/id_ed25519": key},
+            {"root/.ssh/.wh.id_ed25519": b""},  # the next layer deletes it
+            {},  # an empty layer (a step that changed nothing)
+        ],
+        oci,
+    )
+    detector = scan.Detector()
+    with image.open("rb") as f:
+        archive = scan.scan_archive(f, detector)
+    [finding] = scan.resolve(archive, detector.finish())
+    assert finding.kind == scan.PRIVATE_KEY and finding.path == "/root/.ssh/id_ed25519"
+    assert finding.index == 1 and finding.step == "/bin/sh -c #(nop) COPY step 1"
+    assert finding.layer == _diff_id((tmp_path / "l1.tar").read_bytes())
+    assert archive.files == 3 and not archive.unscanned
