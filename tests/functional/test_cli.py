@@ -25,6 +25,9 @@ COMMANDS = [
     "rollback",
     "destroy",
     "template",
+    "bench",
+    "scan",
+    "doctor",
     "base build",
     "model push",
 ]
