@@ -36,6 +36,8 @@ def test_pytorch_outputs_match_through_the_rie(
             out["image"], ["--network", "none", "--entrypoint", "/opt/lit/bin/python"], ["-c", "import onnx"]
         )
         assert proc.returncode != 0 and "No module named 'onnx'" in proc.stderr, "the function image carries no onnx"
+        scan = json.loads(lit("scan", out["image"], "--json").stdout)  # the convert stage's pip had the CA
+        assert scan["findings"] == [] and scan["unscanned"] == []
         port = running(onnx_project, "--image", out["image"])
         samples = json.loads((onnx_project / "samples.json").read_text())
         body = json.dumps({"inputs": samples["inputs"]}).encode()

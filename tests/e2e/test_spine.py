@@ -234,6 +234,9 @@ def test_extra_requirements_get_their_own_layer_and_keep_the_base_pins(
             tag, ["--network", "none", "--entrypoint", "sh"], ["-c", "ls /opt/extra/lib/python3.11/site-packages"]
         )
         assert proc.stdout.split() == ["tabulate", "tabulate-0.9.0.dist-info"], "only the new package, numpy untouched"
+        # pip ran with the build's CA bundle in the requirements stage: no layer of the image holds it
+        scan = json.loads(lit("scan", tag, "--json").stdout)
+        assert scan["findings"] == [] and scan["unscanned"] == []
 
         (project / "requirements.txt").write_text("numpy==1.26.4\n")
         proc = lit("build", str(project), "--base", base_image[0], "-q", check=False)
