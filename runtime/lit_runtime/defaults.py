@@ -22,6 +22,8 @@ def decode_image(data: bytes, ctx: Any) -> np.ndarray:
         raise InputError(
             f"image claims {size[0]}x{size[1]} pixels, over the limit of {opts.max_pixels} ([image] max_pixels)", 413
         )
+    if data[:8] == imagesize.PNG_SIGNATURE and imagesize.png_overclaims(data):
+        raise InputError("PNG is truncated or corrupt: a chunk claims more bytes than the file holds")
     flag = cv2.IMREAD_GRAYSCALE if opts.color == "gray" else cv2.IMREAD_COLOR
     buf = np.frombuffer(data, dtype=np.uint8)
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,8 @@ from .errors import InputError
 MAX_BODY_BYTES = 6 * 1024 * 1024
 HTTP = ("apigw-rest", "apigw-http", "function-url", "alb")
 BATCH = ("sqs", "kinesis", "dynamodb")
+# S3's bucket names, legacy us-east-1 ones included: nothing that could leave the URL's bucket part.
+BUCKET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,254}")
 
 
 @dataclass
@@ -86,6 +89,8 @@ def parse(event: Any, kind: str) -> Request:
             item.error = exc
         except (KeyError, TypeError, AttributeError) as exc:
             item.error = InputError(f"record {item.id or i} is malformed: missing or wrong {exc}")
+        except RecursionError:
+            item.error = InputError(f"record {item.id or i} nests too deeply")
         items.append(item)
     return Request(trigger, items)
 
@@ -102,7 +107,7 @@ def _record_id(trigger: str, record: dict[str, Any], index: int) -> str:
             return str(record["Sns"]["MessageId"])
         if trigger == "s3":
             return urllib.parse.unquote_plus(record["s3"]["object"]["key"])
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, AttributeError):
         pass
     return str(index)
 
@@ -119,8 +124,10 @@ def _b64(text: Any, what: str) -> bytes:
 def _json(raw: bytes | str, what: str) -> Any:
     try:
         return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # bad JSON or UTF-8, or an integer of more digits than Python converts
         raise InputError(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{what} nests too deeply") from None
 
 
 def inputs_from_json(doc: Any, kind: str) -> list[Any]:
@@ -142,7 +149,8 @@ def inputs_from_json(doc: Any, kind: str) -> list[Any]:
 
 def _header(event: dict[str, Any], name: str) -> str:
     for key in ("headers", "multiValueHeaders"):
-        for k, v in (event.get(key) or {}).items():
+        headers = event.get(key)
+        for k, v in headers.items() if isinstance(headers, dict) else ():
             if k.lower() == name:
                 return str(v[0] if isinstance(v, list) and v else v)
     return ""
@@ -154,7 +162,10 @@ def _http_inputs(event: dict[str, Any], kind: str) -> list[Any]:
         raise InputError("request body is empty")
     if not isinstance(body, str):
         raise InputError("request body must be a string")
-    raw = _b64(body, "body") if event.get("isBase64Encoded") else body.encode()
+    try:
+        raw = _b64(body, "body") if event.get("isBase64Encoded") else body.encode()
+    except UnicodeEncodeError:  # a lone surrogate, from a "\ud800" escape in the event's JSON
+        raise InputError("request body is not valid UTF-8 text") from None
     if len(raw) > MAX_BODY_BYTES:
         raise InputError(f"body is {len(raw)} bytes; Lambda's synchronous limit is {MAX_BODY_BYTES}", 413)
     ctype = _header(event, "content-type").split(";")[0].strip().lower()
@@ -170,7 +181,16 @@ def _http_inputs(event: dict[str, Any], kind: str) -> list[Any]:
 def _s3_item(record: dict[str, Any], kind: str, item: Item) -> None:
     if not str(record.get("eventName", "ObjectCreated")).startswith("ObjectCreated"):
         raise InputError(f"S3 event {record.get('eventName')} is not ObjectCreated; nothing to predict")
-    item.source = (record["s3"]["bucket"]["name"], urllib.parse.unquote_plus(record["s3"]["object"]["key"]))
+    bucket, key = record["s3"]["bucket"]["name"], urllib.parse.unquote_plus(record["s3"]["object"]["key"])
+    if not isinstance(bucket, str) or not BUCKET_NAME.fullmatch(bucket):
+        raise InputError(f"S3 record names no valid bucket: {bucket!r}")
+    try:
+        size = len(key.encode())
+    except UnicodeEncodeError:  # a lone surrogate: no S3 key has one
+        size = 0
+    if not 0 < size <= 1024:
+        raise InputError(f"S3 object keys are 1 to 1024 bytes of UTF-8, got {key[:100]!r}")
+    item.source = (bucket, key)
 
 
 def object_inputs(key: str, data: bytes, kind: str) -> list[Any]:
@@ -205,13 +225,18 @@ def _dynamodb_item(record: dict[str, Any], kind: str, item: Item) -> None:
 
 def from_dynamodb(value: dict[str, Any]) -> Any:
     """A DynamoDB attribute value ({"S": ...}, {"N": ...}, {"L": [...]}, ...) as plain Python."""
-    (tag, v), *_ = value.items()
+    if not isinstance(value, dict) or len(value) != 1:
+        raise InputError('a DynamoDB attribute value is an object with one type key, like {"S": "text"}')
+    ((tag, v),) = value.items()
     if tag == "S":
         return v
     if tag == "N":
-        return float(v) if any(c in v for c in ".eE") else int(v)
+        try:
+            return float(v) if any(c in v for c in ".eE") else int(v)
+        except ValueError:
+            raise InputError(f"DynamoDB number {v[:100]!r} is not a number") from None
     if tag == "B":
-        return base64.b64decode(v)
+        return _b64(v, "DynamoDB binary value")
     if tag == "BOOL":
         return bool(v)
     if tag == "NULL":

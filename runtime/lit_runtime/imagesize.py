@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import struct
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
 
 def dimensions(data: bytes) -> tuple[int, int] | None:
     """(width, height) for PNG, JPEG, GIF, BMP and WebP headers; None when unknown."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+    if data[:8] == PNG_SIGNATURE and len(data) >= 24:
         return struct.unpack(">II", data[16:24])
     if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
         return struct.unpack("<HH", data[6:10])
@@ -28,6 +30,15 @@ def dimensions(data: bytes) -> tuple[int, int] | None:
     if data[:2] == b"\xff\xd8":
         return _jpeg(data)
     return None
+
+
+def png_overclaims(data: bytes) -> bool:
+    """Whether a chunk of this PNG claims more bytes than the file holds. OpenCV 4.11 allocates, and
+    zeroes, what a chunk's length field says before reading the chunk: 14 bytes can cost 4 GB."""
+    i = 8
+    while i < len(data) and data[i + 4 : i + 8] != b"IEND":
+        i += 12 + int.from_bytes(data[i : i + 4], "big")
+    return i > len(data)
 
 
 def _jpeg(data: bytes) -> tuple[int, int] | None:

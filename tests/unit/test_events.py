@@ -82,3 +82,68 @@ def test_http_answers_are_http_shaped() -> None:
     assert json.loads(answer["body"]) == {"error": "x"}
     assert answer["headers"]["content-type"] == "application/json"
     assert "statusDescription" not in events.http_answer("apigw-http", 200, {})
+
+
+# Found by tests/functional/test_fuzz.py: each of these was a 500, or crashed a whole batch.
+
+
+@pytest.mark.parametrize(
+    ("fields", "needle"),
+    [
+        ({"headers": ["content-type"], "body": "{}"}, "missing field"),  # headers that are no object: none
+        ({"headers": {}, "multiValueHeaders": "x", "body": "{}"}, "missing field"),
+        ({"body": "\ud800"}, "not valid UTF-8"),  # a lone surrogate, from "\ud800" in the event's JSON
+        ({"body": "[" * 100_000}, "nests too deeply"),
+        ({"body": '{"image": ' + "1" * 5_000 + "}"}, "not valid JSON"),  # over Python's 4300-digit int limit
+    ],
+)
+def test_malformed_http_events_are_client_errors(fields: dict, needle: str) -> None:
+    event = _http("", "application/json")
+    event.update(fields)
+    with pytest.raises(InputError, match=needle) as err:
+        events.parse(event, "image")
+    assert err.value.status == 400
+
+
+def _nested_list_attribute(depth: int) -> dict:
+    value: dict = {"S": "x"}
+    for _ in range(depth):
+        value = {"L": [value]}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ({}, "one type key"),
+        ({"N": "abc"}, "not a number"),
+        ({"N": "1" * 5_000}, "not a number"),
+        ({"B": "not base64!"}, "not valid base64"),
+        (_nested_list_attribute(480), ""),  # 960 deep in the event's JSON, which Lambda still parses
+    ],
+)
+def test_malformed_dynamodb_values_fail_their_record(value: dict, needle: str) -> None:
+    event = load_event("dynamodb-batch", PNG)
+    event["Records"][0]["dynamodb"]["NewImage"]["image"] = value
+    (item,) = events.parse(event, "image").items
+    assert item.error is not None and needle in str(item.error)
+
+
+@pytest.mark.parametrize(
+    ("bucket", "key", "needle"),
+    [
+        ("Bad Bucket", "a.png", "no valid bucket"),  # http.client refused the URL
+        ("other-bucket/secret", "a.png", "no valid bucket"),  # path-style, it read s3://other-bucket/secret/a.png
+        (5, "a.png", "no valid bucket"),
+        ("in-bucket", "", "1 to 1024 bytes"),  # GET of the bucket itself: its listing, read as the object
+        ("in-bucket", "\ud800", "1 to 1024 bytes"),
+        ("in-bucket", "k" * 1_025, "1 to 1024 bytes"),
+        ("in-bucket", 5, "malformed"),
+    ],
+)
+def test_s3_records_naming_no_object_fail_alone(bucket: object, key: object, needle: str) -> None:
+    event = load_event("s3-put", bucket="in-bucket", key="a.png")
+    event["Records"][0]["s3"]["bucket"]["name"] = bucket
+    event["Records"][0]["s3"]["object"]["key"] = key
+    (item,) = events.parse(event, "image").items
+    assert item.source is None and needle in str(item.error)
