@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import local
+from . import build, local
 from .docker import Docker
 from .errors import LitError
 from .project import Project
@@ -213,10 +213,7 @@ def run(
     log: Callable[[str], None] = lambda _: None,
 ) -> Report:
     docker.ensure()
-    ref = image or f"{project.image_repo}:latest"
-    info = docker.image(ref)
-    if info is None:
-        raise LitError(f"image {ref} does not exist", f"build it with `lit build {project.root}`")
+    ref, info = build.built_image(docker, project, image)
     body = body if body is not None else default_event(project)
     report = Report(ref, round(int(info.get("Size", 0)) / 1e6, 1), layers(docker, ref), project.function.architecture)
     for memory in memories:

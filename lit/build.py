@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import base
 from .docker import Docker
@@ -48,6 +49,15 @@ class BuildResult:
 
 
 ONNX_PACKAGES = '"onnx==1.15.0" "numpy==1.23.5"'  # onnx.mapping, which MXNet's importer uses, left in 1.16
+
+
+def built_image(docker: Docker, project: Project, image: str | None = None) -> tuple[str, dict[str, Any]]:
+    """The project's image (or the one given) and its inspect data; a clear error when it is not built."""
+    ref = image or f"{project.image_repo}:latest"
+    info = docker.image(ref)
+    if info is None:
+        raise LitError(f"image {ref} does not exist", f"build it with `lit build {project.root}`")
+    return ref, info
 
 
 def _pip(packages: str) -> str:

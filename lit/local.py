@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from . import build
 from .docker import Docker
 from .errors import LitError
 from .project import Project
@@ -141,9 +142,7 @@ def start(
     docker.ensure()
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise LitError(f"--concurrency {concurrency} is out of range", f"pass 1..{MAX_CONCURRENCY}")
-    ref = image or f"{project.image_repo}:latest"
-    if docker.image(ref) is None:
-        raise LitError(f"image {ref} does not exist", f"build it with `lit build {project.root}`")
+    ref, _ = build.built_image(docker, project, image)
     stop(docker, project)  # one warm function per project; its port is freed here
     if not port_free(port):
         raise LitError(f"port {port} on 127.0.0.1 is in use", "stop what holds it, or pass --port with a free port")

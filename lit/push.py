@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from . import build
 from .docker import Docker, RegistryAuthError
 from .errors import LitError
 from .project import Project
@@ -60,10 +61,7 @@ def push(
     log: Callable[[str], None] = lambda _: None,
 ) -> PushResult:
     docker.ensure()
-    local = image or f"{project.image_repo}:latest"
-    info = docker.image(local)
-    if info is None:
-        raise LitError(f"image {local} does not exist", f"build it with `lit build {project.root}`")
+    local, info = build.built_image(docker, project, image)
     repository = project.image_repo
     tag = tag or git_tag(project.root) or f"img-{info['Id'].split(':')[-1][:12]}"
     if registry is None:
