@@ -16,12 +16,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import assets, rie
 from .docker import Docker
 from .errors import LitError
 
-DEFAULT_BASE = os.environ.get("LIT_BASE_IMAGE", "lit-base:py3.11")
+ENGINES = ("mxnet", "onnxruntime")
+# The base each engine's functions start FROM (an environment variable names another).
+BASE_TAGS = {"mxnet": "lit-base:py3.11", "onnxruntime": "lit-base:py3.11-onnxruntime"}
+BASE_ENV = {"mxnet": "LIT_BASE_IMAGE", "onnxruntime": "LIT_BASE_IMAGE_ONNXRUNTIME"}
 DEFAULT_FROM = "python:3.11-slim-bookworm"
 BOOTSTRAP_TAG = "lit-os:bookworm"
 # What the bootstrapped OS holds: Python 3.11 with venv, CA roots, and the two libraries mxnet's
@@ -34,6 +38,7 @@ SYSTEM_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 @dataclass(frozen=True)
 class BaseResult:
     image: str
+    engine: str
     id: str
     os_image: str
     size: int
@@ -99,15 +104,26 @@ def bootstrap_os(docker: Docker, tag: str, log: Callable[[str], None]) -> None:
             raise LitError("mmdebstrap failed: " + " / ".join(tail), "check that Debian's archive is reachable")
 
 
+def default_tag(engine: str = "mxnet") -> str:
+    return os.environ.get(BASE_ENV[engine]) or BASE_TAGS[engine]
+
+
+DEFAULT_BASE = default_tag("mxnet")
+
+
 def build(
     docker: Docker,
-    tag: str = DEFAULT_BASE,
+    tag: str | None = None,
+    engine: str = "mxnet",
     from_image: str | None = None,
     bootstrap: bool = False,
     ca_bundle: Path | None = None,
     use_ca: bool = True,
     log: Callable[[str], None] = lambda _: None,
 ) -> BaseResult:
+    if engine not in ENGINES:
+        raise LitError(f"unknown engine {engine!r}", f"use one of: {', '.join(ENGINES)}")
+    tag = tag or default_tag(engine)
     docker.ensure()
     start = time.monotonic()
     base_os = os_layer(docker, from_image, bootstrap, log)
@@ -123,11 +139,11 @@ def build(
         )
         shutil.copy(rie_path, ctx / "aws-lambda-rie")
         (ctx / "ca-bundle.crt").write_bytes(bundle.read_bytes() if bundle else b"")
-        log(f"building {tag} on {base_os}" + (f" (pip trusts {bundle})" if bundle else ""))
-        args = {"OS_IMAGE": base_os, "LIT_RUNTIME_DIGEST": runtime_digest()}
+        log(f"building {tag} ({engine}) on {base_os}" + (f" (pip trusts {bundle})" if bundle else ""))
+        args = {"OS_IMAGE": base_os, "ENGINE": engine, "LIT_RUNTIME_DIGEST": runtime_digest()}
         image_id = docker.build(ctx, tag, args, log=log)
     info = docker.image(tag) or {}
-    return BaseResult(tag, image_id, base_os, int(info.get("Size", 0)), round(time.monotonic() - start, 1))
+    return BaseResult(tag, engine, image_id, base_os, int(info.get("Size", 0)), round(time.monotonic() - start, 1))
 
 
 def runtime_digest() -> str:
@@ -141,13 +157,28 @@ def runtime_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-def require(docker: Docker, tag: str) -> None:
+def engine_of(info: dict[str, Any]) -> str:
+    """The engine a base (or function) image carries; bases from before engines were MXNet ones."""
+    return (info.get("Config", {}).get("Labels") or {}).get("lit.engine") or "mxnet"
+
+
+def require(docker: Docker, tag: str, engine: str = "mxnet") -> None:
     info = docker.image(tag)
     if info is None:
-        raise LitError(f"base image {tag} does not exist", "build it with `lit base build` (once per machine)")
+        flag = "" if engine == "mxnet" else f" --engine {engine}"
+        raise LitError(
+            f"base image {tag} does not exist",
+            f"build it with `lit base build{flag} --tag {tag}` (once per machine)",
+        )
+    if (carries := engine_of(info)) != engine:
+        raise LitError(
+            f"base image {tag} carries the {carries} engine, but the function needs {engine}",
+            f"drop [build] base / --base to use {default_tag(engine)}, or build one with "
+            f"`lit base build --engine {engine}`",
+        )
     carried = (info.get("Config", {}).get("Labels") or {}).get("lit.runtime")
     if carried and carried != runtime_digest():
         raise LitError(
             f"base image {tag} carries another LIT runtime ({carried}) than this lit ({runtime_digest()})",
-            "rebuild it with `lit base build` (layers are cached; it takes seconds to minutes)",
+            f"rebuild it with `lit base build --engine {engine} --tag {tag}` (layers are cached; seconds to minutes)",
         )

@@ -69,12 +69,25 @@ def _pip(packages: str) -> str:
 
 
 def needs_pip(project: Project) -> bool:
-    return project.requirements is not None or project.model_format == "onnx"
+    """Whether a build stage installs packages (and so needs the host's CA bundle)."""
+    return project.requirements is not None or project.converts
 
 
-def dockerfile(project: Project, base_image: str) -> str:
-    lines = []
-    if project.model_format == "onnx" and project.model_url is None:
+def export_shape(project: Project) -> str:
+    """One batch's shape for exporting an MXNet model to ONNX (the batch dimension stays dynamic)."""
+    if project.input_kind == "image":
+        channels = 1 if project.image_color == "gray" else 3
+        width, height = project.image_size
+        return f"1,{channels},{height},{width}"
+    return ",".join(str(v) for v in (1, *project.input_shape))
+
+
+def dockerfile(project: Project, base_image: str, mxnet_base: str | None = None) -> str:
+    """The function image's Dockerfile: throwaway stages for model conversion or optimisation and
+    extra requirements, then base -> requirements -> model -> code."""
+    lines: list[str] = []
+    model_from = "COPY model/ /var/task/model/"
+    if project.model_path is not None and project.engine == "mxnet" and project.model_format == "onnx":
         lines += [
             f"FROM {base_image} AS convert",
             "LABEL lit.stage=function-build",
@@ -86,6 +99,33 @@ def dockerfile(project: Project, base_image: str) -> str:
             "RUN /opt/lit/bin/python -m lit_runtime.onnx_import /tmp/lit/onnx /opt/lit-model",
             "",
         ]
+        model_from = "COPY --from=convert /opt/lit-model/ /var/task/model/"
+    if project.model_path is not None and project.engine == "onnxruntime":
+        onnx_from = "COPY model/ /tmp/lit/onnx/"
+        if project.model_format == "mxnet":
+            lines += [
+                f"FROM {mxnet_base or base.default_tag('mxnet')} AS export",
+                "LABEL lit.stage=function-build",
+                "COPY ca-bundle.crt /tmp/lit/",
+                f"RUN {_pip(ONNX_PACKAGES)}",
+                "COPY model/ /tmp/lit/mxnet/",
+                # MXNet -> ONNX with the weights out of graph.input, and MXNet's answer to a
+                # seeded batch, which the check compares ONNX Runtime's against.
+                f"RUN /opt/lit/bin/python -m lit_runtime.mx_export /tmp/lit/mxnet /opt/lit-onnx "
+                f"--shape {export_shape(project)}",
+                "",
+            ]
+            onnx_from = "COPY --from=export /opt/lit-onnx/ /tmp/lit/onnx/"
+        lines += [
+            f"FROM {base_image} AS optimize",
+            "LABEL lit.stage=function-build",
+            onnx_from,
+            # ONNX Runtime loads the graph here (an operator or opset it cannot run fails the
+            # build) and saves it with its portable optimisations done: less work at cold start.
+            "RUN /opt/lit/bin/python -m lit_runtime.onnxrt optimize /tmp/lit/onnx /opt/lit-model",
+            "",
+        ]
+        model_from = "COPY --from=optimize /opt/lit-model/ /var/task/model/"
     if project.requirements is not None:
         lines += [
             f"FROM {base_image} AS deps",
@@ -93,8 +133,8 @@ def dockerfile(project: Project, base_image: str) -> str:
             "COPY ca-bundle.crt requirements.txt /tmp/lit/",
             # pip is not in the base image (it is a build tool); ensurepip brings it back in this
             # throwaway stage, and --prefix keeps the new packages apart from the base's.
-            # The base's own packages are constraints: a requirement that would replace numpy 1.23
-            # (and break mxnet) fails here, with pip's explanation, not at import on Lambda.
+            # The base's own packages are constraints: a requirement that would replace numpy
+            # (and break the engine) fails here, with pip's explanation, not at import on Lambda.
             "RUN /opt/lit/bin/python -m ensurepip >/dev/null && /opt/lit/bin/python -m pip freeze --all"
             " | grep -v -E '^(pip|setuptools)==' > /tmp/lit/base-constraints.txt",
             f"RUN {_pip('--prefix /opt/extra -c /tmp/lit/base-constraints.txt -r /tmp/lit/requirements.txt')}",
@@ -103,15 +143,10 @@ def dockerfile(project: Project, base_image: str) -> str:
     lines.append(f"FROM {base_image}")
     if project.requirements is not None:
         lines.append("COPY --from=deps /opt/extra /opt/extra")
-    model_copy = (
-        "COPY --from=convert /opt/lit-model/ /var/task/model/"
-        if "AS convert" in "".join(lines)
-        else "COPY model/ /var/task/model/"
-    )
     lines += [
-        model_copy,
+        model_from,
         "COPY code/ /var/task/",
-        f'LABEL lit.function="{project.name}"',
+        f'LABEL lit.function="{project.name}" lit.engine="{project.engine}"',
         'CMD ["lit_runtime.handler.handler"]',
     ]
     return "\n".join(lines) + "\n"
@@ -131,7 +166,16 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def assemble(project: Project, ctx: Path, base_image: str, ca_bundle: Path | None) -> None:
+def model_files(model: Path) -> list[Path]:
+    """A model given as one file, with the files that belong to it: an .onnx file's external
+    data (NAME.onnx.data, NAME.data, as exporters name them)."""
+    siblings = [p for p in model.parent.iterdir() if p.is_file() and p != model]
+    return [model, *(p for p in siblings if p.name.startswith(model.name + ".") or p.name == model.stem + ".data")]
+
+
+def assemble(
+    project: Project, ctx: Path, base_image: str, ca_bundle: Path | None, mxnet_base: str | None = None
+) -> None:
     """Write the build context: model/ (the model files), code/ (everything else), Dockerfile."""
     model = project.model_path
     if model is None:  # a model bucket: fetched at cold start, nothing to bake in
@@ -142,7 +186,9 @@ def assemble(project: Project, ctx: Path, base_image: str, ca_bundle: Path | Non
         )
     else:
         (ctx / "model").mkdir()
-        _link_or_copy(str(model), str(ctx / "model" / model.name))
+        for path in model_files(model):
+            _link_or_copy(str(path), str(ctx / "model" / path.name))
+    in_model = set(model_files(model)) if model is not None and model.is_file() else {model}
     patterns = ALWAYS_EXCLUDED + project.exclude
     code = ctx / "code"
     code.mkdir()
@@ -151,12 +197,12 @@ def assemble(project: Project, ctx: Path, base_image: str, ca_bundle: Path | Non
         dirnames[:] = [
             d
             for d in dirnames
-            if (here / d).resolve() != model
+            if (here / d).resolve() not in in_model
             and not _excluded((here / d).relative_to(project.root).as_posix(), patterns)
         ]
         for name in filenames:
             rel = (here / name).relative_to(project.root).as_posix()
-            if (here / name).resolve() == model or _excluded(rel, patterns):
+            if (here / name).resolve() in in_model or _excluded(rel, patterns):
                 continue
             (code / rel).parent.mkdir(parents=True, exist_ok=True)
             _link_or_copy(str(here / name), str(code / rel))
@@ -164,7 +210,7 @@ def assemble(project: Project, ctx: Path, base_image: str, ca_bundle: Path | Non
         shutil.copy(project.requirements, ctx / "requirements.txt")
     if needs_pip(project):
         (ctx / "ca-bundle.crt").write_bytes(ca_bundle.read_bytes() if ca_bundle else b"")
-    (ctx / "Dockerfile").write_text(dockerfile(project, base_image))
+    (ctx / "Dockerfile").write_text(dockerfile(project, base_image, mxnet_base))
 
 
 def check(docker: Docker, image: str, project: Project) -> None:
@@ -197,22 +243,46 @@ def check(docker: Docker, image: str, project: Project) -> None:
 
 def _explain(project: Project, build_log: list[str]) -> LitError:
     """A failed build, said in the user's terms where the log shows a known cause."""
-    converter = [line.split("lit-convert: ", 1)[1] for line in build_log if "lit-convert: " in line]
-    if converter:
+    said = {
+        prefix: [line.split(prefix, 1)[1].strip() for line in build_log if prefix in line]
+        for prefix in ("lit-convert: ", "lit-onnx: ", "lit-export: ")
+    }
+    if said["lit-convert: "]:
         return LitError(
-            f"{project.model_path}: the ONNX model cannot be served: {converter[-1]}",
-            "re-export the model as the message says, then `lit build` again",
+            f"{project.model_path}: MXNet cannot serve this ONNX model: {said['lit-convert: '][-1]}",
+            'set [model] engine = "onnxruntime" in lit.toml (ONNX Runtime serves the model as exported), '
+            "or re-export it for MXNet 1.9 (torch.onnx.export(..., opset_version=11, dynamo=False))",
+        )
+    if said["lit-onnx: "]:
+        return LitError(
+            f"{project.model_path}: {said['lit-onnx: '][-1]}",
+            "re-export the model with an opset and operators this ONNX Runtime runs (opset 7..23, standard "
+            "domains), then `lit build` again",
+        )
+    if said["lit-export: "]:
+        return LitError(
+            f"{project.model_path}: the MXNet model cannot be exported to ONNX: {said['lit-export: '][-1]}",
+            'keep it on MXNet (drop [model] engine = "onnxruntime"), or export it to ONNX yourself',
         )
     # (the classic builder wraps a step's stderr in colour codes: match inside the line)
     conflict = [line.split("ERROR: ", 1)[1] for line in build_log if "ERROR: Cannot install" in line]
     if conflict:
+        pins = {"mxnet": "mxnet 1.9.1 needs numpy 1.23.5", "onnxruntime": "onnxruntime 1.32 with numpy 2.2"}
         return LitError(
-            f"{project.requirements}: {conflict[-1]} with the base image's own packages "
-            "(mxnet 1.9.1 needs numpy 1.23.5)",
-            "pin versions that work with numpy<1.24, or drop the requirement",
+            f"{project.requirements}: {conflict[-1]} with the base image's own packages ({pins[project.engine]})",
+            "pin versions that work with the base's numpy, or drop the requirement",
         )
     tail = "\n".join(build_log[-15:])
     return EngineError(f"docker build failed:\n{tail}", "read the build log above; fix the step that failed")
+
+
+def ensure_base(docker: Docker, engine: str, log: Callable[[str], None]) -> str:
+    """The engine's default base, built first when it is missing (minutes, once per machine)."""
+    tag = base.default_tag(engine)
+    if docker.image(tag) is None:
+        log(f"base image {tag} is missing: building it (`lit base build --engine {engine}`)")
+        base.build(docker, tag, engine, log=log)
+    return tag
 
 
 def build(
@@ -225,8 +295,12 @@ def build(
 ) -> BuildResult:
     docker.ensure()
     start = time.monotonic()
-    base_ref = base_image or project.base or base.DEFAULT_BASE
-    base.require(docker, base_ref)
+    base_ref = base_image or project.base or ensure_base(docker, project.engine, log)
+    base.require(docker, base_ref, project.engine)
+    mxnet_base = None
+    if project.converts and project.engine == "onnxruntime":  # the export runs on the MXNet base
+        mxnet_base = ensure_base(docker, "mxnet", log)
+        base.require(docker, mxnet_base, "mxnet")
     image = tag or f"{project.image_repo}:latest"
     candidate = f"{project.image_repo}:building-{uuid.uuid4().hex[:8]}"
     bundle = base.find_ca_bundle(None) if needs_pip(project) else None
@@ -237,7 +311,7 @@ def build(
         log(line)
 
     with tempfile.TemporaryDirectory(prefix="lit-build-") as tmp:
-        assemble(project, Path(tmp), base_ref, bundle)
+        assemble(project, Path(tmp), base_ref, bundle, mxnet_base)
         try:
             image_id = docker.build(Path(tmp), candidate, log=keep)
         except EngineError:

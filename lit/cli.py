@@ -93,7 +93,12 @@ def init(
 
 @base_app.command("build")
 def base_build(
-    tag: Annotated[str, typer.Option(help="Tag for the base image.", envvar="LIT_BASE_IMAGE")] = "lit-base:py3.11",
+    engine: Annotated[
+        str, typer.Option(help="Engine: mxnet (lit-base:py3.11) or onnxruntime (lit-base:py3.11-onnxruntime).")
+    ] = "mxnet",
+    tag: Annotated[
+        str | None, typer.Option(help="Tag for the base image (default: the engine's, or LIT_BASE_IMAGE[_ONNXRUNTIME]).")
+    ] = None,
     from_image: Annotated[
         str | None, typer.Option("--from", help="OS image to start from (Debian-based, Python 3.11).")
     ] = None,
@@ -108,10 +113,13 @@ def base_build(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not stream the build log.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Build the base image (Python 3.11, MXNet, OpenCV, awslambdaric, RIE, LIT runtime)."""
+    """Build an engine's base image (Python 3.11, MXNet or ONNX Runtime, OpenCV, tokenizers, awslambdaric, RIE,
+    LIT runtime)."""
     from . import base
 
-    result = base.build(_docker(), tag, from_image, bootstrap, ca_bundle, not no_ca_bundle, _quiet if quiet else _log)
+    result = base.build(
+        _docker(), tag, engine, from_image, bootstrap, ca_bundle, not no_ca_bundle, _quiet if quiet else _log
+    )
     _emit(as_json, result, f"{result.image}  ({result.size / 1e6:.0f} MB, from {result.os_image}, {result.seconds}s)")
 
 
@@ -122,7 +130,9 @@ def build(
     base_image: Annotated[
         str | None,
         typer.Option(
-            "--base", help="Base image (default from lit.toml, else lit-base:py3.11).", envvar="LIT_BASE_IMAGE"
+            "--base",
+            help="Base image for the engine (default from lit.toml, else the engine's: lit-base:py3.11 or "
+            "lit-base:py3.11-onnxruntime; built when missing).",
         ),
     ] = None,
     no_check: Annotated[bool, typer.Option("--no-check", help="Skip starting the runtime in the new image.")] = False,
@@ -511,7 +521,9 @@ def doctor(
     base_image: Annotated[
         str | None,
         typer.Option(
-            "--base", help="Base image (default from lit.toml, else lit-base:py3.11).", envvar="LIT_BASE_IMAGE"
+            "--base",
+            help="Base image for the engine (default from lit.toml, else the engine's: lit-base:py3.11 or "
+            "lit-base:py3.11-onnxruntime; built when missing).",
         ),
     ] = None,
     region: RegionOpt = None,

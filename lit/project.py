@@ -12,14 +12,18 @@ from .errors import ConfigError
 
 CONFIG = "lit.toml"
 FORMATS = ("mxnet", "onnx")
-INPUTS = ("image", "tensor")
+ENGINES = ("mxnet", "onnxruntime")
+DEFAULT_ENGINE = {"mxnet": "mxnet", "onnx": "onnxruntime"}  # by [model] format
+INPUTS = ("image", "tensor", "text")
+PADDING = ("longest", "max_length")
 COLORS = ("rgb", "bgr", "gray")
 MB_PER_VCPU = 1769  # Lambda gives one full vCPU at 1,769 MB and scales CPU with memory
 
 # Every key lit.toml accepts, by table; anything else is a typo we report.
 _KEYS: dict[str, set[str]] = {
-    "": {"name", "model", "image", "function", "build", "output"},
-    "model": {"path", "format", "input", "labels", "top_k", "epoch", "sha256", "input_shape"},
+    "": {"name", "model", "image", "text", "function", "build", "output"},
+    "model": {"path", "format", "engine", "input", "labels", "top_k", "epoch", "sha256", "input_shape"},
+    "text": {"tokenizer", "max_length", "padding", "truncation"},
     "output": {"s3"},
     "image": {"size", "color", "scale", "mean", "std", "max_pixels"},
     "function": {"memory", "timeout", "ephemeral_storage", "architecture", "environment"},
@@ -42,12 +46,21 @@ class Function:
 
 
 @dataclass(frozen=True)
+class Text:
+    tokenizer: Path | None  # None when it comes with a model bucket's files
+    max_length: int = 128
+    padding: str = "longest"
+    truncation: bool = True
+
+
+@dataclass(frozen=True)
 class Project:
     root: Path
     name: str
     model_path: Path | None  # None when the model is fetched at cold start (model_url)
     model_url: str | None
     model_format: str
+    engine: str  # mxnet | onnxruntime: which base the image starts FROM and which engine serves
     input_kind: str
     labels: Path | None
     function: Function
@@ -55,6 +68,16 @@ class Project:
     requirements: Path | None
     exclude: tuple[str, ...]
     raw: dict[str, Any]
+    text: Text | None = None
+    input_shape: tuple[int, ...] = ()
+    image_size: tuple[int, int] = (224, 224)  # width, height
+    image_color: str = "rgb"
+
+    @property
+    def converts(self) -> bool:
+        """Whether the model changes format while the image is built (ONNX -> MXNet, MXNet -> ONNX)."""
+        native = {"mxnet": "mxnet", "onnxruntime": "onnx"}[self.engine]
+        return self.model_format != native and self.model_path is not None
 
     @property
     def service(self) -> Path | None:
@@ -154,10 +177,14 @@ def load(root: Path) -> Project:
             f"{path}: no NAME-symbol.json in {model_path}",
             "export the model with HybridBlock.export(prefix) or mx.model.save_checkpoint into that directory",
         )
-    if model_url is not None and fmt == "onnx":
+    engine = _get(doc, "model", "engine", str, DEFAULT_ENGINE[fmt], path)
+    if engine not in ENGINES:
+        raise ConfigError(f"{path}: [model] engine {engine!r} is not known", f"use one of: {', '.join(ENGINES)}")
+    if model_url is not None and fmt != {"mxnet": "mxnet", "onnxruntime": "onnx"}[engine]:
         raise ConfigError(
-            f"{path}: an ONNX model cannot come from a model bucket: it is converted to MXNet when the image is built",
-            "bake it in (a local [model] path), or push the converted checkpoint (NAME-symbol.json + params) instead",
+            f"{path}: a {fmt} model from a model bucket cannot run on {engine}: it would have to be converted "
+            "while the image is built",
+            f'bake it in (a local [model] path), or set [model] engine = "{DEFAULT_ENGINE[fmt]}"',
         )
     if model_path is not None and fmt == "onnx":
         onnx_files = [model_path] if model_path.is_file() else sorted(model_path.glob("*.onnx"))
@@ -176,10 +203,17 @@ def load(root: Path) -> Project:
             raise ConfigError(f"{path}: labels file {labels_rel!r} does not exist", "create it (one label per line)")
     _get(doc, "model", "top_k", int, 5, path)
     shape = _get(doc, "model", "input_shape", list, [], path)
-    if not all(isinstance(v, int) and v > 0 for v in shape):
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
         raise ConfigError(
             f"{path}: [model] input_shape must be positive integers, got {shape!r}", "e.g. input_shape = [1, 8, 8]"
         )
+    if fmt == "mxnet" and engine == "onnxruntime" and kind != "image" and not shape:
+        raise ConfigError(
+            f"{path}: an MXNet model on ONNX Runtime is exported to ONNX while the image is built, "
+            "which needs the input's shape",
+            "set [model] input_shape (one example's shape, e.g. [1, 8, 8])",
+        )
+    text = _text(doc, path, root, model_path, kind)
     color = _get(doc, "image", "color", str, "rgb", path)
     if color not in COLORS:
         raise ConfigError(f"{path}: [image] color {color!r} is not known", f"use one of: {', '.join(COLORS)}")
@@ -215,6 +249,7 @@ def load(root: Path) -> Project:
         model_path=model_path,
         model_url=model_url,
         model_format=fmt,
+        engine=engine,
         input_kind=kind,
         labels=labels,
         function=fn,
@@ -222,4 +257,37 @@ def load(root: Path) -> Project:
         requirements=requirements if requirements.is_file() else None,
         exclude=tuple(_get(doc, "build", "exclude", list, [], path)),
         raw=doc,
+        text=text,
+        input_shape=tuple(shape),
+        image_size=(size[0], size[1]),
+        image_color=color,
     )
+
+
+def _text(doc: dict[str, Any], path: Path, root: Path, model_path: Path | None, kind: str) -> Text | None:
+    """The [text] table: the tokenizer (default: tokenizer.json in the model directory) and its limits."""
+    if kind != "text":
+        if doc.get("text"):
+            raise ConfigError(f"{path}: [text] is set but [model] input is {kind!r}", 'set [model] input = "text"')
+        return None
+    max_length = _get(doc, "text", "max_length", int, 128, path)
+    if not 1 <= max_length <= 65536:
+        raise ConfigError(f"{path}: [text] max_length = {max_length} must be 1..65536", "e.g. max_length = 128")
+    padding = _get(doc, "text", "padding", str, "longest", path)
+    if padding not in PADDING:
+        raise ConfigError(f"{path}: [text] padding {padding!r} is not known", f"use one of: {', '.join(PADDING)}")
+    truncation = _get(doc, "text", "truncation", bool, True, path)
+    rel = _get(doc, "text", "tokenizer", str, None, path)
+    if model_path is None and rel is None:
+        return Text(None, max_length, padding, truncation)  # comes with the model bucket's files
+    if rel is not None:
+        tokenizer = (root / rel).resolve()
+    else:
+        assert model_path is not None
+        tokenizer = (model_path if model_path.is_dir() else model_path.parent) / "tokenizer.json"
+    if not tokenizer.is_file():
+        raise ConfigError(
+            f"{path}: [model] input is text but the tokenizer {tokenizer} does not exist",
+            "save the Hugging Face tokenizer there (tokenizer.save(path)), or point [text] tokenizer at it",
+        )
+    return Text(tokenizer, max_length, padding, truncation)

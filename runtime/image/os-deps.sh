@@ -2,9 +2,12 @@
 # OS packages the base image needs from its OS layer. The bootstrapped OS layer has them already;
 # a public image (--from) may not, and is fixed here with apt (plain HTTP to the Debian archive).
 set -eu
+engine=${1:-mxnet}
 need=""
-ldconfig -p | grep -q 'libgomp.so.1 ' || need="$need libgomp1"          # mxnet's OpenMP
-ldconfig -p | grep -q 'libquadmath.so.0 ' || need="$need libquadmath0"  # mxnet's libgfortran
+if [ "$engine" = mxnet ]; then
+  ldconfig -p | grep -q 'libgomp.so.1 ' || need="$need libgomp1"          # mxnet's OpenMP
+  ldconfig -p | grep -q 'libquadmath.so.0 ' || need="$need libquadmath0"  # mxnet's libgfortran
+fi
 # usrmerge is a one-time conversion tool that drags in 47 MB of Perl; usr-is-merged replaces it.
 dpkg -s usrmerge >/dev/null 2>&1 && need="$need usr-is-merged"
 [ -n "$need" ] || exit 0

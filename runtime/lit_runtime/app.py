@@ -48,8 +48,9 @@ class App:
         t0 = time.perf_counter()
         p0 = _process_start()
         cpus = threads.configure()
-        fastmx.install()  # before anything (service.py included) imports mxnet
         conf = settings.load(root) if root is not None else settings.load()
+        if conf.engine == "mxnet":
+            fastmx.install()  # before anything (service.py included) imports mxnet
         # OpenCV's own ceiling, for formats whose header imagesize.py does not read
         os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(conf.image.max_pixels))
         hooks = service.resolve(conf.service, conf.input_kind)
@@ -61,8 +62,11 @@ class App:
             from . import fetch
 
             conf = dataclasses.replace(conf, model_dir=fetch.fetch(conf.model_url, conf.model_sha256))
-        net = model_loader.load(conf.model_dir, conf.epoch) if conf.model_format in ("mxnet", "onnx") else None
-        ctx = Context(settings=conf, model=net, cpus=cpus)
+        ctx = Context(settings=conf, model=load_model(conf, cpus), cpus=cpus)
+        if conf.input_kind == "text":
+            from . import text
+
+            ctx.state["tokenizer"] = text.load(conf)
         replaced = hooks["initialize"](ctx)
         if replaced is not None:
             ctx.model = replaced
@@ -103,13 +107,17 @@ class App:
             w, h = conf.image.size
             self.hooks["inference"](np.zeros((1, channels, h, w), np.float32), self.ctx)
             return
+        if conf.input_kind == "text":
+            self.hooks["inference"](self.hooks["preprocess"](["warm up"], self.ctx), self.ctx)
+            return
         shapes = getattr(self.ctx.model, "lit_shapes", {}) or {}
         if conf.input_shape:
             shapes = {defaults.input_names(self.ctx)[0]: [None, *conf.input_shape]}
         names = defaults.input_names(self.ctx)
         if not shapes or any(name not in shapes or None in shapes[name][1:] for name in names):
             return  # shape unknown: the first request warms the model
-        batch = {name: np.zeros([1, *shapes[name][1:]], np.float32) for name in names}
+        dtypes = defaults.input_dtypes(self.ctx)
+        batch = {name: np.zeros([1, *shapes[name][1:]], dtypes[name]) for name in names}
         self.hooks["inference"](batch if len(names) > 1 else batch[names[0]], self.ctx)
 
     def handle(self, event: Any, lambda_context: Any = None) -> Any:
@@ -287,6 +295,15 @@ class App:
         if error:
             line["error"] = error
         _emit(line)
+
+
+def load_model(conf: settings.Settings, cpus: int) -> Any:
+    """The model, on the engine lit.toml names (its base carries only that engine)."""
+    if conf.engine == "onnxruntime":
+        from . import onnxrt
+
+        return onnxrt.load(conf.model_dir, cpus)
+    return model_loader.load(conf.model_dir, conf.epoch)
 
 
 def _count(data: Any) -> int:

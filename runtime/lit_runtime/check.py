@@ -7,15 +7,46 @@ instead of the first request.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from .app import App
 from .errors import ModelError, ServiceError
 from .settings import ConfigError
 
+PARITY = "lit-parity.npz"  # written by lit_runtime.mx_export: a batch and MXNet's outputs for it
+
+
+def parity(app: App) -> float | None:
+    """The largest difference between this engine's outputs and the ones saved at export; a
+    difference over 1e-4 (relative to the outputs' scale) is a ModelError."""
+    path = app.ctx.settings.model_dir / PARITY
+    if app.ctx.model is None or not path.is_file():
+        return None
+    import numpy as np
+
+    from . import defaults
+
+    saved = np.load(path)
+    batch = {k.removeprefix("input:"): saved[k] for k in saved.files if k.startswith("input:")}
+    expected = saved["output"]
+    got: Any = defaults.inference(batch if len(batch) > 1 else next(iter(batch.values())), app.ctx)
+    if got.shape != expected.shape:
+        raise ModelError(f"the exported model answers shape {list(got.shape)}, MXNet {list(expected.shape)}")
+    diff = float(np.abs(got - expected).max())
+    tolerance = 1e-4 * max(1.0, float(np.abs(expected).max()))
+    if not diff <= tolerance:
+        raise ModelError(
+            f"the exported model's outputs differ from MXNet's by up to {diff:.2e} (tolerance {tolerance:.1e})"
+        )
+    return diff
+
 
 def main() -> int:
     try:
-        App.start()
+        app = App.start()
+        diff = parity(app)
+        if diff is not None:
+            print(f"lit-check: ONNX Runtime matches MXNet to {diff:.2e}", file=sys.stderr)
     except (ConfigError, ModelError, ServiceError) as exc:
         print("lit-check: " + " ".join(str(exc).split()), file=sys.stderr)
         return 3

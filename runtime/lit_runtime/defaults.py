@@ -63,19 +63,27 @@ def input_names(ctx: Any) -> tuple[str, ...]:
     return tuple(getattr(ctx.model, "lit_inputs", ()) or ("data",))
 
 
-def preprocess_tensor(inputs: list[Any], ctx: Any) -> Any:
-    """Nested lists -> a float32 batch; dicts of named tensors -> {name: batch} for multi-input models."""
+def input_dtypes(ctx: Any) -> dict[str, str]:
+    """Each input's dtype as the graph declares it (ONNX Runtime); float32 for MXNet graphs."""
+    declared = getattr(ctx.model, "lit_dtypes", None) or {}
+    return {name: declared.get(name, "float32") for name in input_names(ctx)}
+
+
+def preprocess_tensor(inputs: list[Any], ctx: Any, name: str | None = None) -> Any:
+    """Examples (nested lists or arrays) -> a batch in the input's dtype; dicts of named tensors ->
+    {name: batch} for multi-input models."""
+    names = input_names(ctx)
     if inputs and all(isinstance(x, dict) for x in inputs):
-        names = input_names(ctx)
         batch = {}
-        for name in names:
-            if any(name not in x for x in inputs):
-                raise InputError(f"missing input {name!r}; this model takes {', '.join(names)}")
-            batch[name] = preprocess_tensor([x[name] for x in inputs], ctx)
+        for key in names:
+            if any(key not in x for x in inputs):
+                raise InputError(f"missing input {key!r}; this model takes {', '.join(names)}")
+            batch[key] = preprocess_tensor([x[key] for x in inputs], ctx, key)
         return batch
+    dtype = np.dtype(input_dtypes(ctx).get(name or names[0], "float32"))
     try:
-        arrays = [np.asarray(x, dtype=np.float32) for x in inputs]
-    except (ValueError, TypeError) as exc:
+        arrays = [_as_dtype(x, dtype) for x in inputs]
+    except (ValueError, TypeError, OverflowError) as exc:
         raise InputError(f"input is not a numeric tensor: {exc}") from None
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1:
@@ -83,13 +91,31 @@ def preprocess_tensor(inputs: list[Any], ctx: Any) -> Any:
     return np.stack(arrays)
 
 
+def _as_dtype(x: Any, dtype: np.dtype) -> np.ndarray:
+    """One example in the model's dtype; a fraction sent to an integer input is an error, not a cut."""
+    if dtype.kind in "iub":
+        raw = x if isinstance(x, np.ndarray) else np.asarray(x)
+        if raw.dtype.kind == "f" and not np.array_equal(raw, np.trunc(raw)):
+            raise InputError(f"this input takes {dtype} values; got fractions")
+        if raw.dtype.kind not in "iubf":
+            raise TypeError(f"values of type {raw.dtype} are not numbers")
+        return raw.astype(dtype, copy=False)
+    return np.asarray(x, dtype=dtype)
+
+
 def inference(batch: Any, ctx: Any) -> np.ndarray:
+    names = input_names(ctx)
+    dtypes = input_dtypes(ctx)
+    if isinstance(batch, dict):
+        arrays = [_cast(batch[name], dtypes[name]) for name in names]
+    else:
+        arrays = [_cast(batch, dtypes[names[0]])]
+    if ctx.settings.engine == "onnxruntime":
+        forward = getattr(ctx.model, "lit_forward", None)
+        out = forward(arrays) if forward is not None else ctx.model(*arrays)  # a model initialize() made
+        return np.asarray(out[0] if isinstance(out, (list, tuple)) else out)
     import mxnet as mx
 
-    if isinstance(batch, dict):
-        arrays = [_float32(batch[name]) for name in input_names(ctx)]
-    else:
-        arrays = [batch if isinstance(batch, np.ndarray) else _float32(batch)]
     try:
         if (forward := getattr(ctx.model, "lit_forward", None)) is not None:
             out = forward(arrays)
@@ -105,8 +131,10 @@ def inference(batch: Any, ctx: Any) -> np.ndarray:
     return out.asnumpy()
 
 
-def _float32(x: Any) -> np.ndarray:
-    return x if isinstance(x, np.ndarray) else np.asarray(x, dtype=np.float32)
+def _cast(x: Any, dtype: str) -> np.ndarray:
+    if isinstance(x, np.ndarray) and x.dtype == dtype and x.flags.c_contiguous:
+        return x
+    return np.ascontiguousarray(x, dtype=dtype)
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -140,7 +168,15 @@ def _is_distribution(x: np.ndarray) -> bool:
     return bool(x.ndim >= 1 and x.min() >= 0 and float(np.abs(x.sum(axis=-1) - 1.0).max()) < 1e-3)
 
 
+def preprocess_text(inputs: list[Any], ctx: Any) -> Any:
+    from . import text
+
+    return text.preprocess(inputs, ctx)
+
+
 def for_kind(kind: str) -> dict[str, Any]:
     if kind == "image":
         return {"preprocess": preprocess_image, "inference": inference, "postprocess": postprocess_classes}
+    if kind == "text":
+        return {"preprocess": preprocess_text, "inference": inference, "postprocess": postprocess_classes}
     return {"preprocess": preprocess_tensor, "inference": inference, "postprocess": postprocess_tensor}

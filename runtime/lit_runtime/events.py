@@ -20,6 +20,7 @@ from .errors import InputError
 MAX_BODY_BYTES = 6 * 1024 * 1024
 HTTP = ("apigw-rest", "apigw-http", "function-url", "alb")
 BATCH = ("sqs", "kinesis", "dynamodb")
+NPY_TYPES = ("application/x-npy", "application/npy", "application/octet-stream")
 # S3's bucket names, legacy us-east-1 ones included: nothing that could leave the URL's bucket part.
 BUCKET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,254}")
 
@@ -131,9 +132,18 @@ def _json(raw: bytes | str, what: str) -> Any:
 
 
 def inputs_from_json(doc: Any, kind: str) -> list[Any]:
-    """The inputs of a JSON document: {"image": b64} / {"images": [...]} / {"input": t} / {"inputs": [...]}."""
+    """The inputs of a JSON document: {"image": b64} / {"images": [...]} for images; {"input": t} /
+    {"inputs": [...]} / {"npy": b64} / {"npy": {name: b64}} for tensors; {"text": s} / {"texts": [...]}."""
     if not isinstance(doc, dict):
         raise InputError(f"expected a JSON object, got {type(doc).__name__}")
+    if kind == "text":
+        if "text" in doc:
+            return [_text(doc["text"], "'text'")]
+        if isinstance(doc.get("texts"), list) and doc["texts"]:
+            return [_text(v, f"'texts[{i}]'") for i, v in enumerate(doc["texts"])]
+        raise InputError('missing field: send {"text": "..."} or {"texts": ["...", ...]}')
+    if kind == "tensor" and "npy" in doc:
+        return _npy_inputs(doc["npy"])
     if kind == "image":
         if "image" in doc:
             return [_b64(doc["image"], "'image'")]
@@ -145,6 +155,30 @@ def inputs_from_json(doc: Any, kind: str) -> list[Any]:
     if isinstance(doc.get("inputs"), list) and doc["inputs"]:
         return list(doc["inputs"])
     raise InputError('missing field: send {"input": [[...]]} or {"inputs": [[...], ...]}')
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise InputError(f"{what} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise InputError(f"{what} is empty")
+    return value
+
+
+def _npy_inputs(value: Any) -> list[Any]:
+    """{"npy": b64} (one input) or {"npy": {name: b64, ...}} (named inputs); bytes where DynamoDB gave them."""
+    from . import npy
+
+    if isinstance(value, dict):
+        if not value:
+            raise InputError("'npy' names no inputs")
+        arrays = {str(k): npy.decode(_bytes(v, f"'npy.{k}'"), f"'npy.{k}'") for k, v in value.items()}
+        return npy.named_examples(arrays)
+    return npy.examples(_bytes(value, "'npy'"), "'npy'")
+
+
+def _bytes(value: Any, what: str) -> bytes:
+    return value if isinstance(value, bytes) else _b64(value, what)
 
 
 def _header(event: dict[str, Any], name: str) -> str:
@@ -169,13 +203,27 @@ def _http_inputs(event: dict[str, Any], kind: str) -> list[Any]:
     if len(raw) > MAX_BODY_BYTES:
         raise InputError(f"body is {len(raw)} bytes; Lambda's synchronous limit is {MAX_BODY_BYTES}", 413)
     ctype = _header(event, "content-type").split(";")[0].strip().lower()
-    if ctype.startswith("image/") or ctype == "application/octet-stream":
-        if kind != "image":
-            raise InputError(f"content type {ctype} needs an image model; send application/json", 415)
-        return [raw]
     if ctype in ("application/json", "") or ctype.endswith("+json"):
         return inputs_from_json(_json(raw, "body"), kind)
-    raise InputError(f"unsupported content type {ctype!r}; send application/json or image/*", 415)
+    if kind == "image" and (ctype.startswith("image/") or ctype == "application/octet-stream"):
+        return [raw]
+    if kind == "tensor" and ctype in NPY_TYPES:
+        from . import npy
+
+        return npy.examples(raw, "body")
+    if kind == "text" and ctype == "text/plain":
+        return [_text(_utf8(raw, "body"), "body")]
+    accepted = {"image": "image/*", "tensor": "application/x-npy", "text": "text/plain"}[kind]
+    raise InputError(
+        f"content type {ctype!r} does not fit a model of {kind} input; send application/json or {accepted}", 415
+    )
+
+
+def _utf8(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{what} is not valid UTF-8 text") from None
 
 
 def _s3_item(record: dict[str, Any], kind: str, item: Item) -> None:
@@ -194,9 +242,17 @@ def _s3_item(record: dict[str, Any], kind: str, item: Item) -> None:
 
 
 def object_inputs(key: str, data: bytes, kind: str) -> list[Any]:
-    """An S3 object's inputs: the image itself, or a JSON document like a direct invoke's."""
-    if kind == "image" and not key.lower().endswith(".json"):
+    """An S3 object's inputs: the image itself, an .npy tensor, a .txt text, or a JSON document
+    like a direct invoke's."""
+    name = key.lower()
+    if kind == "image" and not name.endswith(".json"):
         return [data]
+    if kind == "tensor" and name.endswith(".npy"):
+        from . import npy
+
+        return npy.examples(data, f"s3 object {key}")
+    if kind == "text" and not name.endswith(".json"):
+        return [_text(_utf8(data, f"s3 object {key}"), f"s3 object {key}")]
     return inputs_from_json(_json(data, f"s3 object {key}"), kind)
 
 

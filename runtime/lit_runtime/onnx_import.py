@@ -56,8 +56,7 @@ def check_operators(model: Any) -> None:
     if missing:
         raise ConversionError(
             f"operator{'s' if len(missing) > 1 else ''} {', '.join(missing)} (ONNX opset {opset}) "
-            f"cannot be converted by MXNet 1.9's ONNX importer; re-export without "
-            f"{'them' if len(missing) > 1 else 'it'} (e.g. a lower opset_version or a simpler layer)"
+            "cannot be converted by MXNet 1.9's ONNX importer"
         )
 
 
@@ -81,10 +80,26 @@ def convert(src: Path, dest: Path, name: str = "model") -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         fixed = Path(tmp) / "model.onnx"
         onnx.save(model, str(fixed))
+        importer = GraphProto()
+        current: dict[str, str] = {}
+        convert_operator = importer._convert_operator
+
+        def tracked(node_name: str, op_name: str, attrs: Any, inputs: Any) -> Any:
+            current.update(node=node_name, op=op_name)
+            return convert_operator(node_name, op_name, attrs, inputs)
+
+        importer._convert_operator = tracked  # which node the importer was on when it failed
         try:
-            sym, args, aux = GraphProto().from_onnx(onnx.load(str(fixed)).graph, _opset(model))
+            sym, args, aux = importer.from_onnx(onnx.load(str(fixed)).graph, _opset(model))
         except Exception as exc:
-            raise ConversionError(f"MXNet's ONNX importer failed on {path.name}: {type(exc).__name__}: {exc}") from None
+            from .model import mxnet_reason
+
+            where = f"operator {current['op']} (node {current['node']}, ONNX opset {_opset(model)})" if current else (
+                f"{path.name} (ONNX opset {_opset(model)})"
+            )
+            raise ConversionError(
+                f"MXNet 1.9's ONNX importer cannot convert {where}: {type(exc).__name__}: {mxnet_reason(exc)}"
+            ) from None
     dest.mkdir(parents=True, exist_ok=True)
     mx.model.save_checkpoint(str(dest / name), 0, sym, args, aux)
     meta = {"source": path.name, "opset": _opset(model), "inputs": inputs, "shapes": shapes}

@@ -27,15 +27,25 @@ class ImageOptions:
 
 
 @dataclass(frozen=True)
+class TextOptions:
+    tokenizer: Path | None = None  # default: tokenizer.json in the model directory
+    max_length: int = 128
+    padding: str = "longest"  # longest | max_length (a graph with a fixed sequence length pads to it)
+    truncation: bool = True
+
+
+@dataclass(frozen=True)
 class Settings:
     name: str
     model_dir: Path
     model_format: str = "mxnet"
-    input_kind: str = "image"  # image | tensor
+    engine: str = "mxnet"  # mxnet | onnxruntime
+    input_kind: str = "image"  # image | tensor | text
     epoch: int | None = None
     top_k: int = 5
     labels: tuple[str, ...] = ()
     image: ImageOptions = field(default_factory=ImageOptions)
+    text: TextOptions = field(default_factory=TextOptions)
     service: Path | None = None
     model_url: str | None = None  # s3:// or https:// model bucket, fetched at cold start
     model_sha256: str | None = None
@@ -50,6 +60,17 @@ def _floats(value: object, what: str) -> tuple[float, ...]:
     if isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
         return tuple(float(v) for v in value)
     raise ConfigError(f"lit.toml: [image] {what} must be a number or a list of numbers, got {value!r}")
+
+
+def _engine(name: str) -> str:
+    """The engine lit.toml asks for; the image's own (LIT_ENGINE, set by its base) when they differ
+    is a build mistake, said at init rather than as an ImportError on the first request."""
+    carried = os.environ.get("LIT_ENGINE")
+    if carried and carried != name:
+        raise ConfigError(
+            f"lit.toml asks for the {name} engine but this image's base carries {carried}; rebuild with `lit build`"
+        )
+    return name
 
 
 def load(root: Path = TASK_ROOT) -> Settings:
@@ -75,10 +96,13 @@ def load(root: Path = TASK_ROOT) -> Settings:
         labels = tuple(line.strip() for line in labels_path.read_text().splitlines() if line.strip())
     size = img.get("size", [224, 224])
     service = root / "service.py"
+    fmt = str(model.get("format", "mxnet"))
+    text = doc.get("text", {})
     return Settings(
         name=str(doc.get("name", "function")),
         model_dir=model_dir,
-        model_format=str(model.get("format", "mxnet")),
+        model_format=fmt,
+        engine=_engine(str(model.get("engine", {"onnx": "onnxruntime"}.get(fmt, "mxnet")))),
         input_kind=str(model.get("input", "image")),
         epoch=model.get("epoch"),
         top_k=int(model.get("top_k", 5)),
@@ -90,6 +114,12 @@ def load(root: Path = TASK_ROOT) -> Settings:
             mean=_floats(img.get("mean", 0.0), "mean"),
             std=_floats(img.get("std", 1.0), "std"),
             max_pixels=int(img.get("max_pixels", 40_000_000)),
+        ),
+        text=TextOptions(
+            tokenizer=root / text["tokenizer"] if "tokenizer" in text else None,
+            max_length=int(text.get("max_length", 128)),
+            padding=str(text.get("padding", "longest")),
+            truncation=bool(text.get("truncation", True)),
         ),
         service=service if service.is_file() else None,
         output_s3=doc.get("output", {}).get("s3"),

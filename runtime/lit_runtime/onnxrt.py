@@ -1,0 +1,238 @@
+"""ONNX models on ONNX Runtime: one session, made once at init, sized to the function's CPUs.
+
+The model is served as exported: any opset ONNX Runtime runs, weights inline or in external data
+files beside the .onnx. `lit build` runs `python -m lit_runtime.onnxrt optimize SRC DEST` in a
+throwaway stage of the ONNX Runtime base, which saves the graph with the portable optimisations
+(constant folding, node fusions) already applied, so a cold start does not redo them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, ModelError
+
+OPTIMIZED = "lit-optimized.onnx"
+META = "lit-model.json"
+# ONNX type strings as ONNX Runtime names them -> numpy dtype names.
+DTYPES = {
+    "tensor(float)": "float32",
+    "tensor(double)": "float64",
+    "tensor(float16)": "float16",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+    "tensor(int16)": "int16",
+    "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8",
+    "tensor(bool)": "bool",
+}
+# One protobuf may not exceed 2 GB: a bigger optimised graph keeps its weights in a data file.
+INLINE_LIMIT = 1_500_000_000
+
+
+def find(model_dir: Path) -> Path:
+    """The model to serve: the build's optimised graph, else the one .onnx file there."""
+    if model_dir.is_file():
+        return model_dir
+    if not model_dir.is_dir():
+        raise ModelError(f"model directory {model_dir} does not exist")
+    if (model_dir / OPTIMIZED).is_file():
+        return model_dir / OPTIMIZED
+    found = sorted(model_dir.glob("*.onnx"))
+    if len(found) != 1:
+        names = ", ".join(p.name for p in found) or "none"
+        raise ModelError(f"expected one .onnx file in {model_dir}, found {names}")
+    return found[0]
+
+
+def session_options(cpus: int, level: str = "all") -> Any:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = max(1, cpus)
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = {
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    }[level]
+    # Spinning worker threads burn the CPU share a fractional-vCPU function needs for the next step.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.log_severity_level = 3  # errors only
+    return opts
+
+
+class OnnxModel:
+    """An InferenceSession with what the runtime needs to feed it: input names, shapes and dtypes."""
+
+    def __init__(self, session: Any, path: Path) -> None:
+        self.session = session
+        self.path = path
+        inputs = session.get_inputs()
+        self.lit_inputs = tuple(i.name for i in inputs)
+        # symbolic dimensions ('batch', 's0') are None
+        self.lit_shapes = {i.name: [d if isinstance(d, int) else None for d in i.shape] for i in inputs}
+        self.lit_dtypes = {i.name: DTYPES.get(i.type, "float32") for i in inputs}
+        unsupported = [f"{i.name} ({i.type})" for i in inputs if i.type not in DTYPES]
+        if unsupported:
+            raise ModelError(f"{path.name} takes inputs LIT cannot feed: {', '.join(unsupported)}")
+        self.output = session.get_outputs()[0].name
+
+    def __call__(self, *arrays: Any) -> Any:
+        return self.lit_forward(list(arrays))
+
+    def lit_forward(self, arrays: list[Any]) -> Any:
+        """The first output for the inputs in graph order; an input the graph rejects is a 400."""
+        feeds = dict(zip(self.lit_inputs, arrays))
+        for name, array in feeds.items():
+            self._check_shape(name, array.shape)
+        try:
+            return self.session.run([self.output], feeds)[0]
+        except Exception as exc:  # onnxruntime's Fail / InvalidArgument / RuntimeException
+            shapes = {name: list(a.shape) for name, a in feeds.items()}
+            raise InputError(f"model rejected input of shape {shapes}: {reason(exc)}") from None
+
+    def _check_shape(self, name: str, shape: tuple[int, ...]) -> None:
+        want = self.lit_shapes[name]
+        fixed = len(want) == len(shape) and all(w is None or w == s for w, s in zip(want, shape))
+        if not fixed:
+            spec = "x".join("N" if w is None else str(w) for w in want)
+            raise InputError(f"input {name!r} has shape {list(shape)}; the model takes {spec}")
+
+
+def load(model_dir: Path, cpus: int) -> OnnxModel:
+    import onnxruntime as ort
+
+    path = find(model_dir)
+    try:
+        session = ort.InferenceSession(str(path), session_options(cpus), providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ModelError(f"ONNX Runtime {ort.__version__} could not load {path.name}: {reason(exc)}") from None
+    return OnnxModel(session, path)
+
+
+def reason(exc: BaseException) -> str:
+    """The useful part of an ONNX Runtime error: without the '[ONNXRuntimeError] : 1 : FAIL :' prefix."""
+    text = " ".join(str(exc).split())
+    if text.startswith("[ONNXRuntimeError]"):
+        text = text.split(" : ", 3)[-1]
+    return text or type(exc).__name__
+
+
+def optimize(src: Path, dest: Path) -> dict[str, Any]:
+    """Save src's graph with ONNX Runtime's portable (extended) optimisations applied, into dest,
+    with every other file of src (tokenizer, parity data) beside it."""
+    import onnxruntime as ort
+
+    source = find(src)
+    dest.mkdir(parents=True, exist_ok=True)
+    opts = session_options(1, "extended")
+    opts.optimized_model_filepath = str(dest / OPTIMIZED)
+    weights = sum(p.stat().st_size for p in source.parent.iterdir() if p.is_file())
+    if weights > INLINE_LIMIT:
+        opts.add_session_config_entry("session.optimized_model_external_initializers_file_name", OPTIMIZED + ".data")
+        opts.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
+    t0 = time.perf_counter()
+    opset = opset_of(source)
+    try:
+        session = ort.InferenceSession(str(source), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ModelError(
+            f"ONNX Runtime {ort.__version__} cannot run {source.name} (ONNX opset {opset}): {reason(exc)}"
+        ) from None
+    model = OnnxModel(session, source)
+    # The graph and its data files are replaced by the optimised one; everything else comes along.
+    skipped = {source.name} | {p.name for p in source.parent.iterdir() if p.name.startswith(source.name + ".")}
+    skipped |= {p.name for p in source.parent.iterdir() if p.name == source.stem + ".data"}
+    for item in src.iterdir() if src.is_dir() else ():
+        if item.is_file() and item.name not in skipped:
+            shutil.copy2(item, dest / item.name)
+    meta = {
+        "source": source.name,
+        "onnxruntime": ort.__version__,
+        "opset": opset,
+        "inputs": {n: {"shape": model.lit_shapes[n], "dtype": model.lit_dtypes[n]} for n in model.lit_inputs},
+        "optimize_ms": round((time.perf_counter() - t0) * 1000, 1),
+    }
+    (dest / META).write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def opset_of(path: Path) -> int | None:
+    """The default-domain opset, read off the protobuf without the onnx package (ModelProto field 8,
+    opset_import; it follows the graph, so the whole file is read: build time and errors only)."""
+    data = path.read_bytes()
+    pos, best = 0, None
+    try:
+        while pos < len(data):
+            key, pos = _varint(data, pos)
+            field, wire = key >> 3, key & 7
+            if wire == 0:
+                _, pos = _varint(data, pos)
+            elif wire == 2:
+                size, pos = _varint(data, pos)
+                if field == 8:
+                    best = _opset_entry(data[pos : pos + size], best)
+                pos += size
+            elif wire == 1:
+                pos += 8
+            elif wire == 5:
+                pos += 4
+            else:
+                break
+    except IndexError:
+        pass
+    return best
+
+
+def _opset_entry(entry: bytes, best: int | None) -> int | None:
+    pos, domain, version = 0, b"", None
+    while pos < len(entry):
+        key, pos = _varint(entry, pos)
+        if key == (1 << 3 | 2):
+            size, pos = _varint(entry, pos)
+            domain = entry[pos : pos + size]
+            pos += size
+        elif key == (2 << 3 | 0):
+            version, pos = _varint(entry, pos)
+        else:
+            break
+    if domain in (b"", b"ai.onnx") and version is not None:
+        return max(best or 0, version)
+    return best
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3 or argv[0] != "optimize":
+        print("usage: python -m lit_runtime.onnxrt optimize SRC DEST", file=sys.stderr)
+        return 2
+    try:
+        meta = optimize(Path(argv[1]), Path(argv[2]))
+    except ModelError as exc:
+        print(f"lit-onnx: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"lit-onnx: {meta['source']} (opset {meta['opset']}) optimised in {meta['optimize_ms']} ms, "
+        f"inputs {meta['inputs']}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,132 @@
+"""Text inputs: raw strings -> token ids and attention mask, with a Hugging Face tokenizer.json.
+
+The tokenizer is loaded once at init. Which model input gets what is read off the graph's input
+names (ids, attention mask, token type ids, position ids); the sequence is padded to the longest
+text of the batch, or to max_length, or to the graph's own fixed length when it has one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InputError, ModelError
+from .settings import ConfigError, Settings
+
+PAD_TOKENS = ("[PAD]", "<pad>", "<|pad|>", "[pad]")
+
+
+@dataclass(frozen=True)
+class Feeds:
+    """Which model input takes which tokenizer output."""
+
+    ids: str
+    mask: str | None = None
+    type_ids: str | None = None
+    positions: str | None = None
+
+
+def load(conf: Settings) -> Any:
+    from tokenizers import Tokenizer
+
+    path = conf.text.tokenizer or conf.model_dir / "tokenizer.json"
+    if not path.is_file():
+        raise ConfigError(f"the tokenizer {path} is missing; save tokenizer.json beside the model")
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises a plain Exception on a malformed file
+        raise ConfigError(f"{path} is not a tokenizers tokenizer.json: {exc}") from None
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def feeds(names: tuple[str, ...]) -> Feeds:
+    """Map the graph's input names to what the tokenizer gives."""
+    roles: dict[str, str] = {}
+    for name in names:
+        low = name.lower()
+        role = (
+            "mask"
+            if "mask" in low
+            else "type_ids"
+            if "type" in low or "segment" in low
+            else "positions"
+            if "position" in low
+            else "ids"
+        )
+        if role in roles:
+            raise ModelError(
+                f"the model's inputs {roles[role]!r} and {name!r} both look like {role}; a text model takes "
+                "token ids plus optionally attention_mask, token_type_ids and position_ids"
+            )
+        roles[role] = name
+    if "ids" not in roles:
+        raise ModelError(f"no model input takes token ids (inputs: {', '.join(names)})")
+    return Feeds(roles["ids"], roles.get("mask"), roles.get("type_ids"), roles.get("positions"))
+
+
+def pad_id(tokenizer: Any) -> int:
+    for token in PAD_TOKENS:
+        if (found := tokenizer.token_to_id(token)) is not None:
+            return int(found)
+    return 0
+
+
+def encode(texts: list[str], tokenizer: Any, conf: Settings, fixed: int | None) -> dict[str, Any]:
+    """Token ids, attention mask and type ids for a batch, as int64 [batch, length] arrays."""
+    import numpy as np
+
+    limit = fixed or conf.text.max_length
+    encodings = tokenizer.encode_batch(texts)
+    lengths = [len(e.ids) for e in encodings]
+    if not conf.text.truncation and max(lengths) > limit:
+        i = max(range(len(lengths)), key=lengths.__getitem__)
+        raise InputError(f"text {i} is {lengths[i]} tokens, over max_length {limit} ([text] truncation = false)", 413)
+    if fixed or conf.text.padding == "max_length":
+        width = limit
+    else:
+        width = min(max(max(lengths), 1), limit)
+    ids = np.full((len(texts), width), pad_id(tokenizer), np.int64)
+    mask = np.zeros((len(texts), width), np.int64)
+    types = np.zeros((len(texts), width), np.int64)
+    for row, enc in enumerate(encodings):
+        n = min(len(enc.ids), width)
+        ids[row, :n] = enc.ids[:n]
+        mask[row, :n] = 1
+        types[row, :n] = enc.type_ids[:n]
+    return {"ids": ids, "mask": mask, "type_ids": types}
+
+
+def preprocess(inputs: list[Any], ctx: Any) -> dict[str, Any]:
+    """Strings -> {input name: int batch} for the model's inputs."""
+    import numpy as np
+
+    from .defaults import input_dtypes, input_names
+
+    for i, text in enumerate(inputs):
+        if not isinstance(text, str):
+            raise InputError(f"text {i} must be a string, got {type(text).__name__}")
+        if not text.strip():
+            raise InputError(f"text {i} is empty")
+    names = input_names(ctx)
+    mapping = ctx.state.get("text_feeds")
+    if mapping is None:
+        mapping = ctx.state["text_feeds"] = feeds(names)
+    shapes = getattr(ctx.model, "lit_shapes", {}) or {}
+    seq = (shapes.get(mapping.ids) or [None, None])[1:2]
+    fixed = seq[0] if seq and isinstance(seq[0], int) else None
+    try:
+        encoded = encode(inputs, ctx.state["tokenizer"], ctx.settings, fixed)
+    except UnicodeError:
+        raise InputError("text is not valid UTF-8") from None
+    dtypes = input_dtypes(ctx)
+    batch: dict[str, Any] = {mapping.ids: encoded["ids"]}
+    if mapping.mask:
+        batch[mapping.mask] = encoded["mask"]
+    if mapping.type_ids:
+        batch[mapping.type_ids] = encoded["type_ids"]
+    if mapping.positions:
+        width = encoded["ids"].shape[1]
+        batch[mapping.positions] = np.broadcast_to(np.arange(width, dtype=np.int64), encoded["ids"].shape)
+    return {name: np.ascontiguousarray(a, dtype=dtypes[name]) for name, a in batch.items()}
