@@ -59,7 +59,16 @@ def test_good_config_loads_with_defaults(tmp_path: Path) -> None:
         ("name = 'x'\n[model]\npath = 'model'\n[image]\nsize = [8]\n", "[width, height]"),
         ("name = 'x'\n[model]\npath = 'model'\nlabels = 'none.txt'\n", "labels file"),
         ("name = 'x'\n[model\npath = 'model'\n", "not valid TOML"),
-        ("name = 'x'\n[model]\npath = 's3://b/m'\nformat = 'onnx'\nsha256 = '" + "a" * 64 + "'\n", "ONNX model cannot"),
+            (
+                "name = 'x'\n[model]\npath = 's3://b/m'\nformat = 'onnx'\nengine = 'mxnet'\nsha256 = '" + "a" * 64 + "'\n",
+                "cannot run on mxnet",
+            ),
+            ("name = 'x'\n[model]\npath = 'model'\nengine = 'tensorrt'\n", "engine 'tensorrt' is not known"),
+            ("name = 'x'\n[model]\npath = 'model'\ninput = 'tensor'\nengine = 'onnxruntime'\n", "input_shape"),
+            ("name = 'x'\n[model]\npath = 'model'\ninput = 'text'\n", "tokenizer"),
+            ("name = 'x'\n[model]\npath = 'model'\n[text]\nmax_length = 64\n", "[model] input is 'image'"),
+            ("name = 'x'\n[model]\npath = 'model'\ninput = 'text'\n[text]\npadding = 'left'\n", "padding"),
+            ("name = 'x'\n[model]\npath = 'model'\ninput = 'text'\n[text]\nmax_length = 0\n", "max_length"),
         ("name = 'x'\n[model]\npath = 'model'\nformat = 'onnx'\n", "not one .onnx file"),
         ("name = 'x'\n[model]\npath = 'model'\n[output]\ns3 = 'gs://x'\n", "not an s3://"),
     ],
@@ -82,3 +91,29 @@ def test_model_dir_without_symbol_file(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="symbol.json"):
         project.load(tmp_path)
+
+
+def test_engine_follows_the_format_unless_set(tmp_path: Path) -> None:
+    assert project.load(make(tmp_path, GOOD)).engine == "mxnet"
+    (tmp_path / "model" / "net.onnx").write_bytes(b"onnx")
+    onnx = GOOD.replace('path = "model"', 'path = "model/net.onnx"\nformat = "onnx"')
+    loaded = project.load(make(tmp_path, onnx))
+    assert loaded.engine == "onnxruntime" and not loaded.converts
+    legacy = project.load(make(tmp_path, onnx.replace('format = "onnx"', 'format = "onnx"\nengine = "mxnet"')))
+    assert legacy.engine == "mxnet" and legacy.converts
+    exported = project.load(make(tmp_path, GOOD.replace('path = "model"', 'path = "model"\nengine = "onnxruntime"')))
+    assert exported.engine == "onnxruntime" and exported.converts and exported.image_size == (8, 8)
+
+
+def test_onnx_from_a_model_bucket_runs_on_onnxruntime(tmp_path: Path) -> None:
+    text = "name = 'x'\n[model]\npath = 's3://b/m'\nformat = 'onnx'\nsha256 = '" + "a" * 64 + "'\n"
+    loaded = project.load(make(tmp_path, text, model=False))
+    assert loaded.engine == "onnxruntime" and loaded.model_path is None and not loaded.converts
+
+
+def test_text_input_finds_the_tokenizer_beside_the_model(tmp_path: Path) -> None:
+    make(tmp_path, "name = 'x'\n[model]\npath = 'model'\ninput = 'text'\n[text]\nmax_length = 64\n")
+    (tmp_path / "model" / "tokenizer.json").write_text("{}")
+    loaded = project.load(tmp_path)
+    assert loaded.text is not None and loaded.text.tokenizer == (tmp_path / "model" / "tokenizer.json").resolve()
+    assert loaded.text.max_length == 64 and loaded.text.padding == "longest" and loaded.text.truncation

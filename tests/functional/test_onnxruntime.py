@@ -1,0 +1,167 @@
+"""The runtime in-process on ONNX Runtime: graphs as exported, int64 inputs, text, .npy, errors."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import batch_event, load_event
+from tests.fixtures import onnx_models
+
+pytestmark = pytest.mark.functional
+np = pytest.importorskip("numpy")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+pytest.importorskip("tokenizers")
+
+from lit_runtime import onnxrt  # noqa: E402
+from lit_runtime.app import App  # noqa: E402
+from lit_runtime.check import parity  # noqa: E402
+from lit_runtime.errors import InputError, ModelError  # noqa: E402
+from lit_runtime.settings import ConfigError  # noqa: E402
+
+TEXT_TOML = """
+name = "topics"
+[model]
+path = "model"
+format = "onnx"
+input = "text"
+labels = "labels.txt"
+top_k = 2
+[text]
+max_length = 8
+"""
+
+
+def project(root: Path, toml: str) -> Path:
+    (root / "model").mkdir(parents=True, exist_ok=True)
+    (root / "lit.toml").write_text(toml)
+    return root
+
+
+@pytest.fixture()
+def text_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> App:
+    monkeypatch.delenv("LIT_MODEL_DIR", raising=False)
+    root = project(tmp_path / "topics", TEXT_TOML)
+    onnx_models.bag_of_words_classifier(root / "model" / "topics.onnx")
+    onnx_models.word_tokenizer(root / "model" / "tokenizer.json")
+    (root / "labels.txt").write_text("\n".join(onnx_models.TOPICS) + "\n")
+    return App.start(root)
+
+
+def top(answer: dict) -> list[str]:
+    return [p[0]["label"] for p in answer["predictions"]]
+
+
+def test_text_answers_from_raw_strings_with_labels(text_app: App) -> None:
+    assert text_app.ctx.settings.engine == "onnxruntime"
+    assert text_app.ctx.model.lit_dtypes == {"input_ids": "int64", "attention_mask": "int64"}
+    answer = text_app.handle({"texts": ["The judge and the court", "A BUG in my code!", "bread, cheese and pasta"]})
+    assert top(answer) == ["law", "computers", "food"]
+    assert len(answer["predictions"][0]) == 2 and answer["predictions"][0][0]["probability"] > 0.5
+
+
+def test_padding_does_not_change_the_answer(text_app: App) -> None:
+    alone = text_app.handle({"text": "court"})["predictions"][0][0]["probability"]
+    padded = text_app.handle({"texts": ["court", "court law judge code bug bread cheese"]})["predictions"][0]
+    assert padded[0]["probability"] == pytest.approx(alone, abs=1e-6)
+
+
+def test_text_past_max_length_is_truncated_and_padding_to_max_length_works(text_app: App, tmp_path: Path) -> None:
+    long = " ".join(["pasta"] * 3 + ["court"] * 40)  # truncated at 8 tokens: 3 pasta, 5 court
+    assert top(text_app.handle({"text": long})) == ["law"]
+    batch = text_app.hooks["preprocess"]([long, "bug"], text_app.ctx)
+    assert batch["input_ids"].shape == (2, 8) and batch["attention_mask"][1].tolist() == [1] + [0] * 7
+
+
+def test_text_through_http_and_a_batch_trigger(text_app: App) -> None:
+    event = load_event("apigw-http-json")
+    event["headers"] = {"content-type": "text/plain"}
+    event["body"], event["isBase64Encoded"] = "judge", False
+    answer = text_app.handle(event)
+    assert answer["statusCode"] == 200 and json.loads(answer["body"])["predictions"][0][0]["label"] == "law"
+    sqs = batch_event("sqs-batch", [b"x", b"y", b"z"])
+    bodies = [{"text": "pasta"}, {"text": 7}, {"texts": ["code bug", "cheese"]}]
+    for record, body in zip(sqs["Records"], bodies):
+        record["body"] = json.dumps(body)
+    answer = text_app.handle(sqs)
+    assert [r.get("predictions", [[{}]])[0][0].get("label") for r in answer["results"]] == ["food", None, "computers"]
+    assert answer["batchItemFailures"] == [{"itemIdentifier": sqs["Records"][1]["messageId"]}]
+
+
+def test_bad_text_is_a_client_error(text_app: App) -> None:
+    for event in ({"text": ""}, {"texts": []}, {"text": ["a"]}, {"image": "x"}):
+        with pytest.raises(InputError):
+            text_app.handle(event)
+
+
+def test_tensor_model_takes_npy_and_json_in_its_own_dtype(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIT_MODEL_DIR", raising=False)
+    root = project(tmp_path / "ids", TEXT_TOML.replace('input = "text"', 'input = "tensor"').split("[text]")[0])
+    onnx_models.bag_of_words_classifier(root / "model" / "bow.onnx")
+    (root / "labels.txt").write_text("a\nb\nc\n")
+    app = App.start(root)
+    ids = np.array([[2, 3, 0], [8, 9, 0]], np.int64)
+    mask = (ids > 0).astype(np.int64)
+    want = app.handle({"inputs": [{"input_ids": i.tolist(), "attention_mask": m.tolist()} for i, m in zip(ids, mask)]})
+
+    def npy(a: np.ndarray) -> str:
+        buf = io.BytesIO()
+        np.save(buf, a)
+        return base64.b64encode(buf.getvalue()).decode()
+
+    got = app.handle({"npy": {"input_ids": npy(ids), "attention_mask": npy(mask.astype(np.int32))}})
+    assert got == want and np.argmax(got["predictions"][0]) == 0 and np.argmax(got["predictions"][1]) == 2
+    with pytest.raises(InputError, match="takes int64 values; got fractions"):
+        app.handle({"inputs": [{"input_ids": [2.5, 3, 0], "attention_mask": [1, 1, 0]}]})
+    with pytest.raises(InputError, match="input 'input_ids' has shape"):
+        app.handle({"inputs": [{"input_ids": [[2]], "attention_mask": [[1]]}]})
+
+
+def test_build_time_optimisation_keeps_answers_and_files(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    onnx_models.bag_of_words_classifier(src / "m.onnx", opset=18)
+    onnx_models.word_tokenizer(src / "tokenizer.json")
+    meta = onnxrt.optimize(src, tmp_path / "out")
+    assert meta["opset"] == 18 and meta["inputs"]["input_ids"] == {"shape": [None, None], "dtype": "int64"}
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [onnxrt.META, onnxrt.OPTIMIZED, "tokenizer.json"]
+    feeds = [np.array([[2, 5, 9]], np.int64), np.array([[1, 1, 1]], np.int64)]
+    before = onnxrt.load(src, 1).lit_forward(feeds)
+    after = onnxrt.load(tmp_path / "out", 1).lit_forward(feeds)
+    assert onnxrt.find(tmp_path / "out").name == onnxrt.OPTIMIZED and np.allclose(before, after, atol=1e-6)
+
+
+def test_an_operator_onnx_runtime_lacks_is_named_with_the_opset(tmp_path: Path) -> None:
+    onnx_models.unknown_operator(tmp_path / "bad.onnx", opset=17)
+    with pytest.raises(ModelError) as err:
+        onnxrt.optimize(tmp_path, tmp_path / "out")
+    assert "NoSuchOp" in str(err.value) and "opset 17" in str(err.value)
+
+
+def test_a_missing_tokenizer_fails_init_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIT_MODEL_DIR", raising=False)
+    root = project(tmp_path / "t", TEXT_TOML)
+    onnx_models.bag_of_words_classifier(root / "model" / "topics.onnx")
+    (root / "labels.txt").write_text("a\n")
+    with pytest.raises(ConfigError, match="tokenizer.json is missing"):
+        App.start(root)
+    (root / "model" / "tokenizer.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="is not a tokenizers tokenizer.json"):
+        App.start(root)
+
+
+def test_parity_check_catches_a_model_that_drifted(text_app: App, tmp_path: Path) -> None:
+    ids = np.array([[2, 3, 4]], np.int64)
+    mask = np.ones_like(ids)
+    out = text_app.hooks["inference"]({"input_ids": ids, "attention_mask": mask}, text_app.ctx)
+    model_dir = text_app.ctx.settings.model_dir
+    np.savez(model_dir / "lit-parity.npz", **{"input:input_ids": ids, "input:attention_mask": mask, "output": out})
+    assert parity(text_app) == 0.0
+    np.savez(model_dir / "lit-parity.npz", **{"input:input_ids": ids, "input:attention_mask": mask, "output": out + 0.01})
+    with pytest.raises(ModelError, match="differ from MXNet's by up to 1.00e-02"):
+        parity(text_app)
