@@ -133,8 +133,11 @@ def optimize(src: Path, dest: Path) -> dict[str, Any]:
     dest.mkdir(parents=True, exist_ok=True)
     opts = session_options(1, "extended")
     opts.optimized_model_filepath = str(dest / OPTIMIZED)
-    weights = sum(p.stat().st_size for p in source.parent.iterdir() if p.is_file())
-    if weights > INLINE_LIMIT:
+    data_files = {p.name for p in source.parent.iterdir() if p.name.startswith(source.name + ".")}
+    data_files |= {p.name for p in source.parent.iterdir() if p.name == source.stem + ".data"}
+    weights = sum((source.parent / name).stat().st_size for name in data_files | {source.name})
+    if data_files or weights > INLINE_LIMIT:
+        # Weights the exporter kept apart stay apart, in a data file of the optimised graph's own.
         opts.add_session_config_entry("session.optimized_model_external_initializers_file_name", OPTIMIZED + ".data")
         opts.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
     t0 = time.perf_counter()
@@ -147,8 +150,7 @@ def optimize(src: Path, dest: Path) -> dict[str, Any]:
         ) from None
     model = OnnxModel(session, source)
     # The graph and its data files are replaced by the optimised one; everything else comes along.
-    skipped = {source.name} | {p.name for p in source.parent.iterdir() if p.name.startswith(source.name + ".")}
-    skipped |= {p.name for p in source.parent.iterdir() if p.name == source.stem + ".data"}
+    skipped = {source.name} | data_files
     for item in src.iterdir() if src.is_dir() else ():
         if item.is_file() and item.name not in skipped:
             shutil.copy2(item, dest / item.name)

@@ -24,8 +24,16 @@ from lit.errors import LitError
 RUN_ID = uuid.uuid4().hex[:8]
 
 
-def lit(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "lit", *args], capture_output=True, text=True, timeout=timeout)
+def lit(
+    *args: str, check: bool = True, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "lit", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **env} if env else None,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"lit {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
     return proc
@@ -72,6 +80,18 @@ def base_image(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Iter
         created = info.get("Created", "")[:19]
         if created and calendar.timegm(time.strptime(created, "%Y-%m-%dT%H:%M:%S")) >= started - 5:
             docker.remove_image(image_id)
+
+
+@pytest.fixture(scope="session")
+def ort_base_image(docker: Docker, base_image: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The ONNX Runtime engine's base, under a test tag, with the same marked CA bundle (after the
+    MXNet base, so both come from the one bootstrapped OS layer)."""
+    tag = f"lit-base:test-{RUN_ID}-onnxruntime"
+    bundle = tmp_path_factory.mktemp("ca-ort") / "bundle.crt"
+    bundle.write_text((SYSTEM_CA.read_text() if SYSTEM_CA.is_file() else "") + f"\n# {base_image[1]}\n")
+    lit("base", "build", "--engine", "onnxruntime", "--tag", tag, "--ca-bundle", str(bundle), "-q", "--json")
+    yield tag
+    docker.remove_image(tag)
 
 
 @pytest.fixture(scope="session")
