@@ -15,6 +15,8 @@ command -v dockerd >/dev/null || need_apt+=(docker.io)
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
 command -v openssl >/dev/null || need_apt+=(openssl)
+# Real labelled text for the text example (topic files under /usr/share/games/fortunes).
+[ -f /usr/share/games/fortunes/computers ] || need_apt+=(fortunes)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "installing ${need_apt[*]}"
@@ -42,6 +44,14 @@ if [ ! -x "$VENV/bin/lit" ] || [ pyproject.toml -nt "$VENV/.lit-installed" ] || 
   # numpy 1.23.5 is pinned in the same command: anything that pulls numpy 2 breaks mxnet 1.9.1.
   "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[train,dev,plot]" -e runtime "numpy==1.23.5"
   touch "$VENV/.lit-installed"
+fi
+
+EXPORT_VENV=${LIT_EXPORT_VENV:-$ROOT/.venv-export}
+if [ ! -x "$EXPORT_VENV/bin/python" ] || [ scripts/requirements-export.txt -nt "$EXPORT_VENV/.lit-installed" ]; then
+  say "creating the export environment in $EXPORT_VENV (PyTorch and its default ONNX exporter)"
+  python3 -m venv "$EXPORT_VENV"
+  "$EXPORT_VENV/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-export.txt
+  touch "$EXPORT_VENV/.lit-installed"
 fi
 
 if [ ! -f images/digits/model/digits-0000.params ] || [ ! -f images/digits/heldout/labels.json ]; then
