@@ -103,11 +103,14 @@ def recommend(results: list[SizeResult], bound_ms: float | None) -> tuple[int | 
 
 
 def default_event(project: Project) -> bytes:
-    """With no event given: a blank image of the model's input size, or zeros of its input shape."""
+    """With no event given: a blank image of the model's input size, a sentence for a text model,
+    or zeros of its input shape."""
     if project.input_kind == "image":
-        width, height = project.raw.get("image", {}).get("size", [224, 224])
+        width, height = project.image_size
         return json.dumps({"image": _png_base64(int(width), int(height))}).encode()
-    shape = project.raw.get("model", {}).get("input_shape")
+    if project.input_kind == "text":
+        return json.dumps({"text": "A short sentence of about the length a caller sends, to time the model."}).encode()
+    shape = list(project.input_shape)
     if not shape:
         raise LitError("no event to send: the model takes tensors and lit.toml has no input_shape", "pass --event FILE")
 

@@ -152,9 +152,9 @@ def check_disk(docker: Docker) -> Check:
     return Check("disk", OK, detail)
 
 
-def check_base(docker: Docker, ref: str) -> Check:
+def check_base(docker: Docker, ref: str, engine: str = "mxnet") -> Check:
     try:
-        base.require(docker, ref)  # the same test `lit build` makes
+        base.require(docker, ref, engine)  # the same test `lit build` makes
     except LitError as exc:
         return _failed("base image", exc)
     info = docker.image(ref) or {}
@@ -302,7 +302,7 @@ def load_project(root: Path) -> tuple[Project | None, Check]:
     return proj, Check(
         "lit.toml",
         OK,
-        f"function {proj.name}: {proj.model_format} model at {model}, {proj.function.memory} MB, "
+        f"function {proj.name}: {proj.model_format} model on {proj.engine} at {model}, {proj.function.memory} MB, "
         f"{proj.function.timeout} s, {proj.function.architecture}",
     )
 
@@ -386,8 +386,9 @@ def run(
     if engine.status != FAIL:
         report.checks.append(check_builder(docker))
         report.checks.append(check_disk(docker))
-        base_ref = base_image or (proj.base if proj else None) or base.DEFAULT_BASE
-        base_check = check_base(docker, base_ref)
+        engine_name = proj.engine if proj else "mxnet"
+        base_ref = base_image or (proj.base if proj else None) or base.default_tag(engine_name)
+        base_check = check_base(docker, base_ref, engine_name)
         report.checks.append(base_check)
         report.checks.append(check_rie(docker, base_ref if base_check.status != FAIL else None))
     report.checks += check_aws(region, aws_timeout)

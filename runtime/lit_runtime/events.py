@@ -162,6 +162,10 @@ def _text(value: Any, what: str) -> str:
         raise InputError(f"{what} must be a string, got {type(value).__name__}")
     if not value.strip():
         raise InputError(f"{what} is empty")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, from a "\ud800" escape in the event's JSON
+        raise InputError(f"{what} is not valid Unicode text (a lone surrogate)") from None
     return value
 
 

@@ -109,6 +109,10 @@ def preprocess(inputs: list[Any], ctx: Any) -> dict[str, Any]:
             raise InputError(f"text {i} must be a string, got {type(text).__name__}")
         if not text.strip():
             raise InputError(f"text {i} is empty")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(f"text {i} is not valid Unicode text (a lone surrogate)") from None
     names = input_names(ctx)
     mapping = ctx.state.get("text_feeds")
     if mapping is None:
@@ -116,10 +120,7 @@ def preprocess(inputs: list[Any], ctx: Any) -> dict[str, Any]:
     shapes = getattr(ctx.model, "lit_shapes", {}) or {}
     seq = (shapes.get(mapping.ids) or [None, None])[1:2]
     fixed = seq[0] if seq and isinstance(seq[0], int) else None
-    try:
-        encoded = encode(inputs, ctx.state["tokenizer"], ctx.settings, fixed)
-    except UnicodeError:
-        raise InputError("text is not valid UTF-8") from None
+    encoded = encode(inputs, ctx.state["tokenizer"], ctx.settings, fixed)
     dtypes = input_dtypes(ctx)
     batch: dict[str, Any] = {mapping.ids: encoded["ids"]}
     if mapping.mask:
