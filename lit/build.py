@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -90,7 +91,7 @@ def dockerfile(project: Project, base_image: str, mxnet_base: str | None = None)
     if project.model_path is not None and project.engine == "mxnet" and project.model_format == "onnx":
         lines += [
             f"FROM {base_image} AS convert",
-            "LABEL lit.stage=function-build",
+            f"LABEL lit.stage=function-build lit.project={project.name}",
             "COPY ca-bundle.crt /tmp/lit/",
             f"RUN {_pip(ONNX_PACKAGES)}",
             "COPY model/ /tmp/lit/onnx/",
@@ -105,7 +106,7 @@ def dockerfile(project: Project, base_image: str, mxnet_base: str | None = None)
         if project.model_format == "mxnet":
             lines += [
                 f"FROM {mxnet_base or base.default_tag('mxnet')} AS export",
-                "LABEL lit.stage=function-build",
+                f"LABEL lit.stage=function-build lit.project={project.name}",
                 "COPY ca-bundle.crt /tmp/lit/",
                 f"RUN {_pip(ONNX_PACKAGES)}",
                 "COPY model/ /tmp/lit/mxnet/",
@@ -118,7 +119,7 @@ def dockerfile(project: Project, base_image: str, mxnet_base: str | None = None)
             onnx_from = "COPY --from=export /opt/lit-onnx/ /tmp/lit/onnx/"
         lines += [
             f"FROM {base_image} AS optimize",
-            "LABEL lit.stage=function-build",
+            f"LABEL lit.stage=function-build lit.project={project.name}",
             onnx_from,
             # ONNX Runtime loads the graph here (an operator or opset it cannot run fails the
             # build) and saves it with its portable optimisations done: less work at cold start.
@@ -129,7 +130,7 @@ def dockerfile(project: Project, base_image: str, mxnet_base: str | None = None)
     if project.requirements is not None:
         lines += [
             f"FROM {base_image} AS deps",
-            "LABEL lit.stage=function-build",
+            f"LABEL lit.stage=function-build lit.project={project.name}",
             "COPY ca-bundle.crt requirements.txt /tmp/lit/",
             # pip is not in the base image (it is a build tool); ensurepip brings it back in this
             # throwaway stage, and --prefix keeps the new packages apart from the base's.
@@ -276,6 +277,23 @@ def _explain(project: Project, build_log: list[str]) -> LitError:
     return EngineError(f"docker build failed:\n{tail}", "read the build log above; fix the step that failed")
 
 
+STEP_ID = re.compile(r"^ ---> ([0-9a-f]{12})$")
+
+
+def remove_stale_stages(docker: Docker, project: Project, build_log: list[str]) -> int:
+    """Remove this project's throwaway build stages (model export or optimisation, requirements)
+    that the build just made did not use: each stage is 0.5-0.8 GB, and a new model or requirements
+    file would otherwise leave the old ones behind on every build. The ones just used stay, as the
+    cache that keeps a code-only rebuild in seconds."""
+    used = {m[1] for line in build_log if (m := STEP_ID.match(line.rstrip()))}
+    removed = 0
+    for image_id in docker.dangling(f"lit.project={project.name}"):
+        if image_id.removeprefix("sha256:")[:12] not in used:
+            docker.remove_image(image_id)
+            removed += 1
+    return removed
+
+
 def ensure_base(docker: Docker, engine: str, log: Callable[[str], None]) -> str:
     """The engine's default base, built first when it is missing (minutes, once per machine)."""
     tag = base.default_tag(engine)
@@ -316,6 +334,8 @@ def build(
             image_id = docker.build(Path(tmp), candidate, log=keep)
         except EngineError:
             raise _explain(project, seen) from None
+        finally:
+            remove_stale_stages(docker, project, seen)
     try:
         if run_check:
             log("checking the image: runtime init, model load, warm-up")

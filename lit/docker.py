@@ -157,6 +157,11 @@ class Docker:
         out = self._run("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f"reference={pattern}")
         return out.split()
 
+    def dangling(self, label: str) -> list[str]:
+        """Full ids of untagged top-level images carrying a label (KEY=VALUE)."""
+        out = self._run("images", "-q", "--no-trunc", "--filter", "dangling=true", "--filter", f"label={label}")
+        return out.split()
+
     def tag(self, src: str, dst: str) -> None:
         self._run("tag", src, dst)
 

@@ -215,3 +215,26 @@ def test_text_classifier_from_the_legacy_exporter_at_opset_17(
     finally:
         lit("stop", str(project), check=False)
         docker.remove_image(image)
+
+
+def test_a_new_model_leaves_no_stale_build_stage(
+    docker: Docker, ort_base_image: str, cnn_project: Path, tmp_path: Path
+) -> None:
+    name = f"stages-t{RUN_ID}"
+    project = copy_project(cnn_project, tmp_path / "st", name)
+    args = ("build", str(project), "--base", ort_base_image, "--json")
+    try:
+        lit(*args)
+        first = docker.dangling(f"lit.project={name}")
+        assert len(first) == 1, "one optimise stage, kept as the cache"
+        (project / "handler_notes.txt").write_text("code only\n")
+        lit(*args)
+        assert docker.dangling(f"lit.project={name}") == first, "a code-only rebuild reuses the stage"
+        (project / "model" / "README.txt").write_text("a new model version\n")
+        lit(*args)
+        latest = docker.dangling(f"lit.project={name}")
+        assert len(latest) == 1 and latest != first, "the old model's stage is gone, the new one kept"
+    finally:
+        docker.remove_image(f"lit-{name}:latest")
+        for image_id in docker.dangling(f"lit.project={name}"):
+            docker.remove_image(image_id)
