@@ -189,8 +189,12 @@ class App:
         if not prepared:
             return results
         try:
-            if isinstance(prepared[0][1], dict):
-                joint: Any = {k: np.concatenate([data[k] for _, data in prepared]) for k in prepared[0][1]}
+            if self.ctx.settings.input_kind == "text" and isinstance(prepared[0][1], dict):
+                from . import text
+
+                joint: Any = text.join([data for _, data in prepared], self.ctx)
+            elif isinstance(prepared[0][1], dict):
+                joint = {k: np.concatenate([data[k] for _, data in prepared]) for k in prepared[0][1]}
             else:
                 joint = np.concatenate([data for _, data in prepared])
             t1 = time.perf_counter()

@@ -131,3 +131,21 @@ def preprocess(inputs: list[Any], ctx: Any) -> dict[str, Any]:
         width = encoded["ids"].shape[1]
         batch[mapping.positions] = np.broadcast_to(np.arange(width, dtype=np.int64), encoded["ids"].shape)
     return {name: np.ascontiguousarray(a, dtype=dtypes[name]) for name, a in batch.items()}
+
+
+def join(batches: list[dict[str, Any]], ctx: Any) -> dict[str, Any]:
+    """Several records' batches as one, each padded to the widest (token ids with the pad id, the
+    rest with 0), so a batch trigger's texts share one forward pass."""
+    import numpy as np
+
+    mapping = ctx.state.get("text_feeds")
+    pad = pad_id(ctx.state["tokenizer"])
+    width = max(b[next(iter(b))].shape[1] for b in batches)
+    joined = {}
+    for name in batches[0]:
+        fill = pad if mapping is not None and name == mapping.ids else 0
+        parts = [np.pad(b[name], ((0, 0), (0, width - b[name].shape[1])), constant_values=fill) for b in batches]
+        joined[name] = np.concatenate(parts)
+    if mapping is not None and mapping.positions in joined:
+        joined[mapping.positions] = np.broadcast_to(np.arange(width, dtype=np.int64), joined[mapping.ids].shape).copy()
+    return joined

@@ -165,3 +165,20 @@ def test_parity_check_catches_a_model_that_drifted(text_app: App, tmp_path: Path
     np.savez(model_dir / "lit-parity.npz", **{"input:input_ids": ids, "input:attention_mask": mask, "output": out + 0.01})
     with pytest.raises(ModelError, match="differ from MXNet's by up to 1.00e-02"):
         parity(text_app)
+
+
+def test_a_batch_of_texts_of_different_lengths_shares_one_forward_pass(text_app: App) -> None:
+    calls = []
+    inference = text_app.hooks["inference"]
+
+    def counted(batch, ctx):
+        calls.append({k: v.shape for k, v in batch.items()})
+        return inference(batch, ctx)
+
+    text_app.hooks["inference"] = counted
+    sqs = batch_event("sqs-batch", [b"x", b"y", b"z"])
+    for record, body in zip(sqs["Records"], ["pasta", "court judge law code", "bug"]):
+        record["body"] = json.dumps({"text": body})
+    answer = text_app.handle(sqs)
+    assert [r["predictions"][0][0]["label"] for r in answer["results"]] == ["food", "law", "computers"]
+    assert calls == [{"input_ids": (3, 4), "attention_mask": (3, 4)}]
