@@ -11,6 +11,7 @@ graph.input. A seeded random batch and MXNet's outputs for it are saved as lit-p
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,9 @@ def export(src: Path, dest: Path, shape: list[int], name: str = "model") -> dict
     out = net.lit_forward([batch])
     expected = (out[0] if isinstance(out, (list, tuple)) else out).asnumpy()
     np.savez(dest / PARITY, **{"input:" + model.graph.input[0].name: batch, "output": expected})
+    for item in src.iterdir():  # the model's other files (a tokenizer, notes) come along
+        if item.is_file() and item not in (ckpt.symbol,) and not item.name.endswith(".params"):
+            shutil.copy2(item, dest / item.name)
     opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     return {"source": ckpt.symbol.name, "opset": opset, "weights_unlisted": removed}
 

@@ -12,6 +12,7 @@ Two things MXNet's importer does not do on its own:
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -102,6 +103,9 @@ def convert(src: Path, dest: Path, name: str = "model") -> dict[str, Any]:
             ) from None
     dest.mkdir(parents=True, exist_ok=True)
     mx.model.save_checkpoint(str(dest / name), 0, sym, args, aux)
+    for item in path.parent.iterdir():  # the model's other files (a tokenizer, notes) come along
+        if item.is_file() and item != path and not item.name.startswith(path.name + "."):
+            shutil.copy2(item, dest / item.name)
     meta = {"source": path.name, "opset": _opset(model), "inputs": inputs, "shapes": shapes}
     (dest / "lit-inputs.json").write_text(json.dumps(meta, indent=1))
     return meta

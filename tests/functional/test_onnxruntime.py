@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,21 @@ def test_a_batch_of_texts_of_different_lengths_shares_one_forward_pass(text_app:
     answer = text_app.handle(sqs)
     assert [r["predictions"][0][0]["label"] for r in answer["results"]] == ["food", "law", "computers"]
     assert calls == [{"input_ids": (3, 4), "attention_mask": (3, 4)}]
+
+
+def test_an_mxnet_checkpoint_exports_to_onnx_runtime_with_parity_data(digits_model: Path, tmp_path: Path) -> None:
+    pytest.importorskip("mxnet")
+    import onnx
+    from lit_runtime import mx_export
+
+    src = tmp_path / "mx"
+    shutil.copytree(digits_model / "model", src)
+    (src / "tokenizer.json").write_text("{}")
+    meta = mx_export.export(src, tmp_path / "onnx", [1, 1, 8, 8])
+    model = onnx.load(str(tmp_path / "onnx" / "model.onnx"))
+    assert [i.name for i in model.graph.input] == ["data"], "weights are not listed as graph inputs"
+    assert meta["weights_unlisted"] > 0 and (tmp_path / "onnx" / "tokenizer.json").is_file()
+    saved = np.load(tmp_path / "onnx" / mx_export.PARITY)
+    got = onnxrt.load(tmp_path / "onnx", 1).lit_forward([saved["input:data"]])
+    assert got.shape == saved["output"].shape == (2, 10)
+    assert np.abs(got - saved["output"]).max() <= 1e-4
