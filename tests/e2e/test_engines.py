@@ -9,6 +9,7 @@ import io
 import json
 import math
 import os
+import shutil
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -206,7 +207,9 @@ def test_text_classifier_from_the_legacy_exporter_at_opset_17(
     docker: Docker, ort_base_image: str, text_project: Path, running, tmp_path: Path
 ) -> None:
     project = copy_project(text_project, tmp_path / "legacy", f"text17-t{RUN_ID}")
-    trained(project, args=("--legacy", "--out", str(project / "model")))
+    trained(project, args=("--legacy", "--out", str(project / "legacy")))  # the same weights (seeded)
+    shutil.rmtree(project / "model")
+    (project / "legacy").rename(project / "model")
     image = json.loads(lit("build", str(project), "--base", ort_base_image, "--json").stdout)["image"]
     try:
         meta = docker.run_once(image, ["--network", "none", "--entrypoint", "cat"], ["/var/task/model/lit-model.json"])
