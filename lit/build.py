@@ -336,6 +336,7 @@ def build(
             raise _explain(project, seen) from None
         finally:
             remove_stale_stages(docker, project, seen)
+    replaced = (docker.image(image) or {}).get("Id")
     try:
         if run_check:
             log("checking the image: runtime init, model load, warm-up")
@@ -343,6 +344,8 @@ def build(
         docker.tag(candidate, image)
     finally:
         docker.remove_image(candidate)
+    if replaced and replaced != image_id and not (docker.image(replaced) or {}).get("RepoTags"):
+        docker.remove_image(replaced)  # the image this build replaced, now untagged (kept while a container runs it)
     info = docker.image(image) or {}
     layers = [{"size": int(h["Size"]), "created_by": h["CreatedBy"][:160]} for h in docker.history(image)]
     return BuildResult(image, image_id, base_ref, int(info.get("Size", 0)), round(time.monotonic() - start, 1), layers)

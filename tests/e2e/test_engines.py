@@ -11,6 +11,7 @@ import math
 import os
 import shutil
 import subprocess
+import tarfile
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -95,8 +96,10 @@ def test_cnn_from_the_default_exporter_answers_as_pytorch(
             "isBase64Encoded": True,
         }
         answer = invoke(port, url_event)
-        print(f"max |ONNX Runtime via LIT - PyTorch|: json {np.abs(as_json - want).max():.2e}, "
-              f"npy {np.abs(as_npy - want).max():.2e}")
+        print(
+            f"max |ONNX Runtime via LIT - PyTorch|: json {np.abs(as_json - want).max():.2e}, "
+            f"npy {np.abs(as_npy - want).max():.2e}"
+        )
         assert np.abs(as_json - want).max() <= 1e-4 and np.abs(as_npy - want).max() <= 1e-4
         assert answer["statusCode"] == 200
         assert np.abs(np.array(json.loads(answer["body"])["predictions"]) - want[:4]).max() <= 1e-4
@@ -132,7 +135,12 @@ def test_onnx_runtime_names_an_operator_it_cannot_run(ort_base_image: str, cnn_p
 
 
 def test_an_mxnet_checkpoint_served_by_onnx_runtime(
-    docker: Docker, base_image: tuple[str, str], ort_base_image: str, digits_project: Path, digits_image: str, running,
+    docker: Docker,
+    base_image: tuple[str, str],
+    ort_base_image: str,
+    digits_project: Path,
+    digits_image: str,
+    running,
     tmp_path: Path,
 ) -> None:
     project = copy_project(digits_project, tmp_path / "d", f"digits-ort-t{RUN_ID}")
@@ -186,8 +194,10 @@ def check_text_image(docker: Docker, project: Path, image: str, running) -> None
     one = invoke(port, {"text": held["texts"][0]})["predictions"][0]
     assert one[0]["probability"] == pytest.approx(softmax(held["torch_logits"][0])[one[0]["index"]], abs=1e-4)
     accuracy = right / len(held["texts"])
-    print(f"text through the RIE: accuracy {accuracy:.4f} (PyTorch in process {held['accuracy']:.4f}), "
-          f"max |p - p_torch| {worst:.2e}")
+    print(
+        f"text through the RIE: accuracy {accuracy:.4f} (PyTorch in process {held['accuracy']:.4f}), "
+        f"max |p - p_torch| {worst:.2e}"
+    )
     assert worst <= 1e-4
     assert abs(accuracy - held["accuracy"]) <= 1 / len(held["texts"]) + 1e-9
 
@@ -237,7 +247,45 @@ def test_a_new_model_leaves_no_stale_build_stage(
         lit(*args)
         latest = docker.dangling(f"lit.project={name}")
         assert len(latest) == 1 and latest != first, "the old model's stage is gone, the new one kept"
+        assert docker.dangling(f"lit.function={name}") == [], "the images the rebuilds replaced are gone"
     finally:
         docker.remove_image(f"lit-{name}:latest")
         for image_id in docker.dangling(f"lit.project={name}"):
             docker.remove_image(image_id)
+
+
+def test_the_onnx_runtime_base_keeps_every_guarantee_of_the_mxnet_one(
+    docker: Docker, base_image: tuple[str, str], ort_base_image: str, tmp_path: Path
+) -> None:
+    """No CA bundle in any layer (the build's was marked), nothing for lit scan, the same
+    entrypoint contract, its engine labelled, numpy 2, and no MXNet."""
+    info = docker.image(ort_base_image) or {}
+    config = info.get("Config", {})
+    assert (
+        config.get("Entrypoint") == ["/lambda-entrypoint.sh"]
+        and config.get("Labels", {})["lit.engine"] == "onnxruntime"
+    )
+    probe = docker.run_once(
+        ort_base_image,
+        ["--network", "none", "--entrypoint", "/opt/lit/bin/python"],
+        ["-c", "import onnxruntime, numpy, cv2, tokenizers, awslambdaric, lit_runtime.app; print(numpy.__version__)"],
+    )
+    assert probe.returncode == 0 and probe.stdout.startswith("2."), probe.stderr
+    rie = docker.run_once(
+        ort_base_image, ["--network", "none", "--entrypoint", "ls"], ["/usr/local/bin/aws-lambda-rie"]
+    )
+    assert rie.returncode == 0
+    no_mxnet(docker, ort_base_image)
+    scan = json.loads(lit("scan", ort_base_image, "--json").stdout)
+    assert scan["findings"] == [] and scan["unscanned"] == []
+    archive = tmp_path / "base.tar"
+    subprocess.run([docker.binary, "save", "-o", str(archive), ort_base_image], check=True)
+    needle = base_image[1].encode()  # the marker put into the bundle handed to pip
+    with tarfile.open(archive) as outer:
+        for member in outer.getmembers():
+            if member.name.endswith("layer.tar"):
+                with tarfile.open(fileobj=outer.extractfile(member)) as layer:
+                    for entry in layer.getmembers():
+                        if entry.isfile() and entry.size < 50_000_000:
+                            data = layer.extractfile(entry)
+                            assert data is not None and needle not in data.read(), entry.name
