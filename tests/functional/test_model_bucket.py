@@ -142,3 +142,37 @@ def test_remote_model_needs_a_digest(digits_copy: Path) -> None:
     config.write_text(config.read_text().replace('path = "model"', 'path = "s3://b/m"'))
     with pytest.raises(ConfigError, match="sha256"):
         project.load(digits_copy)
+
+
+def test_an_onnx_text_model_and_its_tokenizer_from_the_bucket_on_onnx_runtime(
+    aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ONNX needs no conversion on ONNX Runtime, so it may live in a model bucket; the tokenizer
+    beside it comes along and is verified like the model."""
+    import boto3
+
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("tokenizers")
+    from tests.fixtures import onnx_models
+
+    model = tmp_path / "upload"
+    model.mkdir()
+    onnx_models.bag_of_words_classifier(model / "topics.onnx")
+    onnx_models.word_tokenizer(model / "tokenizer.json")
+    bucket = f"models-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
+    pushed = push(model, f"s3://{bucket}/topics/v1")
+    assert set(pushed["files"]) == {"topics.onnx", "tokenizer.json"}
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "labels.txt").write_text("\n".join(onnx_models.TOPICS) + "\n")
+    (root / "lit.toml").write_text(
+        f'name = "topics"\n[model]\npath = "{pushed["url"]}"\nsha256 = "{pushed["sha256"]}"\nformat = "onnx"\n'
+        'input = "text"\nlabels = "labels.txt"\n'
+    )
+    monkeypatch.setenv("LIT_MODEL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("LIT_MODEL_DIR", raising=False)
+    app = App.start(root)
+    assert app.ctx.settings.engine == "onnxruntime"
+    answer = app.handle({"texts": ["the judge", "pasta with cheese"]})
+    assert [p[0]["label"] for p in answer["predictions"]] == ["law", "food"]
