@@ -9,9 +9,9 @@ warm p50/p99 through the RIE. The floor per size is the ONNX Runtime forward pas
 inside its image at the same CPU share, plus the echo handler's RIE round trip (benchmarks/spine.py
 builds it). Also times decoding a 3x224x224 float32 tensor sent as JSON lists against .npy bytes
 (on the host, json.loads included). Prints a table and the ratios against their targets, writes
-benchmarks/results/engines.json, and removes its containers and the two function images (unless
---keep); base images and spine's echo image stay. Ratios are taken within the run; absolute figures
-vary with the machine. With the bases missing, `lit build` builds them first (its time says so).
+benchmarks/results/engines.json, and removes its containers, the two function images and their
+build stages (unless --keep); base images and spine's echo image stay. Ratios are taken within the
+run; absolute figures vary with the machine. With the bases missing, `lit build` builds them first (its time says so).
 """
 
 from __future__ import annotations
@@ -256,6 +256,9 @@ def main() -> None:
                 subprocess.run([str(LIT), "stop", str(Path(tmp) / project)], capture_output=True, check=False)
             for image in images if not args.keep else []:
                 docker.remove_image(image)
+            for project in ENGINES.values() if not args.keep else []:  # their export/optimise stages
+                for stage in docker.dangling("lit.stage=function-build", f"lit.project={project}"):
+                    docker.remove_image(stage)
     mx_, ort = engines["mxnet"], engines["onnxruntime"]
     targets, per_size = [], {}
     for m in memories:

@@ -141,7 +141,19 @@ def build(
         (ctx / "ca-bundle.crt").write_bytes(bundle.read_bytes() if bundle else b"")
         log(f"building {tag} ({engine}) on {base_os}" + (f" (pip trusts {bundle})" if bundle else ""))
         args = {"OS_IMAGE": base_os, "ENGINE": engine, "LIT_RUNTIME_DIGEST": runtime_digest()}
-        image_id = docker.build(ctx, tag, args, log=log)
+        replaced = (docker.image(tag) or {}).get("Id")
+        seen: list[str] = []
+
+        def keep(line: str) -> None:
+            seen.append(line)
+            log(line)
+
+        try:
+            image_id = docker.build(ctx, tag, args, log=keep)
+        finally:
+            docker.prune_stages(("lit.stage=base-build", f"lit.engine={engine}"), seen)
+    if replaced != image_id:
+        docker.remove_if_untagged(replaced)
     info = docker.image(tag) or {}
     return BaseResult(tag, engine, image_id, base_os, int(info.get("Size", 0)), round(time.monotonic() - start, 1))
 

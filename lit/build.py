@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -277,23 +276,6 @@ def _explain(project: Project, build_log: list[str]) -> LitError:
     return EngineError(f"docker build failed:\n{tail}", "read the build log above; fix the step that failed")
 
 
-STEP_ID = re.compile(r"^ ---> ([0-9a-f]{12})$")
-
-
-def remove_stale_stages(docker: Docker, project: Project, build_log: list[str]) -> int:
-    """Remove this project's throwaway build stages (model export or optimisation, requirements)
-    that the build just made did not use: each stage is 0.5-0.8 GB, and a new model or requirements
-    file would otherwise leave the old ones behind on every build. The ones just used stay, as the
-    cache that keeps a code-only rebuild in seconds."""
-    used = {m[1] for line in build_log if (m := STEP_ID.match(line.rstrip()))}
-    removed = 0
-    for image_id in docker.dangling(f"lit.project={project.name}"):
-        if image_id.removeprefix("sha256:")[:12] not in used:
-            docker.remove_image(image_id)
-            removed += 1
-    return removed
-
-
 def ensure_base(docker: Docker, engine: str, log: Callable[[str], None]) -> str:
     """The engine's default base, built first when it is missing (minutes, once per machine)."""
     tag = base.default_tag(engine)
@@ -335,7 +317,7 @@ def build(
         except EngineError:
             raise _explain(project, seen) from None
         finally:
-            remove_stale_stages(docker, project, seen)
+            docker.prune_stages(("lit.stage=function-build", f"lit.project={project.name}"), seen)
     replaced = (docker.image(image) or {}).get("Id")
     try:
         if run_check:
@@ -344,8 +326,8 @@ def build(
         docker.tag(candidate, image)
     finally:
         docker.remove_image(candidate)
-    if replaced and replaced != image_id and not (docker.image(replaced) or {}).get("RepoTags"):
-        docker.remove_image(replaced)  # the image this build replaced, now untagged (kept while a container runs it)
+    if replaced != image_id:
+        docker.remove_if_untagged(replaced)
     info = docker.image(image) or {}
     layers = [{"size": int(h["Size"]), "created_by": h["CreatedBy"][:160]} for h in docker.history(image)]
     return BuildResult(image, image_id, base_ref, int(info.get("Size", 0)), round(time.monotonic() - start, 1), layers)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -23,6 +24,10 @@ NOT_RUNNING = (
     "start it (`sudo systemctl start docker`, or `dockerd &` where there is no systemd), "
     "or point DOCKER_HOST at a running engine"
 )
+
+
+# The classic builder's line after each step: the image that step made (or took from the cache).
+STEP_ID = re.compile(r"^ ---> ([0-9a-f]{12})$")
 
 
 class RegistryError(EngineError):
@@ -157,10 +162,25 @@ class Docker:
         out = self._run("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f"reference={pattern}")
         return out.split()
 
-    def dangling(self, label: str) -> list[str]:
-        """Full ids of untagged top-level images carrying a label (KEY=VALUE)."""
-        out = self._run("images", "-q", "--no-trunc", "--filter", "dangling=true", "--filter", f"label={label}")
-        return out.split()
+    def dangling(self, *labels: str) -> list[str]:
+        """Full ids of untagged top-level images carrying every label given (KEY=VALUE)."""
+        filters = [arg for label in labels for arg in ("--filter", f"label={label}")]
+        return self._run("images", "-q", "--no-trunc", "--filter", "dangling=true", *filters).split()
+
+    def prune_stages(self, labels: tuple[str, ...], build_log: list[str]) -> int:
+        """Remove the untagged build stages carrying `labels` that the build whose log is given did
+        not use: a changed input leaves the old stage (0.5-0.8 GB) behind on every build otherwise.
+        The ones just used stay, as the cache that keeps the next build fast."""
+        used = {m[1] for line in build_log if (m := STEP_ID.match(line.rstrip()))}
+        stale = [i for i in self.dangling(*labels) if i.removeprefix("sha256:")[:12] not in used]
+        for image_id in stale:
+            self.remove_image(image_id)
+        return len(stale)
+
+    def remove_if_untagged(self, image_id: str | None) -> None:
+        """Remove an image a build replaced once it has no tag left (kept while a container runs it)."""
+        if image_id and not (self.image(image_id) or {}).get("RepoTags"):
+            self.remove_image(image_id)
 
     def tag(self, src: str, dst: str) -> None:
         self._run("tag", src, dst)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
+from .text import check as check_text
 
 # Lambda's synchronous payload limit; a bigger body can only come from a local caller.
 MAX_BODY_BYTES = 6 * 1024 * 1024
@@ -138,9 +139,9 @@ def inputs_from_json(doc: Any, kind: str) -> list[Any]:
         raise InputError(f"expected a JSON object, got {type(doc).__name__}")
     if kind == "text":
         if "text" in doc:
-            return [_text(doc["text"], "'text'")]
+            return [check_text(doc["text"], "'text'")]
         if isinstance(doc.get("texts"), list) and doc["texts"]:
-            return [_text(v, f"'texts[{i}]'") for i, v in enumerate(doc["texts"])]
+            return [check_text(v, f"'texts[{i}]'") for i, v in enumerate(doc["texts"])]
         raise InputError('missing field: send {"text": "..."} or {"texts": ["...", ...]}')
     if kind == "tensor" and "npy" in doc:
         return _npy_inputs(doc["npy"])
@@ -155,18 +156,6 @@ def inputs_from_json(doc: Any, kind: str) -> list[Any]:
     if isinstance(doc.get("inputs"), list) and doc["inputs"]:
         return list(doc["inputs"])
     raise InputError('missing field: send {"input": [[...]]} or {"inputs": [[...], ...]}')
-
-
-def _text(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise InputError(f"{what} must be a string, got {type(value).__name__}")
-    if not value.strip():
-        raise InputError(f"{what} is empty")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate, from a "\ud800" escape in the event's JSON
-        raise InputError(f"{what} is not valid Unicode text (a lone surrogate)") from None
-    return value
 
 
 def _npy_inputs(value: Any) -> list[Any]:
@@ -216,7 +205,7 @@ def _http_inputs(event: dict[str, Any], kind: str) -> list[Any]:
 
         return npy.examples(raw, "body")
     if kind == "text" and ctype == "text/plain":
-        return [_text(_utf8(raw, "body"), "body")]
+        return [check_text(_utf8(raw, "body"), "body")]
     accepted = {"image": "image/*", "tensor": "application/x-npy", "text": "text/plain"}[kind]
     raise InputError(
         f"content type {ctype!r} does not fit a model of {kind} input; send application/json or {accepted}", 415
@@ -256,7 +245,7 @@ def object_inputs(key: str, data: bytes, kind: str) -> list[Any]:
 
         return npy.examples(data, f"s3 object {key}")
     if kind == "text" and not name.endswith(".json"):
-        return [_text(_utf8(data, f"s3 object {key}"), f"s3 object {key}")]
+        return [check_text(_utf8(data, f"s3 object {key}"), f"s3 object {key}")]
     return inputs_from_json(_json(data, f"s3 object {key}"), kind)
 
 

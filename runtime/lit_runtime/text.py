@@ -26,6 +26,19 @@ class Feeds:
     positions: str | None = None
 
 
+def check(value: Any, what: str) -> str:
+    """One text as a caller sent it: a non-blank string of valid Unicode, or a 400 saying why."""
+    if not isinstance(value, str):
+        raise InputError(f"{what} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise InputError(f"{what} is empty")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, from a "\ud800" escape in the event's JSON
+        raise InputError(f"{what} is not valid Unicode text (a lone surrogate)") from None
+    return value
+
+
 def load(conf: Settings) -> Any:
     from tokenizers import Tokenizer
 
@@ -104,15 +117,8 @@ def preprocess(inputs: list[Any], ctx: Any) -> dict[str, Any]:
 
     from .defaults import input_dtypes, input_names
 
-    for i, text in enumerate(inputs):
-        if not isinstance(text, str):
-            raise InputError(f"text {i} must be a string, got {type(text).__name__}")
-        if not text.strip():
-            raise InputError(f"text {i} is empty")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InputError(f"text {i} is not valid Unicode text (a lone surrogate)") from None
+    for i, text in enumerate(inputs):  # a service.py hook may hand over inputs events never saw
+        check(text, f"text {i}")
     names = input_names(ctx)
     mapping = ctx.state.get("text_feeds")
     if mapping is None:
