@@ -31,6 +31,8 @@ FIXES = {
     "InvalidParameterValueException": "fix the value AWS names above",
     "ResourceConflictException": "wait for the function's update in progress to finish, then re-run",
     "TooManyRequestsException": "wait a moment and re-run",
+    "ServiceException": "AWS failed on its side: run the command again in a moment",
+    "ServiceUnavailableException": "AWS failed on its side: run the command again in a moment",
 }
 
 
@@ -303,6 +305,37 @@ class LambdaClient:
                 self._lambda.update_alias(FunctionName=name, Name=alias, FunctionVersion=version)
             else:
                 self._lambda.create_alias(FunctionName=name, Name=alias, FunctionVersion=version)
+
+    def tag(self, arn: str, tags: dict[str, str]) -> None:
+        with calling(f"tagging {arn}"):
+            self._lambda.tag_resource(Resource=arn, Tags=tags)
+
+    def put_reserved_concurrency(self, name: str, count: int) -> None:
+        with calling(f"reserving concurrency for {name}"):
+            self._lambda.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=count)
+
+    def delete_reserved_concurrency(self, name: str) -> None:
+        with calling(f"removing the reserved concurrency of {name}"):
+            self._lambda.delete_function_concurrency(FunctionName=name)
+
+    def get_provisioned_concurrency(self, name: str, alias: str) -> int | None:
+        found = or_none(
+            f"reading the provisioned concurrency of {name}:{alias}",
+            lambda: self._lambda.get_provisioned_concurrency_config(FunctionName=name, Qualifier=alias),
+            "ProvisionedConcurrencyConfigNotFoundException",
+            "ResourceNotFoundException",
+        )
+        return None if found is None else int(found["RequestedProvisionedConcurrentExecutions"])
+
+    def put_provisioned_concurrency(self, name: str, alias: str, count: int) -> None:
+        with calling(f"setting the provisioned concurrency of {name}:{alias}"):
+            self._lambda.put_provisioned_concurrency_config(
+                FunctionName=name, Qualifier=alias, ProvisionedConcurrentExecutions=count
+            )
+
+    def delete_provisioned_concurrency(self, name: str, alias: str) -> None:
+        with calling(f"removing the provisioned concurrency of {name}:{alias}"):
+            self._lambda.delete_provisioned_concurrency_config(FunctionName=name, Qualifier=alias)
 
     def get_url(self, name: str, alias: str) -> dict[str, Any] | None:
         return or_none(

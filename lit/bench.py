@@ -21,14 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import build, local
+from . import build, local, prices
 from .docker import Docker
 from .errors import LitError
 from .project import Project
 
-# Lambda's on-demand prices (us-east-1, first tier): USD per GB-second and per request.
-PRICE_GB_SECOND = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
-PRICE_REQUEST = 0.20 / 1_000_000
 _BILLED = re.compile(r"Billed Duration: ([\d.]+) ms")
 DEFAULT_BOUND = 1.25  # with no --p99-bound: within 25% of the best p99 measured
 
@@ -81,7 +78,7 @@ class Report:
 
 def cost_per_million(billed_ms: float, memory: int, architecture: str) -> float:
     gb_seconds = billed_ms / 1000 * memory / 1024
-    return round(1_000_000 * (gb_seconds * PRICE_GB_SECOND[architecture] + PRICE_REQUEST), 4)
+    return round(1_000_000 * (gb_seconds * prices.GB_SECOND[architecture] + prices.REQUEST), 4)
 
 
 def percentile(values: list[float], q: float) -> float:

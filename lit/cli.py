@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, is_dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -97,7 +97,8 @@ def base_build(
         str, typer.Option(help="Engine: mxnet (lit-base:py3.11) or onnxruntime (lit-base:py3.11-onnxruntime).")
     ] = "mxnet",
     tag: Annotated[
-        str | None, typer.Option(help="Tag for the base image (default: the engine's, or LIT_BASE_IMAGE[_ONNXRUNTIME]).")
+        str | None,
+        typer.Option(help="Tag for the base image (default: the engine's, or LIT_BASE_IMAGE[_ONNXRUNTIME])."),
     ] = None,
     from_image: Annotated[
         str | None, typer.Option("--from", help="OS image to start from (Debian-based, Python 3.11).")
@@ -383,11 +384,12 @@ def deploy(
     if dry_run:
         _emit(
             as_json,
-            {"dry_run": True, "steps": [vars(s) for s in plan.steps]},
-            "\n".join(f"would {s.description}" for s in plan.steps) or "nothing to do: the function is up to date",
+            {"dry_run": True, "steps": [{**asdict(s), "call": s.call} for s in plan.steps]},
+            "\n".join(f"would {s.description}\n    {s.call}" for s in plan.steps)
+            or "nothing to do: the function is up to date",
         )
         return
-    result = deployer.execute(clients, plan, _quiet if as_json else _log)
+    result = deployer.deploy(clients, plan, _quiet if as_json else _log)
     text = f"{result.function}:{result.alias} -> version {result.version}" + (
         f"\nurl: {result.url}" if result.url else ""
     )
@@ -407,7 +409,10 @@ def status(directory: ProjectDir, alias: AliasOpt = "live", region: RegionOpt = 
         s,
         f"{s.function}: {s.state}, last update {s.last_update}\nimage: {s.image_uri}\n"
         f"alias {s.alias} -> version {s.alias_version} (versions: {', '.join(s.versions) or 'none'})"
-        + (f"\nurl: {s.url} (auth {s.url_auth})" if s.url else ""),
+        + (f"\n  {s.alias_description}" if s.alias_description else "")
+        + (f"\nurl: {s.url} (auth {s.url_auth})" if s.url else "")
+        + (f"\nreserved concurrency: {s.reserved_concurrency}" if s.reserved_concurrency is not None else "")
+        + (f"\nprovisioned concurrency on {s.alias}: {s.provisioned_concurrency}" if s.provisioned_concurrency else ""),
     )
 
 
@@ -449,10 +454,11 @@ def destroy(
 
     project = _project(directory)
     sess, clients = _clients(region)
-    ecr = aws.ECRClient(sess) if repository else None
-    steps = deployer.destroy_plan(clients, project, alias, repository, ecr)
+    if repository:
+        clients = replace(clients, ecr=aws.ECRClient(sess))
+    steps = deployer.destroy_plan(clients, project, alias, repository)
     if not dry_run:
-        deployer.destroy(clients, project, alias, steps, ecr, _quiet if as_json else _log)
+        deployer.execute(clients, steps, _quiet if as_json else _log)
     verb = "would " if dry_run else ""
     _emit(
         as_json,

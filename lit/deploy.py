@@ -1,9 +1,12 @@
 """`lit deploy` / `status` / `rollback` / `destroy`: plan the AWS calls, then run them (or print).
 
-The planner reads what exists and lists only the changes; `--dry-run` prints that list. The order
-keeps a function whole: role, then function code/configuration (waiting for Active + Successful),
-then a published version, and only then the alias moves. Whatever fails before the alias moves
-leaves the alias on the last good version.
+A plan is a list of steps, each one call (service, operation, parameters) run by one executor.
+The planner decides from facts that hold on Lambda: each version's CodeSha256 (the image digest)
+and configuration, the alias's version, the function's tags and concurrency. The order keeps a
+function whole: role, then function code and configuration (waiting for Active + Successful),
+then a published version, and only then the alias moves. A version that already carries this
+image and configuration is reused, never published twice, so a deploy that was killed or failed
+at any point converges when run again; until the alias moves it stays on the last good version.
 """
 
 from __future__ import annotations
@@ -14,17 +17,60 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from . import prices
 from .errors import AwsError, LitError
 from .project import Project
 
 POLICY_NAME = "lit"
+PUBLISHED = "<version published above>"  # a parameter filled in by the executor
+MANAGED_TAG = "lit:managed"
+VPC_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
+
+# The operations a step may name, by service: methods of that service's client in lit/aws.py.
+OPERATIONS: dict[str, frozenset[str]] = {
+    "iam": frozenset({"create_role", "put_role_policy", "delete_role"}),
+    "lambda": frozenset(
+        {
+            "create_function",
+            "update_code",
+            "update_configuration",
+            "wait_ready",
+            "publish_version",
+            "set_alias",
+            "tag",
+            "put_reserved_concurrency",
+            "delete_reserved_concurrency",
+            "put_provisioned_concurrency",
+            "delete_provisioned_concurrency",
+            "create_url",
+            "update_url",
+            "delete_url",
+            "delete_function",
+        }
+    ),
+    "ecr": frozenset({"delete_repository"}),
+}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Step:
-    action: str
+    """One AWS call: which client, which operation, its parameters, and what it does in words."""
+
+    service: str
+    operation: str
+    params: dict[str, Any]
     description: str
-    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def call(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items() if k != "document")
+        return f"{self.service}.{self.operation}({args})"
 
 
 @dataclass
@@ -32,6 +78,7 @@ class Plan:
     function: str
     image_uri: str
     alias: str
+    live_version: str | None  # the alias's version before this deploy (None: no alias yet)
     steps: list[Step]
 
     @property
@@ -45,6 +92,13 @@ class Clients:
     iam: Any
     account: str
     region: str
+    ecr: Any = None
+
+    def client(self, service: str) -> Any:
+        found = {"lambda": self.lam, "iam": self.iam, "ecr": self.ecr}.get(service)
+        if found is None:
+            raise LitError(f"no {service} client for this plan", "a bug in LIT's planner: please report it")
+        return found
 
 
 @dataclass(frozen=True)
@@ -60,18 +114,32 @@ class Desired:
     architecture: str
     alias: str
     url_auth: str | None  # AWS_IAM | NONE | None (no URL)
+    tags: dict[str, str] = field(default_factory=dict)
+    reserved: int | None = None
+    provisioned: int = 0
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
 
     @property
     def role_name(self) -> str:
         return f"lit-{self.name}"[:64]
 
+    @property
+    def code_sha(self) -> str:
+        """Lambda's CodeSha256 of an image function: the image digest."""
+        return self.image_uri.split("@sha256:", 1)[1]
+
+    @property
+    def vpc(self) -> dict[str, list[str]]:
+        return {"SubnetIds": list(self.subnets), "SecurityGroupIds": list(self.security_groups)}
+
 
 def role_policy(project: Project, account: str, region: str) -> str:
-    """Least privilege: its own log group; S3 read of the model bucket and write of the outputs
-    only when lit.toml uses them."""
+    """Least privilege: its own log group; S3 read of the model bucket and write of the outputs, and
+    the network interfaces a VPC function needs, only when lit.toml uses them."""
     logs = f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{project.name}"
     statements: list[dict[str, Any]] = [
-        {"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": f"arn:aws:logs:{region}:{account}:*"},
+        {"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": logs},
         {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{logs}:*"},
     ]
     if project.model_url and project.model_url.startswith("s3://"):
@@ -89,6 +157,9 @@ def role_policy(project: Project, account: str, region: str) -> str:
                 "Resource": f"arn:aws:s3:::{u.netloc}/{prefix + '/' if prefix else ''}*",
             }
         )
+    if project.function.subnets:
+        # ENI calls cannot be scoped to resources (AWSLambdaVPCAccessExecutionRole uses "*" too)
+        statements.append({"Effect": "Allow", "Action": VPC_ACTIONS, "Resource": "*"})
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
@@ -110,116 +181,266 @@ def desired(
         architecture=fn.architecture,
         alias=alias,
         url_auth=url_auth,
+        tags={**fn.tags, MANAGED_TAG: "true"},
+        reserved=fn.reserved_concurrency,
+        provisioned=fn.provisioned_concurrency,
+        subnets=fn.subnets,
+        security_groups=fn.security_groups,
     )
 
 
 def _config_diff(cfg: dict[str, Any], want: Desired, role_arn: str) -> dict[str, Any]:
+    """The configuration parameters (UpdateFunctionConfiguration's names) that differ from `cfg`."""
     changes: dict[str, Any] = {}
     if cfg.get("MemorySize") != want.memory:
         changes["MemorySize"] = want.memory
     if cfg.get("Timeout") != want.timeout:
         changes["Timeout"] = want.timeout
-    if cfg.get("EphemeralStorage", {}).get("Size", 512) != want.ephemeral:
+    if (cfg.get("EphemeralStorage") or {}).get("Size", 512) != want.ephemeral:
         changes["EphemeralStorage"] = {"Size": want.ephemeral}
     if (cfg.get("Environment") or {}).get("Variables", {}) != want.environment:
         changes["Environment"] = {"Variables": want.environment}
     if cfg.get("Role") != role_arn:
         changes["Role"] = role_arn
+    vpc = cfg.get("VpcConfig") or {}
+    if sorted(vpc.get("SubnetIds") or []) != sorted(want.subnets) or sorted(
+        vpc.get("SecurityGroupIds") or []
+    ) != sorted(want.security_groups):
+        changes["VpcConfig"] = want.vpc
     return changes
 
 
-def plan(clients: Clients, want: Desired) -> Plan:
+def _matches(cfg: dict[str, Any], want: Desired, role_arn: str) -> bool:
+    """This version (or $LATEST) runs the wanted image with the wanted configuration."""
+    return (
+        cfg.get("CodeSha256") == want.code_sha
+        and cfg.get("Architectures", ["x86_64"]) == [want.architecture]
+        and not _config_diff(cfg, want, role_arn)
+    )
+
+
+def _role_steps(clients: Clients, want: Desired) -> tuple[str, list[Step]]:
+    if want.role_arn is not None:
+        return want.role_arn, []
     steps: list[Step] = []
-    role_arn = want.role_arn
-    if role_arn is None:
-        existing = clients.iam.role_arn(want.role_name)
-        if existing is None:
-            role_arn = f"arn:aws:iam::{clients.account}:role/{want.role_name}"
-            steps.append(
-                Step(
-                    "create_role",
-                    f"create IAM role {want.role_name} (trusts lambda.amazonaws.com)",
-                    {"name": want.role_name},
-                )
-            )
-        else:
-            role_arn = existing
-        wanted = json.dumps(json.loads(want.policy), sort_keys=True)
-        if existing is None or clients.iam.role_policy(want.role_name, POLICY_NAME) != wanted:
-            steps.append(
-                Step(
-                    "put_role_policy",
-                    f"set role {want.role_name}'s policy (its logs; S3 only as lit.toml needs)",
-                    {"name": want.role_name, "document": want.policy},
-                )
-            )
-    current = clients.lam.get_function(want.name)
-    publish = False
-    if current is None:
+    existing = clients.iam.role_arn(want.role_name)
+    role_arn = existing or f"arn:aws:iam::{clients.account}:role/{want.role_name}"
+    if existing is None:
+        steps.append(
+            Step("iam", "create_role", {"name": want.role_name}, f"create IAM role {want.role_name} (trusts Lambda)")
+        )
+    wanted = json.dumps(json.loads(want.policy), sort_keys=True)
+    if existing is None or clients.iam.role_policy(want.role_name, POLICY_NAME) != wanted:
         steps.append(
             Step(
-                "create_function",
-                f"create function {want.name} from {want.image_uri} ({want.memory} MB, {want.timeout}s, {want.architecture})",
-                {
-                    "FunctionName": want.name,
-                    "PackageType": "Image",
-                    "Code": {"ImageUri": want.image_uri},
-                    "Role": role_arn,
-                    "MemorySize": want.memory,
-                    "Timeout": want.timeout,
-                    "EphemeralStorage": {"Size": want.ephemeral},
-                    "Environment": {"Variables": want.environment},
-                    "Architectures": [want.architecture],
-                    "Tags": {"lit:managed": "true"},
-                },
+                "iam",
+                "put_role_policy",
+                {"role": want.role_name, "policy": POLICY_NAME, "document": want.policy},
+                f"set role {want.role_name}'s policy (its logs; S3 and VPC only as lit.toml needs)",
             )
         )
-        publish = True
-    else:
-        cfg = current["Configuration"]
-        if current.get("Code", {}).get("ImageUri") != want.image_uri or cfg.get("Architectures", ["x86_64"]) != [
-            want.architecture
-        ]:
+    return role_arn, steps
+
+
+def _wait(name: str) -> Step:
+    return Step("lambda", "wait_ready", {"name": name}, f"wait for {name} to be Active with its update Successful")
+
+
+def _code_steps(clients: Clients, want: Desired, role_arn: str, current: dict[str, Any] | None) -> list[Step]:
+    """Create or update $LATEST, publish it, move the alias: or only move the alias, when a version
+    with this image and configuration exists (a deploy that stopped after publishing)."""
+    name, alias = want.name, want.alias
+    publish = [
+        _wait(name),
+        Step(
+            "lambda",
+            "publish_version",
+            {"name": name, "code_sha": want.code_sha, "description": f"lit deploy {want.image_uri}"[:256]},
+            f"publish a version of {name} (image {want.code_sha[:12]})",
+        ),
+    ]
+    if current is None:
+        params = {
+            "FunctionName": name,
+            "PackageType": "Image",
+            "Code": {"ImageUri": want.image_uri},
+            "Role": role_arn,
+            "MemorySize": want.memory,
+            "Timeout": want.timeout,
+            "EphemeralStorage": {"Size": want.ephemeral},
+            "Environment": {"Variables": want.environment},
+            "Architectures": [want.architecture],
+            "Tags": want.tags,
+            **({"VpcConfig": want.vpc} if want.subnets else {}),
+        }
+        summary = f"{want.memory} MB, {want.timeout}s, {want.architecture}"
+        create = Step("lambda", "create_function", params, f"create function {name} from {want.image_uri} ({summary})")
+        return [create, *publish, _alias_step(name, alias, PUBLISHED, False)]
+
+    alias_now = clients.lam.get_alias(name, alias)
+    live = (alias_now or {}).get("FunctionVersion")
+    versions = {v["Version"]: v for v in clients.lam.versions(name)}
+    if live in versions and _matches(versions[live], want, role_arn):
+        return []  # the alias already serves this image and configuration
+    reusable = sorted((int(v) for v, cfg in versions.items() if _matches(cfg, want, role_arn)), reverse=True)
+    if reusable:
+        return [_alias_step(name, alias, str(reusable[0]), alias_now is not None, reused=True)]
+    cfg = current["Configuration"]
+    steps: list[Step] = []
+    if cfg.get("CodeSha256") != want.code_sha or cfg.get("Architectures", ["x86_64"]) != [want.architecture]:
+        steps += [
+            _wait(name),  # an update may be in progress (a deploy that stopped while it waited)
+            Step(
+                "lambda",
+                "update_code",
+                {"name": name, "image_uri": want.image_uri, "architecture": want.architecture},
+                f"point {name} at {want.image_uri}",
+            ),
+        ]
+    if changes := _config_diff(cfg, want, role_arn):
+        steps += [
+            _wait(name),
+            Step(
+                "lambda",
+                "update_configuration",
+                {"FunctionName": name, **changes},
+                f"update {name}: {', '.join(sorted(changes))}",
+            ),
+        ]
+    return [*steps, *publish, _alias_step(name, alias, PUBLISHED, alias_now is not None)]
+
+
+def _alias_step(name: str, alias: str, version: str, exists: bool, reused: bool = False) -> Step:
+    target = "the new version" if version == PUBLISHED else f"version {version}"
+    why = " (already published with this image and configuration)" if reused else ""
+    verb = "move" if exists else "create"
+    return Step(
+        "lambda",
+        "set_alias",
+        {"name": name, "alias": alias, "version": version, "exists": exists},
+        f"{verb} alias {alias} -> {target}{why}",
+    )
+
+
+def _settings_steps(clients: Clients, want: Desired, current: dict[str, Any] | None) -> list[Step]:
+    """Tags and reserved concurrency (on the function); provisioned concurrency (on the alias)."""
+    name = want.name
+    steps: list[Step] = []
+    if current is not None:
+        have = current.get("Tags") or {}
+        if missing := {k: v for k, v in want.tags.items() if have.get(k) != v}:
+            arn = current["Configuration"]["FunctionArn"].split(":function:")[0] + f":function:{name}"
             steps.append(
-                Step(
-                    "update_code",
-                    f"point {want.name} at {want.image_uri}",
-                    {"FunctionName": want.name, "ImageUri": want.image_uri, "Architectures": [want.architecture]},
-                )
+                Step("lambda", "tag", {"arn": arn, "tags": missing}, f"tag {name}: {', '.join(sorted(missing))}")
             )
-            publish = True
-        if changes := _config_diff(cfg, want, role_arn):
-            steps.append(
-                Step(
-                    "update_configuration",
-                    f"update {want.name}: {', '.join(sorted(changes))}",
-                    {"FunctionName": want.name, **changes},
-                )
+    reserved = None if current is None else (current.get("Concurrency") or {}).get("ReservedConcurrentExecutions")
+    if want.reserved is not None and reserved != want.reserved:
+        steps.append(
+            Step(
+                "lambda",
+                "put_reserved_concurrency",
+                {"name": name, "count": want.reserved},
+                f"reserve {want.reserved} concurrent executions for {name}",
             )
-            publish = True
+        )
+    elif want.reserved is None and reserved is not None:
+        steps.append(
+            Step("lambda", "delete_reserved_concurrency", {"name": name}, f"remove {name}'s reserved concurrency")
+        )
+    have_pc = None
+    if current is not None and clients.lam.get_alias(name, want.alias) is not None:
+        have_pc = clients.lam.get_provisioned_concurrency(name, want.alias)
+    if want.provisioned and have_pc != want.provisioned:
+        monthly = prices.provisioned_monthly(want.provisioned, want.memory, want.architecture)
+        steps.append(
+            Step(
+                "lambda",
+                "put_provisioned_concurrency",
+                {"name": name, "alias": want.alias, "count": want.provisioned},
+                f"keep {want.provisioned} environment(s) initialized on {want.alias} (provisioned concurrency: "
+                f"about ${monthly:,.2f} a month at {want.memory} MB {want.architecture}, before requests)",
+            )
+        )
+    elif not want.provisioned and have_pc:
+        steps.append(
+            Step(
+                "lambda",
+                "delete_provisioned_concurrency",
+                {"name": name, "alias": want.alias},
+                f"remove the provisioned concurrency of {name}:{want.alias}",
+            )
+        )
+    return steps
+
+
+def plan(clients: Clients, want: Desired) -> Plan:
+    """Read what exists and list the calls that make it what lit.toml wants (reads only)."""
+    try:
+        return _plan(clients, want)
+    except KeyboardInterrupt:
+        raise LitError(
+            "interrupted while planning: nothing was changed", "run `lit deploy` again", exit_code=130
+        ) from None
+    except LitError as exc:
+        raise LitError(exc.what, f"{exc.fix}; nothing was changed", exit_code=exc.exit_code) from None
+
+
+def _plan(clients: Clients, want: Desired) -> Plan:
+    role_arn, steps = _role_steps(clients, want)
+    current = clients.lam.get_function(want.name)
     alias = None if current is None else clients.lam.get_alias(want.name, want.alias)
-    if not publish and alias is not None:
-        live = clients.lam.get_function(want.name, want.alias) or {}
-        same = live.get("Code", {}).get("ImageUri") == want.image_uri and not _config_diff(
-            live.get("Configuration", {}), want, role_arn
-        )
-        publish = not same
-    if publish or alias is None:
-        steps.append(Step("publish_version", f"publish a version of {want.name}", {"FunctionName": want.name}))
-        steps.append(Step("set_alias", f"move alias {want.alias} to the new version", {"exists": alias is not None}))
+    code = _code_steps(clients, want, role_arn, current)
+    settings = _settings_steps(clients, want, current)
+    # tags and reserved concurrency first (they are not versioned); provisioned once the alias is set
+    function_level = [s for s in settings if s.operation != "put_provisioned_concurrency"]
+    alias_level = [s for s in settings if s.operation == "put_provisioned_concurrency"]
+    steps += function_level + code + alias_level if current is not None else code + function_level + alias_level
     if want.url_auth:
-        url = None if current is None or alias is None else clients.lam.get_url(want.name, want.alias)
+        url = None if alias is None else clients.lam.get_url(want.name, want.alias)
         if url is None:
             steps.append(
                 Step(
+                    "lambda",
                     "create_url",
+                    {"name": want.name, "alias": want.alias, "auth": want.url_auth},
                     f"create a function URL on {want.alias} (auth {want.url_auth})",
-                    {"auth": want.url_auth},
                 )
             )
         elif url.get("AuthType") != want.url_auth:
-            steps.append(Step("update_url", f"set the function URL's auth to {want.url_auth}", {"auth": want.url_auth}))
-    return Plan(want.name, want.image_uri, want.alias, steps)
+            steps.append(
+                Step(
+                    "lambda",
+                    "update_url",
+                    {"name": want.name, "alias": want.alias, "auth": want.url_auth},
+                    f"set the function URL's auth to {want.url_auth}",
+                )
+            )
+    return Plan(want.name, want.image_uri, want.alias, (alias or {}).get("FunctionVersion"), steps)
+
+
+def execute(
+    clients: Clients, steps: list[Step], log: Callable[[str], None], done: list[tuple[Step, Any]] | None = None
+) -> list[tuple[Step, Any]]:
+    """Run the steps in order, each one call; returns (and appends to `done` as they finish) each
+    step with what it returned. Unknown operations are refused before anything runs. A PUBLISHED
+    parameter is the version published by an earlier step."""
+    for step in steps:
+        if step.operation not in OPERATIONS.get(step.service, frozenset()):
+            raise LitError(f"unknown step {step.service}.{step.operation}", "a bug in LIT's planner: please report it")
+        clients.client(step.service)
+    done = [] if done is None else done
+    version: str | None = None
+    for step in steps:
+        log(f"- {step.description}")
+        method = getattr(clients.client(step.service), step.operation)
+        params = {k: (version if v == PUBLISHED else v) for k, v in step.params.items()}
+        if step.operation == "wait_ready":
+            params["progress"] = log
+        result = method(**params)
+        if step.operation == "publish_version":
+            version = str(result)
+        done.append((step, result))
+    return done
 
 
 @dataclass
@@ -233,45 +454,45 @@ class DeployResult:
     steps: list[str]
 
 
-def execute(clients: Clients, p: Plan, log: Callable[[str], None]) -> DeployResult:
-    version: str | None = None
-    url: str | None = None
-    for step in p.steps:
-        log(f"- {step.description}")
-        if step.action == "create_role":
-            clients.iam.create_role(step.params["name"])
-        elif step.action == "put_role_policy":
-            clients.iam.put_role_policy(step.params["name"], POLICY_NAME, step.params["document"])
-        elif step.action == "create_function":
-            clients.lam.create_function(**step.params)
-            clients.lam.wait_ready(p.function, log)
-        elif step.action == "update_code":
-            clients.lam.update_code(p.function, step.params["ImageUri"], step.params["Architectures"][0])
-            clients.lam.wait_ready(p.function, log)
-        elif step.action == "update_configuration":
-            clients.lam.update_configuration(**step.params)
-            clients.lam.wait_ready(p.function, log)
-        elif step.action == "publish_version":
-            ready = clients.lam.wait_ready(p.function, log)
-            version = clients.lam.publish_version(p.function, ready["CodeSha256"], f"lit deploy {p.image_uri}")
-        elif step.action == "set_alias":
-            assert version is not None
-            clients.lam.set_alias(p.function, p.alias, version, step.params["exists"])
-        elif step.action == "create_url":
-            url = clients.lam.create_url(p.function, p.alias, step.params["auth"])
-        elif step.action == "update_url":
-            clients.lam.update_url(p.function, p.alias, step.params["auth"])
+def deploy(clients: Clients, p: Plan, log: Callable[[str], None]) -> DeployResult:
+    """Execute the plan. If it stops part-way (an AWS error, Ctrl-C), say what is live and what is left."""
+    done: list[tuple[Step, Any]] = []
+    try:
+        execute(clients, p.steps, log, done)
+    except KeyboardInterrupt:
+        raise LitError(f"interrupted: {_left(p, done)}", "run `lit deploy` again", exit_code=130) from None
+    except LitError as exc:
+        raise LitError(exc.what, f"{exc.fix}; then {_left(p, done)}", exit_code=exc.exit_code) from None
+    url = next((str(r) for s, r in done if s.operation == "create_url"), None)
     alias = clients.lam.get_alias(p.function, p.alias)
-    found_url = clients.lam.get_url(p.function, p.alias) if url is None else None
+    found_url = clients.lam.get_url(p.function, p.alias) if url is None and alias else None
     return DeployResult(
         p.function,
         p.image_uri,
         p.alias,
-        version or (alias or {}).get("FunctionVersion"),
+        (alias or {}).get("FunctionVersion"),
         url or (found_url or {}).get("FunctionUrl"),
         p.changes,
         [s.description for s in p.steps],
     )
+
+
+def _left(p: Plan, done: list[tuple[Step, Any]]) -> str:
+    finished = [s for s, _ in done]
+    published = next((str(r) for s, r in done if s.operation == "publish_version"), None)
+    moved = next((s for s in finished if s.operation == "set_alias"), None)
+    if moved is not None:
+        version = published if moved.params["version"] == PUBLISHED else moved.params["version"]
+        where = f"alias {p.alias} is on version {version}"
+    elif p.live_version:
+        where = f"alias {p.alias} still on version {p.live_version}"
+    else:
+        where = f"alias {p.alias} not created yet"
+    if published and moved is None:
+        where += f" (version {published} was published, not yet live)"
+    rest = [s.description for s in p.steps[len(finished) :]]
+    todo = f"; not done: {'; '.join(rest)}" if rest else ""
+    return f"{where}{todo}; run `lit deploy` again"
 
 
 @dataclass
@@ -283,9 +504,12 @@ class Status:
     resolved_image_uri: str | None
     alias: str
     alias_version: str | None
+    alias_description: str | None
     versions: list[str]
     url: str | None
     url_auth: str | None
+    reserved_concurrency: int | None
+    provisioned_concurrency: int | None
 
 
 def status(clients: Clients, name: str, alias: str) -> Status:
@@ -295,6 +519,8 @@ def status(clients: Clients, name: str, alias: str) -> Status:
     cfg = fn["Configuration"]
     a = clients.lam.get_alias(name, alias)
     url = clients.lam.get_url(name, alias) if a else None
+    versions = clients.lam.versions(name)
+    live = next((v for v in versions if a and v["Version"] == a["FunctionVersion"]), {})
     return Status(
         name,
         cfg.get("State", "?"),
@@ -303,9 +529,12 @@ def status(clients: Clients, name: str, alias: str) -> Status:
         fn.get("Code", {}).get("ResolvedImageUri"),
         alias,
         (a or {}).get("FunctionVersion"),
-        [v["Version"] for v in clients.lam.versions(name)],
+        live.get("Description"),
+        [v["Version"] for v in versions],
         (url or {}).get("FunctionUrl"),
         (url or {}).get("AuthType"),
+        (fn.get("Concurrency") or {}).get("ReservedConcurrentExecutions"),
+        clients.lam.get_provisioned_concurrency(name, alias) if a else None,
     )
 
 
@@ -321,37 +550,35 @@ def rollback(clients: Clients, name: str, alias: str, to: str | None = None) -> 
         if not older:
             raise LitError(f"{name}:{alias} is on version {current}, the oldest there is", "nothing to roll back to")
         to = str(older[-1])
-    elif int(to) not in versions:
+    elif not to.isdigit() or int(to) not in versions:
         raise LitError(f"{name} has no version {to}", f"pick one of {', '.join(map(str, versions))}")
-    clients.lam.set_alias(name, alias, to, True)
+    execute(clients, [_alias_step(name, alias, to, True)], lambda _: None)
     return current, to
 
 
-def destroy_plan(clients: Clients, project: Project, alias: str, repository: bool, ecr: Any) -> list[Step]:
+def destroy_plan(clients: Clients, project: Project, alias: str, repository: bool) -> list[Step]:
     steps: list[Step] = []
     name = project.name
     if clients.lam.get_function(name) is not None:
         if clients.lam.get_alias(name, alias) is not None and clients.lam.get_url(name, alias) is not None:
-            steps.append(Step("delete_url", f"delete the function URL of {name}:{alias}"))
-        steps.append(Step("delete_function", f"delete function {name} (all versions and aliases)"))
+            steps.append(
+                Step(
+                    "lambda", "delete_url", {"name": name, "alias": alias}, f"delete the function URL of {name}:{alias}"
+                )
+            )
+        steps.append(
+            Step("lambda", "delete_function", {"name": name}, f"delete function {name} (all versions and aliases)")
+        )
     role = f"lit-{name}"[:64]
     if clients.iam.role_arn(role) is not None and clients.iam.managed_by_lit(role):
-        steps.append(Step("delete_role", f"delete IAM role {role} (created by LIT)", {"name": role}))
-    if repository and ecr is not None and ecr.find_repository(project.image_repo) is not None:
-        steps.append(Step("delete_repository", f"delete ECR repository {project.image_repo} and its images"))
+        steps.append(Step("iam", "delete_role", {"name": role}, f"delete IAM role {role} (created by LIT)"))
+    if repository and clients.ecr is not None and clients.ecr.find_repository(project.image_repo) is not None:
+        steps.append(
+            Step(
+                "ecr",
+                "delete_repository",
+                {"name": project.image_repo},
+                f"delete ECR repository {project.image_repo} and its images",
+            )
+        )
     return steps
-
-
-def destroy(
-    clients: Clients, project: Project, alias: str, steps: list[Step], ecr: Any, log: Callable[[str], None]
-) -> None:
-    for step in steps:
-        log(f"- {step.description}")
-        if step.action == "delete_url":
-            clients.lam.delete_url(project.name, alias)
-        elif step.action == "delete_function":
-            clients.lam.delete_function(project.name)
-        elif step.action == "delete_role":
-            clients.iam.delete_role(step.params["name"])
-        elif step.action == "delete_repository":
-            ecr.delete_repository(project.image_repo)

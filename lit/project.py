@@ -26,10 +26,42 @@ _KEYS: dict[str, set[str]] = {
     "text": {"tokenizer", "max_length", "padding", "truncation"},
     "output": {"s3"},
     "image": {"size", "color", "scale", "mean", "std", "max_pixels"},
-    "function": {"memory", "timeout", "ephemeral_storage", "architecture", "environment"},
+    "function": {
+        "memory",
+        "timeout",
+        "ephemeral_storage",
+        "architecture",
+        "environment",
+        "reserved_concurrency",
+        "provisioned_concurrency",
+        "tags",
+        "vpc",
+    },
     "build": {"base", "requirements", "exclude"},
 }
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# Variables Lambda sets itself and refuses in a function's configuration.
+_RESERVED_ENV = {
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +71,11 @@ class Function:
     ephemeral_storage: int = 512
     architecture: str = "x86_64"
     environment: dict[str, str] = field(default_factory=dict)
+    reserved_concurrency: int | None = None  # None: the account's unreserved pool
+    provisioned_concurrency: int = 0  # environments kept initialized on the alias
+    tags: dict[str, str] = field(default_factory=dict)
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
 
     @property
     def cpus(self) -> float:
@@ -221,18 +258,7 @@ def load(root: Path) -> Project:
     if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
         raise ConfigError(f"{path}: [image] size must be [width, height], got {size!r}", "e.g. size = [224, 224]")
 
-    fn = Function(
-        memory=_range(_get(doc, "function", "memory", int, 1024, path), 128, 10240, "[function] memory", path),
-        timeout=_range(_get(doc, "function", "timeout", int, 30, path), 1, 900, "[function] timeout", path),
-        ephemeral_storage=_range(
-            _get(doc, "function", "ephemeral_storage", int, 512, path), 512, 10240, "[function] ephemeral_storage", path
-        ),
-        architecture=_get(doc, "function", "architecture", str, "x86_64", path),
-        environment={str(k): str(v) for k, v in _get(doc, "function", "environment", dict, {}, path).items()},
-    )
-    if fn.architecture not in ("x86_64", "arm64"):
-        raise ConfigError(f"{path}: [function] architecture {fn.architecture!r}", "use x86_64 or arm64")
-
+    fn = _function(doc, path)
     output = _get(doc, "output", "s3", str, None, path)
     if output is not None and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,62}(/.*)?", output):
         raise ConfigError(
@@ -262,6 +288,67 @@ def load(root: Path) -> Project:
         image_size=(size[0], size[1]),
         image_color=color,
     )
+
+
+def _function(doc: dict[str, Any], path: Path) -> Function:
+    """The [function] table: size, environment, concurrency, tags and VPC, as Lambda accepts them."""
+    environment = {str(k): str(v) for k, v in _get(doc, "function", "environment", dict, {}, path).items()}
+    for key in environment:
+        if not _ENV_NAME.match(key) or key in _RESERVED_ENV:
+            raise ConfigError(
+                f"{path}: [function] environment {key!r} is "
+                + ("set by Lambda itself" if key in _RESERVED_ENV else "not a valid variable name"),
+                "use a name of letters, digits and _ (starting with a letter) that Lambda does not reserve",
+            )
+    reserved = _get(doc, "function", "reserved_concurrency", int, None, path)
+    if reserved is not None and reserved < 0:
+        raise ConfigError(
+            f"{path}: [function] reserved_concurrency = {reserved}", "use 0 or more (0 stops all invokes)"
+        )
+    provisioned = _get(doc, "function", "provisioned_concurrency", int, 0, path)
+    if provisioned < 0 or (reserved is not None and provisioned > reserved):
+        raise ConfigError(
+            f"{path}: [function] provisioned_concurrency = {provisioned}"
+            + (f" exceeds reserved_concurrency = {reserved}" if reserved is not None and provisioned >= 0 else ""),
+            "use 0 (none) up to the reserved concurrency",
+        )
+    tags = _get(doc, "function", "tags", dict, {}, path)
+    for key, value in tags.items():
+        if not isinstance(value, str) or key.startswith("aws:") or key == "lit:managed" or not 1 <= len(key) <= 128:
+            raise ConfigError(
+                f"{path}: [function] tags {key!r} = {value!r} is not a tag Lambda accepts",
+                "keys of 1-128 characters not starting with aws: (lit:managed is LIT's own), string values",
+            )
+    vpc = _get(doc, "function", "vpc", dict, {}, path)
+    subnets, groups = vpc.get("subnets", []), vpc.get("security_groups", [])
+    unknown = set(vpc) - {"subnets", "security_groups"}
+    if (
+        unknown
+        or bool(subnets) != bool(groups)
+        or not all(isinstance(s, str) and s.startswith("subnet-") for s in subnets)
+        or not all(isinstance(g, str) and g.startswith("sg-") for g in groups)
+    ):
+        raise ConfigError(
+            f"{path}: [function] vpc must give subnets and security_groups together, got {vpc!r}",
+            'e.g. vpc = { subnets = ["subnet-0abc"], security_groups = ["sg-0abc"] }',
+        )
+    fn = Function(
+        memory=_range(_get(doc, "function", "memory", int, 1024, path), 128, 10240, "[function] memory", path),
+        timeout=_range(_get(doc, "function", "timeout", int, 30, path), 1, 900, "[function] timeout", path),
+        ephemeral_storage=_range(
+            _get(doc, "function", "ephemeral_storage", int, 512, path), 512, 10240, "[function] ephemeral_storage", path
+        ),
+        architecture=_get(doc, "function", "architecture", str, "x86_64", path),
+        environment=environment,
+        reserved_concurrency=reserved,
+        provisioned_concurrency=provisioned,
+        tags=dict(tags),
+        subnets=tuple(subnets),
+        security_groups=tuple(groups),
+    )
+    if fn.architecture not in ("x86_64", "arm64"):
+        raise ConfigError(f"{path}: [function] architecture {fn.architecture!r}", "use x86_64 or arm64")
+    return fn
 
 
 def _text(doc: dict[str, Any], path: Path, root: Path, model_path: Path | None, kind: str) -> Text | None:

@@ -101,17 +101,23 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def moto_server():
-    """moto's real HTTP server on 127.0.0.1 (S3, ECR, Lambda, IAM, STS), stopped by pid at the end."""
+def moto_server(tmp_path_factory: pytest.TempPathFactory):
+    """The Lambda stand-in (tests/fixtures/standin.py): moto's real HTTP server on 127.0.0.1 (S3, ECR,
+    Lambda, IAM, STS, CloudWatch Logs) that also runs image functions on the Docker engine. Stopped by
+    pid at the end; any container it started is removed by its label."""
     import time
     import urllib.request
+    import uuid
 
     pytest.importorskip("moto")
     port = free_port()
+    label = uuid.uuid4().hex[:12]
+    log = (tmp_path_factory.mktemp("standin") / "standin.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "tests.fixtures.standin", "--port", str(port), "--label", label],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -122,14 +128,21 @@ def moto_server():
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
-                raise RuntimeError("moto server did not start") from None
+                raise RuntimeError(f"the Lambda stand-in did not start: see {log.name}") from None
             time.sleep(0.1)
     yield url
     proc.terminate()
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
+    log.close()
+    if shutil.which("docker"):
+        left = subprocess.run(
+            ["docker", "ps", "-aq", "-f", f"label=lit-standin={label}"], capture_output=True, text=True
+        ).stdout.split()
+        if left:
+            subprocess.run(["docker", "rm", "-f", *left], capture_output=True)
 
 
 @pytest.fixture()

@@ -9,7 +9,7 @@ from unittest.mock import Mock
 import pytest
 
 from lit import aws, deploy, project
-from lit.errors import AwsError
+from lit.errors import AwsError, LitError
 
 pytestmark = pytest.mark.unit
 URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/lit-digits@sha256:" + "a" * 64
@@ -32,10 +32,11 @@ def fresh(digits_copy: Path) -> tuple[deploy.Clients, deploy.Desired]:
 def test_new_function_plan_order(digits_copy: Path) -> None:
     c, want = fresh(digits_copy)
     p = deploy.plan(c, want)
-    assert [s.action for s in p.steps] == [
+    assert [s.operation for s in p.steps] == [
         "create_role",
         "put_role_policy",
         "create_function",
+        "wait_ready",
         "publish_version",
         "set_alias",
     ]
@@ -56,8 +57,9 @@ def test_failed_update_never_moves_the_alias(digits_copy: Path) -> None:
     c, want = fresh(digits_copy)
     p = deploy.plan(c, want)
     c.lam.wait_ready.side_effect = AwsError("function digits is Failed, last update Failed: image not found", "fix")
-    with pytest.raises(AwsError, match="Failed"):
-        deploy.execute(c, p, lambda _: None)
+    with pytest.raises(LitError, match="Failed") as err:
+        deploy.deploy(c, p, lambda _: None)
+    assert err.value.exit_code == 4 and "alias live not created yet" in err.value.fix
     c.lam.create_function.assert_called_once()
     c.lam.publish_version.assert_not_called()
     c.lam.set_alias.assert_not_called()

@@ -1,0 +1,310 @@
+"""`lit deploy` against the Lambda stand-in (moto server, put right): the planner decides from each
+version's CodeSha256 and configuration, a deploy stopped at any step boundary (killed, failed on an
+injected AWS error, or Ctrl-C) leaves the alias on a good version, and the next deploy converges
+with one version per digest. The settings users expect are planned, applied and idempotent.
+
+These run the real CLI as a subprocess; images are not run here (the e2e tier does that), so the
+digests are made up: moto accepts any image URI pinned by digest.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.functional
+REPO = "123456789012.dkr.ecr.us-east-1.amazonaws.com/lit-digits"
+
+
+def digest(tag: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(tag.encode()).hexdigest()
+
+
+def uri(tag: str) -> str:
+    return f"{REPO}@sha256:{digest(tag)}"
+
+
+@pytest.fixture()
+def env(aws: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    yield aws
+    clear(aws)
+
+
+@pytest.fixture()
+def proj(digits_copy: Path) -> Path:
+    config = digits_copy / "lit.toml"
+    config.write_text(config.read_text().replace('name = "digits"', f'name = "d{uuid.uuid4().hex[:10]}"'))
+    return digits_copy
+
+
+def name_of(project: Path) -> str:
+    import tomllib
+
+    return str(tomllib.loads((project / "lit.toml").read_text())["name"])
+
+
+def lit(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "lit", *args], capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"lit {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "lit", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def admin(url: str, path: str, method: str = "GET", body: dict | None = None) -> object:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"{url}/_standin/{path}", data=data, method=method)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+def fault(url: str, **spec: object) -> None:
+    admin(url, "faults", "POST", spec)
+
+
+def clear(url: str) -> None:
+    admin(url, "faults", "DELETE")
+
+
+def wait_reached(url: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(f["reached"] for f in admin(url, "faults")):  # type: ignore[union-attr]
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"lit exited {proc.returncode} before the fault: {proc.communicate()[1][-2000:]}")
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("the deploy never reached the fault")
+
+
+def boto(service: str):  # noqa: ANN201
+    import boto3
+
+    return boto3.client(service, region_name="us-east-1")
+
+
+def alias_version(name: str) -> str:
+    return str(boto("lambda").get_alias(FunctionName=name, Name="live")["FunctionVersion"])
+
+
+def versions(name: str) -> list[dict]:
+    return [
+        v for v in boto("lambda").list_versions_by_function(FunctionName=name)["Versions"] if v["Version"] != "$LATEST"
+    ]
+
+
+def deploy(project: Path, tag: str, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return lit("deploy", str(project), "--image-uri", uri(tag), *extra, check=check)
+
+
+def test_versions_keep_their_own_image_and_the_planner_reads_code_sha(env: str, proj: Path) -> None:
+    name = name_of(proj)
+    first = json.loads(deploy(proj, "a", "--json").stdout)
+    assert first["version"] == "1" and first["changed"]
+    again = json.loads(deploy(proj, "a", "--json").stdout)
+    assert again["changed"] is False and again["steps"] == []
+    second = json.loads(deploy(proj, "b", "--json").stdout)
+    assert second["version"] == "2"
+    old = boto("lambda").get_function(FunctionName=name, Qualifier="1")
+    assert old["Code"]["ImageUri"] == uri("a") and old["Configuration"]["CodeSha256"] == digest("a")
+    assert boto("lambda").get_function(FunctionName=name, Qualifier="2")["Code"]["ImageUri"] == uri("b")
+    # back to a: version 1 already carries it, so the alias moves there and nothing is published
+    back = json.loads(deploy(proj, "a", "--json").stdout)
+    assert back["version"] == "1" and len(versions(name)) == 2
+    assert any("already published" in s for s in back["steps"])
+
+
+# Where a deploy of image b (over a live version 1 of image a) stops: the call, and whether the
+# fault strikes before or after the stand-in (moto) has acted on it.
+BOUNDARIES = {
+    "before any change": ("GetFunction", "before", 0),
+    "after update_function_code": ("UpdateFunctionCode", "after", 0),
+    "during the wait": ("GetFunctionConfiguration", "before", 1),  # the wait that follows the update
+    "after publish_version": ("PublishVersion", "after", 0),
+    "after update_alias": ("UpdateAlias", "after", 0),
+}
+
+
+@pytest.mark.parametrize("how", ["killed", "aws error"])
+@pytest.mark.parametrize("boundary", list(BOUNDARIES))
+def test_a_deploy_stopped_at_any_boundary_converges(env: str, proj: Path, boundary: str, how: str) -> None:
+    name = name_of(proj)
+    deploy(proj, "a")
+    assert alias_version(name) == "1"
+    operation, when, skip = BOUNDARIES[boundary]
+    if how == "killed":
+        fault(env, operation=operation, when=when, action="hang", skip=skip)
+        proc = start("deploy", str(proj), "--image-uri", uri("b"))
+        wait_reached(env, proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    else:
+        fault(env, operation=operation, when=when, action="error", skip=skip, times=10)  # past boto's retries
+        failed = deploy(proj, "b", check=False)
+        assert failed.returncode == 4 and "ServiceException" in failed.stderr, failed.stderr
+        assert "Traceback" not in failed.stderr
+        said = "nothing was changed" if boundary == "before any change" else "run `lit deploy` again"
+        assert said in failed.stderr and "again" in failed.stderr, failed.stderr
+    clear(env)
+    live = alias_version(name)
+    served = boto("lambda").get_function(FunctionName=name, Qualifier="live")["Configuration"]["CodeSha256"]
+    assert served == (digest("b") if boundary == "after update_alias" else digest("a")), "a good version stays live"
+    assert live == ("2" if boundary == "after update_alias" else "1")
+
+    again = json.loads(deploy(proj, "b", "--json").stdout)
+    live = alias_version(name)
+    assert again["version"] == live
+    assert boto("lambda").get_function(FunctionName=name, Qualifier=live)["Configuration"]["CodeSha256"] == digest("b")
+    shas = [v["CodeSha256"] for v in versions(name)]
+    assert sorted(shas) == sorted({digest("a"), digest("b")}), f"one version per digest, got {shas}"
+    assert json.loads(deploy(proj, "b", "--json").stdout)["changed"] is False
+
+
+def test_ctrl_c_says_what_is_left(env: str, proj: Path) -> None:
+    name = name_of(proj)
+    deploy(proj, "a")
+    deploy(proj, "b")
+    assert alias_version(name) == "2"
+    fault(env, operation="PublishVersion", when="after", action="hang")
+    proc = start("deploy", str(proj), "--image-uri", uri("c"))
+    wait_reached(env, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "alias live still on version 2" in err and "run `lit deploy` again" in err
+    assert "Traceback" not in err
+    clear(env)
+    assert alias_version(name) == "2"
+    assert json.loads(deploy(proj, "c", "--json").stdout)["version"] == "3"
+
+
+def test_an_update_in_progress_is_waited_for(env: str, proj: Path) -> None:
+    name = name_of(proj)
+    deploy(proj, "a")
+    fault(env, operation="UpdateFunctionCode", when="after", action="pending", polls=2)
+    proc = lit("deploy", str(proj), "--image-uri", uri("b"))
+    assert "last update InProgress" in proc.stderr
+    assert alias_version(name) == "2"
+
+
+def test_settings_are_planned_applied_and_idempotent(env: str, proj: Path) -> None:
+    name = name_of(proj)
+    config = proj / "lit.toml"
+    config.write_text(
+        config.read_text()
+        + """
+[function.environment]
+LOG_LEVEL = "debug"
+
+[function.tags]
+team = "vision"
+cost-center = "42"
+
+[function.vpc]
+subnets = ["subnet-0a1", "subnet-0b2"]
+security_groups = ["sg-0c3"]
+"""
+    )
+    text = config.read_text().replace(
+        "[function]\n", "[function]\nreserved_concurrency = 5\nprovisioned_concurrency = 2\n"
+    )
+    config.write_text(text)
+    dry = lit("deploy", str(proj), "--image-uri", uri("a"), "--dry-run").stdout
+    assert "put_reserved_concurrency(name=" in dry and "count=5" in dry
+    assert "put_provisioned_concurrency" in dry and "a month" in dry and "$" in dry
+    with pytest.raises(Exception, match="ResourceNotFound|not found"):
+        boto("lambda").get_function(FunctionName=name)
+
+    deploy(proj, "a")
+    fn = boto("lambda").get_function(FunctionName=name)
+    cfg = fn["Configuration"]
+    assert cfg["Environment"]["Variables"] == {"LOG_LEVEL": "debug"}
+    assert sorted(cfg["VpcConfig"]["SubnetIds"]) == ["subnet-0a1", "subnet-0b2"]
+    assert cfg["VpcConfig"]["SecurityGroupIds"] == ["sg-0c3"]
+    assert fn["Concurrency"]["ReservedConcurrentExecutions"] == 5
+    tags = boto("lambda").list_tags(Resource=cfg["FunctionArn"])["Tags"]
+    assert tags["team"] == "vision" and tags["cost-center"] == "42" and tags["lit:managed"] == "true"
+    pc = boto("lambda").get_provisioned_concurrency_config(FunctionName=name, Qualifier="live")
+    assert pc["RequestedProvisionedConcurrentExecutions"] == 2
+    role = cfg["Role"].rsplit("/", 1)[1]
+    policy = boto("iam").get_role_policy(RoleName=role, PolicyName="lit")["PolicyDocument"]
+    policy = json.loads(policy) if isinstance(policy, str) else policy
+    assert any("ec2:CreateNetworkInterface" in s["Action"] for s in policy["Statement"]), "a VPC function's ENIs"
+
+    again = json.loads(deploy(proj, "a", "--json").stdout)
+    assert again["changed"] is False, again["steps"]
+
+    config.write_text(
+        config.read_text()
+        .replace("reserved_concurrency = 5\nprovisioned_concurrency = 2\n", "")
+        .replace('"debug"', '"info"')
+    )
+    steps = [s["operation"] for s in json.loads(deploy(proj, "a", "--dry-run", "--json").stdout)["steps"]]
+    assert steps == [
+        "delete_reserved_concurrency",
+        "delete_provisioned_concurrency",
+        "wait_ready",
+        "update_configuration",
+        "wait_ready",
+        "publish_version",
+        "set_alias",
+    ]
+    deploy(proj, "a")
+    assert "Concurrency" not in boto("lambda").get_function(FunctionName=name)
+    with pytest.raises(Exception, match="ProvisionedConcurrencyConfigNotFound"):
+        boto("lambda").get_provisioned_concurrency_config(FunctionName=name, Qualifier="live")
+    assert alias_version(name) == "2"
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("reserved_concurrency = -1", "reserved_concurrency"),
+        ("reserved_concurrency = 2\nprovisioned_concurrency = 3", "exceeds reserved_concurrency"),
+        ('vpc = { subnets = ["subnet-1"] }', "subnets and security_groups together"),
+        ('tags = { "aws:owner" = "me" }', "not a tag Lambda accepts"),
+        ('environment = { AWS_REGION = "eu-west-1" }', "set by Lambda itself"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_call(env: str, proj: Path, setting: str, message: str) -> None:
+    config = proj / "lit.toml"
+    config.write_text(config.read_text().replace("[function]\n", f"[function]\n{setting}\n"))
+    proc = deploy(proj, "a", check=False)
+    assert proc.returncode == 2 and message in proc.stderr and "fix:" in proc.stderr
+
+
+def test_unknown_steps_are_refused_before_anything_runs() -> None:
+    from lit import deploy as deployer
+
+    class Recorder:
+        calls: list[str] = []
+
+        def create_role(self, name: str) -> None:
+            self.calls.append(name)
+
+    clients = deployer.Clients(lam=Recorder(), iam=Recorder(), account="1", region="us-east-1")
+    steps = [
+        deployer.Step("iam", "create_role", {"name": "r"}, "create"),
+        deployer.Step("lambda", "create_functoin", {}, "typo"),
+    ]
+    with pytest.raises(deployer.LitError, match="unknown step lambda.create_functoin"):
+        deployer.execute(clients, steps, lambda _: None)
+    assert Recorder.calls == []
