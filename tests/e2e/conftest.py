@@ -83,7 +83,9 @@ def base_image(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture(scope="session")
-def ort_base_image(docker: Docker, base_image: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def ort_base_image(
+    docker: Docker, base_image: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """The ONNX Runtime engine's base, under a test tag, with the same marked CA bundle (after the
     MXNet base, so both come from the one bootstrapped OS layer)."""
     tag = f"lit-base:test-{RUN_ID}-onnxruntime"

@@ -152,7 +152,13 @@ def test_deploy_by_digest_then_nothing_to_do_then_update_rollback_destroy(
     config = project / "lit.toml"
     config.write_text(config.read_text().replace("memory = 1024", "memory = 2048"))
     dry = json.loads(lit("deploy", str(project), "--dry-run", "--json").stdout)
-    assert [s["action"] for s in dry["steps"]] == ["update_configuration", "publish_version", "set_alias"]
+    assert [s["operation"] for s in dry["steps"]] == [
+        "wait_ready",
+        "update_configuration",
+        "wait_ready",
+        "publish_version",
+        "set_alias",
+    ]
     assert boto("lambda").get_function(FunctionName=name)["Configuration"]["MemorySize"] == 1024, (
         "dry run changed nothing"
     )
@@ -177,6 +183,59 @@ def test_deploy_by_digest_then_nothing_to_do_then_update_rollback_destroy(
     assert not boto("ecr").describe_repositories()["repositories"] or all(
         r["repositoryName"] != pushed["repository"] for r in boto("ecr").describe_repositories()["repositories"]
     )
+
+
+def standin(url: str, path: str) -> list[dict]:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}/_standin/{path}", timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def test_the_deployed_alias_reads_digits_and_rollback_changes_its_answer(
+    env: str, registry: dict, project: Path, docker: Docker, base_image: tuple[str, str], tmp_path: Path
+) -> None:
+    """push -> deploy -> invoke the alias (the image runs on the stand-in) -> a new image -> rollback."""
+    import base64
+
+    from tests.conftest import heldout
+
+    name = project.name
+    lit("push", str(project), "--json")
+    assert json.loads(lit("deploy", str(project), "--json").stdout)["version"] == "1"
+    digits = heldout(project)
+    batch = tmp_path / "batch.json"
+    batch.write_text(json.dumps({"images": [base64.b64encode(p.read_bytes()).decode() for p, _ in digits]}))
+    out = json.loads(lit("invoke", str(project), "--remote", "--event", str(batch), "--json").stdout)
+    assert out["status"] == 200 and out["function_error"] is None
+    predictions = out["payload"]["predictions"]
+    right = sum(int(p[0]["label"]) == label for p, (_, label) in zip(predictions, digits, strict=True))
+    assert right / len(digits) >= 0.95, f"{right}/{len(digits)} read right through the deployed alias"
+    assert len(predictions[0]) == 3, "top_k = 3 in version 1"
+    one = json.loads(lit("invoke", str(project), "--remote", "--image", str(digits[0][0])).stdout)
+    assert int(one["predictions"][0][0]["label"]) == digits[0][1]
+
+    # version 2: a new image (top_k = 1), pushed and deployed; the alias answers with it
+    config = project / "lit.toml"
+    config.write_text(config.read_text().replace("top_k = 3", "top_k = 1"))
+    lit("build", str(project), "--base", base_image[0])
+    lit("push", str(project))
+    assert json.loads(lit("deploy", str(project), "--json").stdout)["version"] == "2"
+    ask = ["invoke", str(project), "--remote", "--image", str(digits[0][0])]
+    assert len(json.loads(lit(*ask).stdout)["predictions"][0]) == 1
+    assert len(json.loads(lit(*ask, "--alias", "1").stdout)["predictions"][0]) == 3, "version 1 kept its image"
+    assert {c["version"] for c in standin(env, "containers") if c["function"] == name} == {"1", "2"}
+
+    lit("rollback", str(project))
+    assert len(json.loads(lit(*ask).stdout)["predictions"][0]) == 3, "rollback changed what the alias answers"
+
+    lit("destroy", str(project), "--repository")
+    assert not [c for c in standin(env, "containers") if c["function"] == name]
+    assert not docker.containers(f"lit-standin.function={name}"), "destroy leaves no container running"
+    with pytest.raises(Exception, match="ResourceNotFound|Function not found"):
+        boto("lambda").get_function(FunctionName=name)
+    with pytest.raises(Exception, match="NoSuchEntity"):
+        boto("iam").get_role(RoleName=f"lit-{name}")
 
 
 def test_roles_grant_s3_only_as_lit_toml_needs(env: str, project: Path) -> None:

@@ -133,7 +133,9 @@ GOOD_IDS = saved(np.array([[2, 3, 4], [8, 9, 10]], np.int64))
 
 @st.composite
 def npy_bodies(draw: Any) -> bytes:
-    data = bytearray(draw(st.sampled_from([GOOD_IDS, saved(np.ones((1, 5), np.float64)), saved(np.ones((2, 2), "i1"))])))
+    data = bytearray(
+        draw(st.sampled_from([GOOD_IDS, saved(np.ones((1, 5), np.float64)), saved(np.ones((2, 2), "i1"))]))
+    )
     how = draw(st.integers(0, 3))
     if how == 0:  # flip bytes anywhere, header included
         for _ in range(draw(st.integers(1, 4))):

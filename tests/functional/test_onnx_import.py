@@ -53,7 +53,9 @@ def test_named_inputs_and_warm_up_from_the_graph(tmp_path: Path) -> None:
 
     src = onnx_models.two_inputs(tmp_path / "two.onnx")
     convert(src, tmp_path / "model")
-    (tmp_path / "lit.toml").write_text('name = "two"\n[model]\npath = "model"\nformat = "onnx"\nengine = "mxnet"\ninput = "tensor"\n')
+    (tmp_path / "lit.toml").write_text(
+        'name = "two"\n[model]\npath = "model"\nformat = "onnx"\nengine = "mxnet"\ninput = "tensor"\n'
+    )
     (tmp_path / "service.py").write_text(
         "from lit_runtime import defaults\n"
         "def inference(batch, context):\n"

@@ -163,7 +163,9 @@ def test_parity_check_catches_a_model_that_drifted(text_app: App, tmp_path: Path
     model_dir = text_app.ctx.settings.model_dir
     np.savez(model_dir / "lit-parity.npz", **{"input:input_ids": ids, "input:attention_mask": mask, "output": out})
     assert parity(text_app) == 0.0
-    np.savez(model_dir / "lit-parity.npz", **{"input:input_ids": ids, "input:attention_mask": mask, "output": out + 0.01})
+    np.savez(
+        model_dir / "lit-parity.npz", **{"input:input_ids": ids, "input:attention_mask": mask, "output": out + 0.01}
+    )
     with pytest.raises(ModelError, match="differ from MXNet's by up to 1.00e-02"):
         parity(text_app)
 
