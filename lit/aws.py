@@ -116,6 +116,25 @@ class RegistryLogin:
     expires_at: dt.datetime
 
 
+class LogsClient:
+    def __init__(self, sess: Any) -> None:
+        self._logs = sess.client("logs")
+
+    def events(self, group: str, start_ms: int | None, end_ms: int | None, pattern: str | None) -> list[dict[str, Any]]:
+        """Every event of the group in the time range (matching the filter pattern), oldest first."""
+        kwargs: dict[str, Any] = {"logGroupName": group}
+        if start_ms is not None:
+            kwargs["startTime"] = start_ms
+        if end_ms is not None:
+            kwargs["endTime"] = end_ms
+        if pattern:
+            kwargs["filterPattern"] = pattern
+        with calling(f"reading CloudWatch Logs group {group}"):
+            pages = self._logs.get_paginator("filter_log_events").paginate(**kwargs)
+            found = [e for page in pages for e in page.get("events", [])]
+        return sorted(found, key=lambda e: (e["timestamp"], e.get("eventId", "")))
+
+
 class ECRClient:
     def __init__(self, sess: Any) -> None:
         self._ecr = sess.client("ecr")

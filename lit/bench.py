@@ -165,12 +165,12 @@ def measure_size(
             if not _answered(status, raw):
                 raise LitError(f"the function failed at {memory} MB: {raw[:300].decode(errors='replace')}", "")
             init = local.runtime_lines(docker.logs(running.container), "init")
-            ms = init[-1]["ms"] if init else {}
+            ms = init[-1] if init else {}
             colds.append(
                 ColdStart(
                     round((t1 - t0) * 1000, 1),
                     round((t2 - t1) * 1000, 1),
-                    *(float(ms.get(k, 0.0)) for k in ("imports", "setup", "model_load", "warm_up", "total")),
+                    *(float(ms.get(f"{k}_ms", 0.0)) for k in ("imports", "setup", "model_load", "warm_up", "init")),
                 )
             )
             if i < cold - 1:

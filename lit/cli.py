@@ -245,6 +245,53 @@ def invoke(
 
 
 @app.command()
+def logs(
+    directory: ProjectDir,
+    remote: Annotated[
+        bool, typer.Option("--remote", help="The deployed function's CloudWatch Logs instead of the local one's.")
+    ] = False,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Lines from this long ago (10m, 2h, 1d) or this time on (default: local all, remote 10m)."),
+    ] = None,
+    request_id: Annotated[str | None, typer.Option("--request-id", help="Only the lines of this request.")] = None,
+    region: RegionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The function's log lines: the runtime's JSON records and the START/END/REPORT lines."""
+    import datetime as dt
+
+    from . import aws
+    from . import logs as logbook
+
+    project = _project(directory)
+    after = logbook.since(since if since or not remote else "10m")
+
+    def show(line: logbook.Line) -> None:
+        payload = {"time": line.time.isoformat(), "source": line.source, "message": line.message}
+        typer.echo(json.dumps(payload) if as_json else line.text())
+
+    if remote:
+        sess = aws.session(region)
+        if not sess.region_name:
+            raise aws.AwsError("no AWS region set", "pass --region or set AWS_REGION")
+        client = aws.LogsClient(sess)
+        if follow:
+            logbook.follow_remote(client, project.name, after, request_id, show)
+        else:
+            for line in logbook.remote_lines(client, project.name, after, request_id, dt.datetime.now(dt.UTC)):
+                show(line)
+        return
+    docker = _docker()
+    if follow:
+        logbook.follow_local(docker, project, after, request_id, show)
+    else:
+        for line in logbook.local_lines(docker, project, after, request_id):
+            show(line)
+
+
+@app.command()
 def bench(
     directory: ProjectDir,
     memory: Annotated[

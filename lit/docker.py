@@ -306,12 +306,26 @@ class Docker:
         proc = subprocess.run([self.binary, "inspect", ref], capture_output=True, env=self._env(), check=False)
         return json.loads(proc.stdout)[0] if proc.returncode == 0 else None
 
-    def logs(self, ref: str, since: str | None = None) -> str:
-        args = ["logs"]
+    def logs(self, ref: str, since: str | None = None, timestamps: bool = False) -> str:
+        args = ["logs", *(["--timestamps"] if timestamps else [])]
         if since:
             args += ["--since", since]
         proc = subprocess.run([self.binary, *args, ref], capture_output=True, env=self._env(), check=False)
         return proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
+
+    def follow_logs(self, ref: str, since: str | None = None) -> Iterator[str]:
+        """The container's output as it is written (stdout and stderr, with timestamps), until it stops."""
+        args = [self.binary, "logs", "--follow", "--timestamps", *(["--since", since] if since else []), ref]
+        proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self._env(), text=True, errors="replace"
+        )
+        assert proc.stdout is not None
+        try:
+            yield from proc.stdout
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+            proc.wait()
 
     def remove_container(self, ref: str) -> None:
         self._run("rm", "-f", ref, check=False)

@@ -248,11 +248,13 @@ def parse_report(logs: str) -> tuple[str, dict[str, float]]:
 def runtime_lines(logs: str, kind: str) -> list[dict[str, Any]]:
     lines = []
     for line in logs.splitlines():
-        if line.startswith("{") and f'"event": "{kind}"' in line:
+        if line.startswith("{") and f'"{kind}"' in line:
             try:
-                lines.append(json.loads(line))
+                doc = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if isinstance(doc, dict) and doc.get("event") == kind:
+                lines.append(doc)
     return lines
 
 
@@ -313,7 +315,7 @@ def invoke(docker: Docker | None, running: Running, body: bytes, timeout: float 
                 if (peak := cgroup_peak_mb(container)) is not None:
                     result.report["max_memory_used_mb"] = peak
                 if inits := runtime_lines(logs, "init"):
-                    result.report["init_duration_ms"] = float(inits[-1]["ms"]["total"])
+                    result.report["init_duration_ms"] = float(inits[-1]["init_ms"])
                     result.init_report = init_report(result.report["init_duration_ms"])
                 if requests := runtime_lines(logs, "request"):
                     result.report["max_rss_mb"] = float(requests[-1]["max_rss_mb"])

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import defaults, events, fastmx, service, settings, threads
+from . import defaults, events, fastmx, metrics, service, settings, threads
 from . import model as model_loader
 from .errors import InputError
 
@@ -83,13 +83,11 @@ class App:
                 "event": "init",
                 "function": conf.name,
                 "cpus": cpus,
-                "ms": {
-                    "imports": _ms(p0, t0),
-                    "setup": _ms(t0, t1),
-                    "model_load": _ms(t1, t2),
-                    "warm_up": _ms(t2, t3),
-                    "total": _ms(p0, t3),
-                },
+                "imports_ms": _ms(p0, t0),
+                "setup_ms": _ms(t0, t1),
+                "model_load_ms": _ms(t1, t2),
+                "warm_up_ms": _ms(t2, t3),
+                "init_ms": _ms(p0, t3),
             }
         )
         return app
@@ -287,18 +285,10 @@ class App:
             entry["output"] = f"s3://{out_bucket}/{key}"
 
     def _log(self, trigger: str, batch: int, timings: dict[str, float], status: int, error: str | None) -> None:
-        line: dict[str, Any] = {
-            "event": "request",
-            "request_id": self.ctx.request_id,
-            "trigger": trigger,
-            "batch_size": batch,
-            "status": status,
-            "ms": timings,
-            "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        }
-        if error:
-            line["error"] = error
-        _emit(line)
+        rss = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        name, rid = self.ctx.settings.name, self.ctx.request_id
+        sys.stdout.write(metrics.request_line(name, rid, trigger, status, batch, timings, rss, error) + "\n")
+        sys.stdout.flush()
 
 
 def load_model(conf: settings.Settings, cpus: int) -> Any:
@@ -330,6 +320,6 @@ def _ms(a: float, b: float) -> float:
     return round((b - a) * 1000, 3)
 
 
-def _emit(line: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(line) + "\n")
+def _emit(fields: dict[str, Any]) -> None:
+    sys.stdout.write(metrics.line(fields) + "\n")
     sys.stdout.flush()

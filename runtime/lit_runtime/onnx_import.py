@@ -95,8 +95,10 @@ def convert(src: Path, dest: Path, name: str = "model") -> dict[str, Any]:
         except Exception as exc:
             from .model import mxnet_reason
 
-            where = f"operator {current['op']} (node {current['node']}, ONNX opset {_opset(model)})" if current else (
-                f"{path.name} (ONNX opset {_opset(model)})"
+            where = (
+                f"operator {current['op']} (node {current['node']}, ONNX opset {_opset(model)})"
+                if current
+                else (f"{path.name} (ONNX opset {_opset(model)})")
             )
             raise ConversionError(
                 f"MXNet 1.9's ONNX importer cannot convert {where}: {type(exc).__name__}: {mxnet_reason(exc)}"

@@ -21,6 +21,7 @@ COMMANDS = [
     "stop",
     "push",
     "deploy",
+    "logs",
     "status",
     "rollback",
     "destroy",

@@ -1,0 +1,161 @@
+"""`lit logs`: the function's log lines, from the local instances (`lit run`) or, with --remote, from
+the deployed function's CloudWatch Logs group. Both give the same lines: the runtime's JSON
+records (init, one per request) and the platform's START / END / REPORT lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from . import local
+from .docker import Docker
+from .errors import AwsError, LitError
+from .project import Project
+
+_AGO = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+POLL_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Line:
+    time: dt.datetime
+    source: str  # the local instance, or the CloudWatch log stream
+    message: str
+
+    def text(self) -> str:
+        return f"{self.time:%Y-%m-%d %H:%M:%S.%f}"[:-3] + f" [{self.source}] {self.message}"
+
+
+def since(value: str | None, now: dt.datetime | None = None) -> dt.datetime | None:
+    """'10m', '2h', '30s', '1d' ago, or an ISO 8601 time (UTC unless it says otherwise)."""
+    if value is None:
+        return None
+    now = now or dt.datetime.now(dt.UTC)
+    if m := _AGO.match(value.strip()):
+        return now - dt.timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+    try:
+        when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise LitError(
+            f"--since {value!r} is neither a duration nor a time", "e.g. --since 10m, 2h, 1d or 2026-11-25T18:00:00"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def wanted(message: str, request_id: str | None) -> bool:
+    return request_id is None or request_id in message
+
+
+# --- local -----------------------------------------------------------------------------------
+def _instances(docker: Docker, project: Project) -> dict[str, str]:
+    """Source name -> container id of the running function's instances (not the proxy)."""
+    running = local.find(docker, project)
+    if running.instances:
+        return {f"instance:{port}": cid for port, cid in sorted(running.instances.items())}
+    return {f"instance:{running.port}": running.container}
+
+
+def _parse_docker(raw: str, source: str) -> Line | None:
+    stamp, _, message = raw.rstrip("\n").partition(" ")
+    try:
+        when = dt.datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00")
+    except ValueError:
+        return None
+    return Line(when, source, message)
+
+
+def local_lines(docker: Docker, project: Project, after: dt.datetime | None, request_id: str | None) -> list[Line]:
+    found: list[Line] = []
+    for source, cid in _instances(docker, project).items():
+        raw = docker.logs(cid, since=after.isoformat() if after else None, timestamps=True)
+        found += [line for text in raw.splitlines() if (line := _parse_docker(text, source))]
+    return sorted((x for x in found if wanted(x.message, request_id)), key=lambda x: x.time)
+
+
+def follow_local(
+    docker: Docker, project: Project, after: dt.datetime | None, request_id: str | None, emit: Callable[[Line], None]
+) -> None:
+    """Print lines as the instances write them, until Ctrl-C or until every instance has stopped."""
+    lines: queue.Queue[Line | None] = queue.Queue()
+    sources = _instances(docker, project)
+
+    def pump(source: str, cid: str) -> None:
+        for text in docker.follow_logs(cid, since=after.isoformat() if after else None):
+            if (line := _parse_docker(text, source)) is not None:
+                lines.put(line)
+        lines.put(None)
+
+    for source, cid in sources.items():
+        threading.Thread(target=pump, args=(source, cid), daemon=True).start()
+    ended = 0
+    while ended < len(sources):
+        line = lines.get()
+        if line is None:
+            ended += 1
+        elif wanted(line.message, request_id):
+            emit(line)
+
+
+# --- remote ----------------------------------------------------------------------------------
+def group(name: str) -> str:
+    return f"/aws/lambda/{name}"
+
+
+def remote_lines(
+    logs: Any, name: str, after: dt.datetime | None, request_id: str | None, before: dt.datetime | None = None
+) -> list[Line]:
+    return [line for _, line in _remote(logs, name, after, request_id, before)]
+
+
+def _remote(
+    logs: Any, name: str, after: dt.datetime | None, request_id: str | None, before: dt.datetime | None = None
+) -> Iterator[tuple[str, Line]]:
+    start = int(after.timestamp() * 1000) if after else None
+    end = int(before.timestamp() * 1000) if before else None
+    pattern = f'"{request_id}"' if request_id else None
+    try:
+        events = logs.events(group(name), start, end, pattern)
+    except AwsError as exc:
+        if exc.code == "ResourceNotFoundException":
+            raise AwsError(
+                f"{name} has no CloudWatch logs yet (no log group {group(name)})",
+                "invoke it first (`lit invoke DIR --remote`), or check the region; a function writes its "
+                "log group on its first invoke",
+            ) from None
+        raise
+    for e in events:
+        when = dt.datetime.fromtimestamp(e["timestamp"] / 1000, dt.UTC)
+        line = Line(when, e.get("logStreamName", ""), e["message"].rstrip("\n"))
+        if wanted(line.message, request_id):
+            yield e.get("eventId", f"{e['timestamp']}:{line.source}:{line.message}"), line
+
+
+def follow_remote(
+    logs: Any,
+    name: str,
+    after: dt.datetime | None,
+    request_id: str | None,
+    emit: Callable[[Line], None],
+    sleep: Callable[[float], None] = time.sleep,
+    polls: int | None = None,
+) -> None:
+    """Poll the log group (every 2 s) and print new events once each, until Ctrl-C (or `polls` polls)."""
+    seen: set[str] = set()
+    cursor = after or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    n = 0
+    while polls is None or n < polls:
+        n += 1
+        for event_id, line in _remote(logs, name, cursor, request_id):
+            if event_id not in seen:
+                seen.add(event_id)
+                emit(line)
+                # events can land late and out of order: look back a little each time
+                cursor = max(cursor, line.time - dt.timedelta(seconds=30))
+        sleep(POLL_SECONDS)
