@@ -39,6 +39,28 @@ def lit(
     return proc
 
 
+def read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 30) -> list[str]:
+    """Lines of proc's stdout up to the first holding `needle`; fails after `timeout` seconds
+    (a reader thread, so a silent process cannot hang the test)."""
+    import queue
+    import threading
+
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    threading.Thread(target=lambda: [lines.put(x) for x in stdout], daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            seen.append(lines.get(timeout=left))
+        except queue.Empty:
+            break
+        if needle in seen[-1]:
+            return seen
+    raise AssertionError(f"no line with {needle!r} within {timeout:.0f}s; got: {seen[-10:]}")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

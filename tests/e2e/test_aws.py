@@ -17,7 +17,7 @@ import pytest
 from lit import aws
 from lit import push as pusher
 from lit.docker import Docker
-from tests.e2e.conftest import RUN_ID, copy_project, lit
+from tests.e2e.conftest import RUN_ID, copy_project, lit, read_until
 from tests.e2e.registry import ecr_registry, manifest
 
 pytestmark = pytest.mark.e2e
@@ -214,6 +214,7 @@ def test_the_deployed_alias_reads_digits_and_rollback_changes_its_answer(
     assert len(predictions[0]) == 3, "top_k = 3 in version 1"
     one = json.loads(lit("invoke", str(project), "--remote", "--image", str(digits[0][0])).stdout)
     assert int(one["predictions"][0][0]["label"]) == digits[0][1]
+    check_remote_logs(project, len(digits))
 
     # version 2: a new image (top_k = 1), pushed and deployed; the alias answers with it
     config = project / "lit.toml"
@@ -236,6 +237,54 @@ def test_the_deployed_alias_reads_digits_and_rollback_changes_its_answer(
         boto("lambda").get_function(FunctionName=name)
     with pytest.raises(Exception, match="NoSuchEntity"):
         boto("iam").get_role(RoleName=f"lit-{name}")
+
+
+def remote_messages(project: Path, *args: str) -> list[dict]:
+    out = lit("logs", str(project), "--remote", "--json", *args).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def check_remote_logs(project: Path, batch: int) -> None:
+    """The deployed function's CloudWatch Logs (the stand-in ships the container's output there):
+    the EMF records and REPORT lines, by request id, and --follow."""
+    import subprocess
+    import sys
+    import time
+
+    deadline = time.monotonic() + 30
+    while True:  # the lines reach CloudWatch Logs a moment after the answer
+        lines = remote_messages(project)
+        records = [json.loads(x["message"]) for x in lines if x["message"].startswith('{"_aws"')]
+        requests = [r for r in records if r["event"] == "request"]
+        if len(requests) >= 2 and sum(x["message"].startswith("REPORT") for x in lines) >= 2:
+            break
+        assert time.monotonic() < deadline, f"no request lines in CloudWatch Logs: {lines[-10:]}"
+        time.sleep(0.5)
+    assert [r["event"] for r in records].count("init") == 1
+    assert requests[0]["batch_size"] == batch and requests[0]["status"] == 200
+    assert all(x["source"].startswith(time.strftime("%Y/%m/%d/[1]", time.gmtime())) for x in lines), "stream names"
+    rid = requests[0]["request_id"]
+    one = [x["message"] for x in remote_messages(project, "--request-id", rid)]
+    assert any(m.startswith(f"REPORT RequestId: {rid}") for m in one) and all(rid in m for m in one)
+
+    time.sleep(1.1)  # every line so far is older than `start`
+    start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "lit", "logs", str(project), "--remote", "--follow", "--since", start],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(2)
+        image = str(
+            project / "heldout" / sorted(json.loads((project / "heldout" / "labels.json").read_text())["labels"])[0]
+        )
+        lit("invoke", str(project), "--remote", "--image", image)
+        read_until(follow, "REPORT RequestId:")
+    finally:
+        follow.kill()
+        follow.wait()
 
 
 def test_roles_grant_s3_only_as_lit_toml_needs(env: str, project: Path) -> None:

@@ -73,4 +73,3 @@ def test_init_and_request_lines_are_emf(digits_copy: Path, capsys: pytest.Captur
     assert (ok["status"], ok["errors"]) in ((200, 0), (500, 1))
     assert refused["status"] == 400 and refused["rejected"] == 1 and refused["errors"] == 0
     check_emf(refused)
-

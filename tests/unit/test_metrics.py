@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from lit_runtime import metrics
 
 pytestmark = pytest.mark.unit
