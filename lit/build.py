@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import base
-from .docker import Docker
+from .docker import Docker, Stopped, signalled
 from .errors import EngineError, LitError
 from .project import Project
 
@@ -48,6 +48,7 @@ class BuildResult:
     layers: list[dict[str, object]]
 
 
+CHECK_LABEL = "lit.check"  # on the container of `lit build`'s image check
 ONNX_PACKAGES = '"onnx==1.15.0" "numpy==1.23.5"'  # onnx.mapping, which MXNet's importer uses, left in 1.16
 
 
@@ -227,9 +228,17 @@ def check(docker: Docker, image: str, project: Project) -> None:
             "-e",
             "LIT_CHECK_OFFLINE=1",
             f"--memory={project.function.memory}m",
+            "--label",
+            f"{CHECK_LABEL}={project.name}",
         ],
         ["-m", "lit_runtime.check"],
     )
+    if signalled(proc.returncode) and "lit-check: " not in proc.stderr:
+        raise LitError(
+            f"the image check was stopped (exit code {proc.returncode}) before it finished: killed by a signal, "
+            f"or out of memory at [function] memory = {project.function.memory} MB",
+            "nothing was tagged; run `lit build` again, with more [function] memory if the model needs it",
+        )
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines()
         ours = [line.removeprefix("lit-check: ") for line in lines if line.startswith("lit-check: ")]
@@ -302,7 +311,60 @@ def build(
         mxnet_base = ensure_base(docker, "mxnet", log)
         base.require(docker, mxnet_base, "mxnet")
     image = tag or f"{project.image_repo}:latest"
-    candidate = f"{project.image_repo}:building-{uuid.uuid4().hex[:8]}"
+    clean_leftovers(docker, project)
+    # the pid in the tag tells the next build whether the build that made it is still running
+    candidate = f"{project.image_repo}:building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    before = (docker.image(image) or {}).get("Id")
+    try:
+        return _build(docker, project, image, candidate, base_ref, mxnet_base, run_check, log, start)
+    except KeyboardInterrupt:
+        was = f"still {before.removeprefix('sha256:')[:12]}" if before else "not built yet"
+        raise LitError(
+            f"interrupted: {image} is unchanged ({was}); the half-built image was removed",
+            "run `lit build` again (the layers already built are reused)",
+            exit_code=130,
+        ) from None
+
+
+def clean_leftovers(docker: Docker, project: Project) -> list[str]:
+    """What killed builds of this project left: candidate tags whose build is gone, and image
+    check containers that never ran or never were removed."""
+    removed = []
+    for ref in docker.references(f"{project.image_repo}:building-*"):
+        pid = ref.rsplit(":building-", 1)[1].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            continue  # a build running now, in another process
+        docker.remove_image(ref)
+        removed.append(ref)
+    for c in docker.containers(f"{CHECK_LABEL}={project.name}"):
+        info = docker.inspect_container(c.id) or {}
+        if not info.get("State", {}).get("Running"):
+            docker.remove_container(c.id)
+            removed.append(c.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _build(
+    docker: Docker,
+    project: Project,
+    image: str,
+    candidate: str,
+    base_ref: str,
+    mxnet_base: str | None,
+    run_check: bool,
+    log: Callable[[str], None],
+    start: float,
+) -> BuildResult:
     bundle = base.find_ca_bundle(None) if needs_pip(project) else None
     seen: list[str] = []
 
@@ -314,6 +376,8 @@ def build(
         assemble(project, Path(tmp), base_ref, bundle, mxnet_base)
         try:
             image_id = docker.build(Path(tmp), candidate, log=keep)
+        except Stopped:
+            raise
         except EngineError:
             raise _explain(project, seen) from None
         finally:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -28,6 +29,17 @@ NOT_RUNNING = (
 
 # The classic builder's line after each step: the image that step made (or took from the cache).
 STEP_ID = re.compile(r"^ ---> ([0-9a-f]{12})$")
+
+
+class Stopped(EngineError):
+    """A docker command ended by a signal (Ctrl-C, a kill, the OOM killer), not by what it ran."""
+
+
+SIGNALLED = (130, 137, 143)  # 128 + SIGINT / SIGKILL / SIGTERM, as a shell reports them
+
+
+def signalled(code: int) -> bool:
+    return code < 0 or code in SIGNALLED
 
 
 class RegistryError(EngineError):
@@ -86,12 +98,22 @@ class Docker:
         lines: list[str] = []
         with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self._env()) as proc:
             assert proc.stdout is not None
-            for raw in proc.stdout:
-                line = raw.decode(errors="replace").rstrip()
-                lines.append(line)
-                if log:
-                    log(line)
-            return proc.wait(), lines
+            try:
+                for raw in proc.stdout:
+                    line = raw.decode(errors="replace").rstrip()
+                    lines.append(line)
+                    if log:
+                        log(line)
+                return proc.wait(), lines
+            except KeyboardInterrupt:
+                # Ctrl-C reached us (and maybe not docker): stop docker's build or push too, so that
+                # nothing finishes after we have cleaned up
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                raise
 
     def ping(self, timeout: float | None = None) -> str:
         """The engine's version; raises EngineError when no engine answers (within `timeout` s)."""
@@ -215,6 +237,12 @@ class Docker:
             tail = "\n".join(lines[-15:])
             if "Cannot connect to the Docker daemon" in tail:
                 raise EngineError("the Docker engine is not running", NOT_RUNNING)
+            if signalled(code):
+                raise Stopped(
+                    f"docker build of {tag} was stopped by a signal (exit code {code}), not by a failing step",
+                    "nothing was tagged: run the build again (if nobody stopped it, the engine may be short of "
+                    "memory: see `dmesg`)",
+                )
             raise EngineError(
                 f"docker build of {tag} failed:\n{tail}", "read the build log above; fix the step that failed"
             )

@@ -79,18 +79,34 @@ def push(
     docker.tag(local, target)
     log(f"pushing {target}")
     try:
-        digest, uploaded = docker.push(target, log)
-    except RegistryAuthError:
-        if ecr is None or registry is not None:
-            raise
-        log("the registry refused the token (expired?); logging in again")
-        _login(docker, ecr, log)
-        digest, uploaded = docker.push(target, log)
+        digest, uploaded = _push(docker, ecr, registry, target, log)
+    except KeyboardInterrupt:
+        last = last_push(project)
+        raise LitError(
+            f"interrupted while pushing {target}: the layers already sent stay in the registry (the next push "
+            f"skips them); the tag {tag} moves only when a push completes; nothing was deployed, and `lit deploy` "
+            + (f"still deploys the last push, {last.uri}" if last else "has no push of this project to deploy yet"),
+            "run `lit push` again",
+            exit_code=130,
+        ) from None
     result = PushResult(target, digest, f"{uri}@{digest}", host, repository, tag, uploaded)
     record = project.root / RECORD
     record.parent.mkdir(exist_ok=True)
     record.write_text(json.dumps(asdict(result), indent=1))
     return result
+
+
+def _push(
+    docker: Docker, ecr: Any | None, registry: str | None, target: str, log: Callable[[str], None]
+) -> tuple[str, int]:
+    try:
+        return docker.push(target, log)
+    except RegistryAuthError:
+        if ecr is None or registry is not None:
+            raise
+        log("the registry refused the token (expired?); logging in again")
+        _login(docker, ecr, log)
+        return docker.push(target, log)
 
 
 def _login(docker: Docker, ecr: Any, log: Callable[[str], None]) -> None:

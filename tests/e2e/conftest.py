@@ -39,26 +39,48 @@ def lit(
     return proc
 
 
-def read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 30) -> list[str]:
-    """Lines of proc's stdout up to the first holding `needle`; fails after `timeout` seconds
-    (a reader thread, so a silent process cannot hang the test)."""
-    import queue
-    import threading
+class Reader:
+    """A process's stdout or stderr read by a thread, so that a silent process cannot hang a test."""
 
-    lines: queue.Queue[str] = queue.Queue()
-    assert proc.stdout is not None
-    stdout = proc.stdout
-    threading.Thread(target=lambda: [lines.put(x) for x in stdout], daemon=True).start()
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            seen.append(lines.get(timeout=left))
-        except queue.Empty:
-            break
-        if needle in seen[-1]:
-            return seen
-    raise AssertionError(f"no line with {needle!r} within {timeout:.0f}s; got: {seen[-10:]}")
+    def __init__(self, proc: subprocess.Popen[str], stream: str = "stdout") -> None:
+        import queue
+        import threading
+
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        pipe = getattr(proc, stream)
+        assert pipe is not None
+        threading.Thread(target=lambda: [*map(self.lines.put, pipe), self.lines.put(None)], daemon=True).start()
+
+    def until(self, needle: str, timeout: float = 30) -> list[str]:
+        """The lines up to the first holding `needle`; fails after `timeout` seconds or at the end."""
+        import queue
+
+        seen: list[str] = []
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            seen.append(line)
+            if needle in line:
+                return seen
+        raise AssertionError(f"no line with {needle!r} within {timeout:.0f}s; got: {seen[-10:]}")
+
+    def rest(self, timeout: float = 60) -> str:
+        """Everything left, to the end of the stream."""
+        out: list[str] = []
+        deadline = time.monotonic() + timeout
+        while (line := self.lines.get(timeout=max(0.1, deadline - time.monotonic()))) is not None:
+            out.append(line)
+        return "".join(out)
+
+
+def read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 30) -> list[str]:
+    """Lines of proc's stdout up to the first holding `needle` (see Reader)."""
+    return Reader(proc).until(needle, timeout)
 
 
 def free_port() -> int:

@@ -326,3 +326,28 @@ def test_any_oci_registry_with_registry_flag(registry: dict, project: Path, dock
     out = json.loads(lit("push", str(project), "--registry", registry["host"], "--tag", "oci", "--json").stdout)
     assert out["uri"].startswith(f"{registry['host']}/{out['repository']}@sha256:")
     assert out["digest"] == manifest(registry, out["repository"], "oci")[0]
+
+
+def test_ctrl_c_during_push_exits_130_and_says_what_is_left(env: str, registry: dict, project: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import Reader
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lit", "push", str(project), "--tag", "int"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    stderr = Reader(proc, "stderr")
+    stderr.until("pushing ", timeout=120)
+    proc.send_signal(signal.SIGINT)
+    err = stderr.rest()
+    assert proc.wait(timeout=60) == 130, err
+    assert "interrupted while pushing" in err and "has no push of this project to deploy yet" in err, err
+    assert "run `lit push` again" in err and "Traceback" not in err
+    assert not (project / ".lit" / "last-push.json").exists(), "nothing recorded for deploy"
+    again = json.loads(lit("push", str(project), "--json", "--tag", "int").stdout)
+    assert again["digest"] == manifest(registry, again["repository"], "int")[0]
