@@ -351,3 +351,45 @@ def test_ctrl_c_during_push_exits_130_and_says_what_is_left(env: str, registry: 
     assert not (project / ".lit" / "last-push.json").exists(), "nothing recorded for deploy"
     again = json.loads(lit("push", str(project), "--json", "--tag", "int").stdout)
     assert again["digest"] == manifest(registry, again["repository"], "int")[0]
+
+
+def test_a_deploy_killed_after_publishing_converges_on_the_real_image(
+    env: str, registry: dict, project: Path, base_image: tuple[str, str], moto_server: str
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    def fault(**spec: object) -> None:
+        req = urllib.request.Request(f"{moto_server}/_standin/faults", data=json.dumps(spec).encode(), method="POST")
+        urllib.request.urlopen(req, timeout=10).close()
+
+    image = str(
+        project / "heldout" / sorted(json.loads((project / "heldout" / "labels.json").read_text())["labels"])[0]
+    )
+    ask = ["invoke", str(project), "--remote", "--image", image]
+    lit("push", str(project))
+    lit("deploy", str(project))
+    config = project / "lit.toml"
+    config.write_text(config.read_text().replace("top_k = 3", "top_k = 1"))
+    lit("build", str(project), "--base", base_image[0])
+    lit("push", str(project))
+
+    fault(operation="PublishVersion", when="after", action="hang")
+    proc = subprocess.Popen([sys.executable, "-m", "lit", "deploy", str(project)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(f["reached"] for f in standin(moto_server, "faults")):
+        assert time.monotonic() < deadline and proc.poll() is None, "the deploy never reached publish_version"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/_standin/faults", method="DELETE")).close()
+    assert len(json.loads(lit(*ask).stdout)["predictions"][0]) == 3, "the alias still serves version 1"
+
+    result = json.loads(lit("deploy", str(project), "--json").stdout)
+    assert result["version"] == "2" and any("already published" in s for s in result["steps"])
+    assert len(json.loads(lit(*ask).stdout)["predictions"][0]) == 1, "the alias serves the new image"
+    shas = [v["CodeSha256"] for v in boto("lambda").list_versions_by_function(FunctionName=project.name)["Versions"]]
+    assert len(shas) == 3 and len(set(shas[1:])) == 2, "$LATEST, and one version per image"
