@@ -40,6 +40,8 @@ _KEYS: dict[str, set[str]] = {
     "build": {"base", "requirements", "exclude"},
 }
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_SUBNET = re.compile(r"subnet-([0-9a-f]{8}|[0-9a-f]{17})")
+_GROUP = re.compile(r"sg-([0-9a-f]{8}|[0-9a-f]{17})")
 _ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # Variables Lambda sets itself and refuses in a function's configuration.
 _RESERVED_ENV = {
@@ -325,12 +327,12 @@ def _function(doc: dict[str, Any], path: Path) -> Function:
     if (
         unknown
         or bool(subnets) != bool(groups)
-        or not all(isinstance(s, str) and s.startswith("subnet-") for s in subnets)
-        or not all(isinstance(g, str) and g.startswith("sg-") for g in groups)
+        or not all(isinstance(s, str) and _SUBNET.fullmatch(s) for s in subnets)
+        or not all(isinstance(g, str) and _GROUP.fullmatch(g) for g in groups)
     ):
         raise ConfigError(
-            f"{path}: [function] vpc must give subnets and security_groups together, got {vpc!r}",
-            'e.g. vpc = { subnets = ["subnet-0abc"], security_groups = ["sg-0abc"] }',
+            f"{path}: [function] vpc must give subnets and security_groups together, as AWS ids, got {vpc!r}",
+            'e.g. vpc = { subnets = ["subnet-0123456789abcdef0"], security_groups = ["sg-0123456789abcdef0"] }',
         )
     fn = Function(
         memory=_range(_get(doc, "function", "memory", int, 1024, path), 128, 10240, "[function] memory", path),

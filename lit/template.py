@@ -1,7 +1,8 @@
 """`lit template`: a SAM template for teams that deploy with CloudFormation.
 
 The function as `lit deploy` makes it: PackageType Image (by digest), memory, timeout, storage,
-environment and architecture from lit.toml, the alias (AutoPublishAlias), and either a function
+environment, architecture, reserved and provisioned concurrency, tags and VPC from lit.toml, the
+alias (AutoPublishAlias), and either a function
 URL or an API Gateway REST API described in OpenAPI (binary image/* bodies allowed). JSON, which
 CloudFormation and `sam deploy` read as they read YAML.
 """
@@ -15,8 +16,8 @@ from urllib.parse import urlparse
 from .project import Project
 
 
-def _s3_policies(project: Project) -> list[dict[str, Any]]:
-    policies: list[dict[str, Any]] = []
+def _s3_policies(project: Project) -> list[Any]:
+    policies: list[Any] = []
     if project.model_url and project.model_url.startswith("s3://"):
         policies.append({"S3ReadPolicy": {"BucketName": urlparse(project.model_url).netloc}})
     if output := project.raw.get("output", {}).get("s3"):
@@ -78,7 +79,16 @@ def render(
     }
     if fn.environment:
         props["Environment"] = {"Variables": fn.environment}
-    if policies := _s3_policies(project):
+    if fn.reserved_concurrency is not None:
+        props["ReservedConcurrentExecutions"] = fn.reserved_concurrency
+    if fn.provisioned_concurrency:
+        props["ProvisionedConcurrencyConfig"] = {"ProvisionedConcurrentExecutions": fn.provisioned_concurrency}
+    props["Tags"] = {**fn.tags, "lit:managed": "true"}
+    policies = _s3_policies(project)
+    if fn.subnets:
+        props["VpcConfig"] = {"SubnetIds": list(fn.subnets), "SecurityGroupIds": list(fn.security_groups)}
+        policies.append("AWSLambdaVPCAccessExecutionRole")
+    if policies:
         props["Policies"] = policies
     resources: dict[str, Any] = {"Function": {"Type": "AWS::Serverless::Function", "Properties": props}}
     outputs: dict[str, Any] = {"FunctionArn": {"Value": {"Ref": "Function.Alias"}}}

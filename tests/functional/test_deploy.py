@@ -219,8 +219,8 @@ team = "vision"
 cost-center = "42"
 
 [function.vpc]
-subnets = ["subnet-0a1", "subnet-0b2"]
-security_groups = ["sg-0c3"]
+subnets = ["subnet-0a1b2c3d", "subnet-0b2c3d4e"]
+security_groups = ["sg-0c3d4e5f"]
 """
     )
     text = config.read_text().replace(
@@ -237,8 +237,8 @@ security_groups = ["sg-0c3"]
     fn = boto("lambda").get_function(FunctionName=name)
     cfg = fn["Configuration"]
     assert cfg["Environment"]["Variables"] == {"LOG_LEVEL": "debug"}
-    assert sorted(cfg["VpcConfig"]["SubnetIds"]) == ["subnet-0a1", "subnet-0b2"]
-    assert cfg["VpcConfig"]["SecurityGroupIds"] == ["sg-0c3"]
+    assert sorted(cfg["VpcConfig"]["SubnetIds"]) == ["subnet-0a1b2c3d", "subnet-0b2c3d4e"]
+    assert cfg["VpcConfig"]["SecurityGroupIds"] == ["sg-0c3d4e5f"]
     assert fn["Concurrency"]["ReservedConcurrentExecutions"] == 5
     tags = boto("lambda").list_tags(Resource=cfg["FunctionArn"])["Tags"]
     assert tags["team"] == "vision" and tags["cost-center"] == "42" and tags["lit:managed"] == "true"
@@ -279,7 +279,7 @@ security_groups = ["sg-0c3"]
     [
         ("reserved_concurrency = -1", "reserved_concurrency"),
         ("reserved_concurrency = 2\nprovisioned_concurrency = 3", "exceeds reserved_concurrency"),
-        ('vpc = { subnets = ["subnet-1"] }', "subnets and security_groups together"),
+        ('vpc = { subnets = ["subnet-0a1b2c3d"] }', "subnets and security_groups together"),
         ('tags = { "aws:owner" = "me" }', "not a tag Lambda accepts"),
         ('environment = { AWS_REGION = "eu-west-1" }', "set by Lambda itself"),
     ],

@@ -60,3 +60,20 @@ def test_api_template_with_openapi_and_s3(digits_copy: Path) -> None:
     )
     assert doc["Resources"]["Function"]["Properties"]["Policies"] == [{"S3WritePolicy": {"BucketName": "preds"}}]
     assert "FunctionUrlConfig" not in doc["Resources"]["Function"]["Properties"]
+
+
+def test_deploy_settings_reach_the_template(digits_copy: Path) -> None:
+    config = digits_copy / "lit.toml"
+    text = config.read_text().replace(
+        "[function]\n", "[function]\nreserved_concurrency = 10\nprovisioned_concurrency = 2\n"
+    )
+    config.write_text(
+        text
+        + '\n[function.tags]\nteam = "vision"\n\n[function.vpc]\nsubnets = ["subnet-0a1b2c3d"]\nsecurity_groups = ["sg-0b2c3d4e"]\n'
+    )
+    props = render(digits_copy, "--image-uri", URI)["Resources"]["Function"]["Properties"]
+    assert props["ReservedConcurrentExecutions"] == 10
+    assert props["ProvisionedConcurrencyConfig"] == {"ProvisionedConcurrentExecutions": 2}
+    assert props["Tags"] == {"team": "vision", "lit:managed": "true"}
+    assert props["VpcConfig"] == {"SubnetIds": ["subnet-0a1b2c3d"], "SecurityGroupIds": ["sg-0b2c3d4e"]}
+    assert "AWSLambdaVPCAccessExecutionRole" in props["Policies"]
