@@ -329,7 +329,7 @@ def _settings_steps(clients: Clients, want: Desired, current: dict[str, Any] | N
     if current is not None:
         have = current.get("Tags") or {}
         if missing := {k: v for k, v in want.tags.items() if have.get(k) != v}:
-            arn = current["Configuration"]["FunctionArn"].split(":function:")[0] + f":function:{name}"
+            arn = ":".join(current["Configuration"]["FunctionArn"].split(":")[:7])  # without a qualifier
             steps.append(
                 Step("lambda", "tag", {"arn": arn, "tags": missing}, f"tag {name}: {', '.join(sorted(missing))}")
             )

@@ -12,7 +12,14 @@ Found:
   .docker/config.json that holds registry logins (auths);
 - CA bundles and certificate files (`*.pem`, `*.crt`, ... with a certificate, or any file with 2 or
   more); LIT's build-time CA bundle (the host's, handed to pip) is named as such;
+- cloud keys and tokens (lit/scan_rules.py): GitHub (classic, fine-grained, OAuth, app), GitLab,
+  Slack tokens and webhooks, Stripe live keys, npm and PyPI tokens, Azure storage connection
+  strings, Google API keys; Google service account key files; private JSON Web Keys and JWT signing
+  secrets; .env files setting secret-named variables; kubeconfigs and .npmrc files with credentials;
+  a PEM key inside a string with its newlines escaped;
 - in the config: secret-looking environment variables and labels, build args in the history.
+
+Layers are read plain, gzip- or zstd-compressed.
 
 Allowed, by this policy:
 - Debian's ca-certificates package: its certificates under /usr/share/ca-certificates/mozilla/, and
@@ -38,6 +45,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from . import scan_rules
 from .docker import Docker
 from .errors import LitError
 
@@ -47,6 +55,7 @@ AWS_SECRET = "aws-secret-access-key"
 CREDENTIALS = "credentials-file"
 CA_BUNDLE = "ca-bundle"
 CONFIG_SECRET = "secret-in-config"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 MAX_TEXT = 8 * 2**20  # larger members are not read (keys, credentials and CA bundles are far smaller)
 _BUF = 2**16  # tarfile's stream mode copies its buffer's tail on every read: keep it small
@@ -128,6 +137,10 @@ def content_findings(data: bytes) -> list[tuple[str, str]]:
     if b"-----BEGIN" in data:
         kinds = sorted({m.group(1).decode() for m in _PRIVATE_KEY.finditer(data)})
         found += [(PRIVATE_KEY, f"a PEM {k} block") for k in kinds]
+        if b"\\n" in data:  # a key inside a JSON or source string, its newlines escaped
+            unescaped = data.replace(b"\\n", b"\n")
+            escaped = sorted({m.group(1).decode() for m in _PRIVATE_KEY.finditer(unescaped)} - set(kinds))
+            found += [(PRIVATE_KEY, f"a PEM {k} block (in a string, newlines escaped)") for k in escaped]
     if b"AKIA" in data or b"ASIA" in data:
         ids = sorted({m.group(0) for m in _KEY_ID.finditer(data)} - EXAMPLE_KEY_IDS)
         found += [(AWS_KEY_ID, f"AWS access key id {k[:8].decode()}...") for k in ids]
@@ -135,7 +148,7 @@ def content_findings(data: bytes) -> list[tuple[str, str]]:
         secrets = {m.group(1) for m in _SECRET.finditer(data) if b"EXAMPLE" not in m.group(1)}
         if secrets:
             found.append((AWS_SECRET, f"{len(secrets)} AWS secret access key assignment(s)"))
-    return found
+    return found + scan_rules.tokens(data)
 
 
 def _credential_file(path: str, data: bytes) -> str | None:
@@ -174,6 +187,8 @@ class Detector:
             self.found.append((layer, kind, path, detail))
         if what := _credential_file(path, data):
             self.found.append((layer, CREDENTIALS, path, what))
+        for kind, detail in scan_rules.files(path, data):
+            self.found.append((layer, kind, path, detail))
         name = path.rsplit("/", 1)[-1]
         if path.endswith("lit/" + LIT_BUILD_BUNDLE) and data.strip():
             self.found.append((layer, CA_BUNDLE, path, "LIT's build-time CA bundle (the host's, handed to pip)"))
@@ -318,11 +333,25 @@ def scan_archive(stream: IO[bytes], detector: Detector) -> _Archive:
                 _scan_layer(_Rejoined(head, handle), name, "r|", detector, archive)
             elif head[:2] == b"\x1f\x8b":
                 _scan_layer(_Rejoined(head, handle), name, "r|gz", detector, archive)
+            elif head[:4] == ZSTD_MAGIC:
+                if (reader := _zstd(_Rejoined(head, handle))) is None:
+                    archive.unscanned.append(name)
+                else:
+                    _scan_layer(reader, name, "r|", detector, archive)
             elif not head.strip(b"\0"):
                 pass  # an empty layer: only the end-of-archive blocks
-            elif name.endswith("/layer.tar") or head[:4] == b"\x28\xb5\x2f\xfd":  # zstd
+            elif name.endswith("/layer.tar"):
                 archive.unscanned.append(name)
     return archive
+
+
+def _zstd(stream: Any) -> Any:
+    """A zstd-compressed layer (containerd's image store saves these), decompressed as it streams."""
+    try:
+        import zstandard
+    except ImportError:  # pragma: no cover - a dependency of lit; only a broken install lacks it
+        return None
+    return zstandard.ZstdDecompressor().stream_reader(stream)
 
 
 def _layer_order(archive: _Archive) -> tuple[list[str], dict[str, Any]]:

@@ -67,3 +67,42 @@ def test_a_key_and_the_build_ca_bundle_deleted_in_a_later_layer_are_still_found(
         assert text.returncode == 1 and "/root/.ssh/id_ed25519" in text.stdout and "private-key" in text.stdout
     finally:
         docker.remove_image(tag)
+
+
+def test_the_secrets_a_first_pass_missed_are_found_each_in_its_layer(
+    docker: Docker, base_image: tuple[str, str], tmp_path: Path
+) -> None:
+    """A Google service account key, a .env with a password and a GitHub token in YAML (made up at
+    random here), each added by its own step; the last step deletes them all."""
+    from tests.fixtures.secrets import planted
+
+    files = planted()
+    chosen = {
+        "app/gcp.json": "/srv/keys/gcp.json",
+        "app/.env": "/var/task/.env",
+        "app/ci.yaml": "/srv/ci.yaml",
+        "app/slack.py": "/var/task/slack.py",
+    }
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    steps = []
+    for i, (name, dest) in enumerate(chosen.items()):
+        (ctx / f"f{i}").write_bytes(files[name][0])
+        steps.append(f"COPY f{i} {dest}")
+    (ctx / "Dockerfile").write_text(
+        f"FROM {base_image[0]}\n" + "\n".join(steps) + "\nRUN rm " + " ".join(chosen.values()) + "\n"
+    )
+    tag = f"lit-planted2:t{RUN_ID}"
+    try:
+        docker.build(ctx, tag)
+        proc = lit("scan", tag, "--json", check=False)
+        assert proc.returncode == 1 and "fix:" in proc.stderr
+        findings = json.loads(proc.stdout)["findings"]
+        layers = (docker.image(tag) or {})["RootFS"]["Layers"]
+        for i, (name, dest) in enumerate(chosen.items()):
+            kind = files[name][1]
+            mine = [f for f in findings if f["path"] == dest and f["kind"] == kind]
+            assert mine, (dest, findings)
+            assert mine[0]["layer"] == layers[-(len(chosen) + 1) + i] and "COPY" in mine[0]["step"]
+    finally:
+        docker.remove_image(tag)

@@ -6,24 +6,15 @@ import base64
 import hashlib
 import io
 import json
-import random
 import tarfile
 from pathlib import Path
 
 import pytest
 
 from lit import scan
+from tests.fixtures.secrets import planted, rand
 
 pytestmark = pytest.mark.unit
-RNG = random.Random(7)
-
-# The PEM markers are assembled here so that this file holds no literal key block for secret scanners.
-BEGIN, END = "-----BEGIN ", "-----END "
-
-
-def pem(label: str, nbytes: int = 600) -> bytes:
-    body = base64.encodebytes(RNG.randbytes(nbytes)).decode()
-    return f"{BEGIN}{label}-----\n{body}{END}{label}-----\n".encode()
 
 
 def fake_key_id() -> str:
@@ -226,3 +217,57 @@ def test_a_deleted_file_is_found_in_the_layer_that_added_it(tmp_path: Path, oci:
     assert finding.index == 1 and finding.step == "/bin/sh -c #(nop) COPY step 1"
     assert finding.layer == _diff_id((tmp_path / "l1.tar").read_bytes())
     assert archive.files == 3 and not archive.unscanned
+
+
+def test_cloud_tokens_and_credential_files_are_found_each_in_its_file(tmp_path: Path) -> None:
+    files = planted()
+    found = scan_layers(tmp_path, {path: data for path, (data, _, _) in files.items()})
+    by_path: dict[str, list[tuple[str, str]]] = {}
+    for _, kind, path, detail in found:
+        by_path.setdefault(path, []).append((kind, detail))
+    for path, (_, kind, word) in files.items():
+        assert any(k == kind and word in d for k, d in by_path.get(path, [])), (path, by_path.get(path))
+    # the service account's key is also named as a key inside a string
+    assert any("newlines escaped" in d for _, d in by_path["app/gcp.json"])
+
+
+def test_lookalikes_and_placeholders_are_not_secrets(tmp_path: Path) -> None:
+    files = {
+        "app/.env.example": b"DB_PASSWORD=secret-goes-here\n",
+        "app/.env": b"DB_PASSWORD=\nAPI_KEY=changeme\nTOKEN=${TOKEN}\nNAME=demo\n",
+        "app/notes.md": b"npm_config_cache and ghp_short and sk_test_" + rand(24).encode() + b" (a test key)\n",
+        "app/b64.txt": base64.encodebytes(RNG.randbytes(20000)),  # random base64: no token inside a run
+        "app/settings.py": b'JWT_SECRET = os.environ["JWT_SECRET"]\njwt_secret: "<your secret>"\n',
+        "root/.kube/config": b"apiVersion: v1\nkind: Config\nusers:\n- name: sso\n  user:\n    exec:\n      command: aws\n",
+        "app/jwk.json": json.dumps({"kty": "RSA", "n": rand(80), "e": "AQAB"}).encode(),  # a public key
+    }
+    assert scan_layers(tmp_path, files) == []
+
+
+def test_config_env_tokens_are_found() -> None:
+    token = "ghp_" + rand(36)
+    found = scan.config_findings({"config": {"Env": [f"GH={token}", "PATH=/usr/bin"]}})
+    assert [(f.kind, f.path) for f in found] == [("token", "Env GH")]
+
+
+def test_zstd_layers_are_read(tmp_path: Path) -> None:
+    import zstandard
+
+    key = pem("OPENSSH PRIVATE KEY")
+    plain = write_tar(tmp_path / "l.tar", {"root/.ssh/id_ed25519": key}).read_bytes()
+    blob = zstandard.ZstdCompressor().compress(plain)
+    members = {
+        "blobs/sha256/" + hashlib.sha256(blob).hexdigest(): blob,
+        "manifest.json": json.dumps(
+            [{"Config": "c.json", "Layers": ["blobs/sha256/" + hashlib.sha256(blob).hexdigest()]}]
+        ).encode(),
+        "c.json": json.dumps(
+            {"rootfs": {"diff_ids": ["sha256:" + hashlib.sha256(plain).hexdigest()]}, "history": []}
+        ).encode(),
+    }
+    image = write_tar(tmp_path / "image.tar", members)
+    detector = scan.Detector()
+    with image.open("rb") as f:
+        archive = scan.scan_archive(f, detector)
+    [finding] = scan.resolve(archive, detector.finish())
+    assert finding.kind == scan.PRIVATE_KEY and finding.path == "/root/.ssh/id_ed25519" and not archive.unscanned
