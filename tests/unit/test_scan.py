@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lit import scan
-from tests.fixtures.secrets import planted, rand
+from tests.fixtures.secrets import BEGIN, RNG, pem, planted, rand
 
 pytestmark = pytest.mark.unit
 
