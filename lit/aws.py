@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,9 @@ FIXES = {
     "AccessDeniedException": "grant this identity the permission named above (or use another profile)",
     "UnrecognizedClientException": "check your AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID)",
     "InvalidClientTokenId": "check your AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID)",
+    "SignatureDoesNotMatch": "check your AWS credentials: the secret access key does not match the key id",
+    "InvalidSignatureException": "check your AWS credentials: the secret access key does not match the key id",
+    "InvalidAccessKeyId": "check your AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID)",
     "ExpiredToken": "refresh your AWS credentials",
     "ExpiredTokenException": "refresh your AWS credentials",
     "NoSuchBucket": "create the bucket first, or fix its name",
@@ -40,6 +44,16 @@ def session(region: str | None = None, profile: str | None = None) -> Any:
     import boto3
 
     return boto3.session.Session(region_name=region, profile_name=profile)
+
+
+def client(sess: Any, service: str) -> Any:
+    """A boto3 client; a missing region or a bad endpoint is an AwsError, not a traceback."""
+    with calling(f"connecting to {service}"):
+        return sess.client(service)
+
+
+_XML_CODE = re.compile(r"<Code>([^<]+)</Code>")
+_XML_MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
 
 
 def translate(exc: Exception, where: str) -> AwsError:
@@ -72,6 +86,11 @@ def translate(exc: Exception, where: str) -> AwsError:
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         message = exc.response.get("Error", {}).get("Message", "")
+        if message.lstrip().startswith("<"):  # an XML or HTML body where JSON was due (a proxy, a stand-in)
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", code)
+            found_code, found_message = _XML_CODE.search(message), _XML_MESSAGE.search(message)
+            code = found_code.group(1) if found_code else code
+            message = found_message.group(1) if found_message else f"HTTP {status} with a non-JSON body"
         error = AwsError(f"{where}: {code}: {message}".strip(": "), FIXES.get(code, "see AWS's message above"))
         error.code = code
         return error
@@ -101,7 +120,7 @@ def or_none(where: str, call: Callable[[], Any], *missing: str) -> Any:
 
 class S3Client:
     def __init__(self, sess: Any) -> None:
-        self._s3 = sess.client("s3")
+        self._s3 = client(sess, "s3")
 
     def put(self, bucket: str, key: str, body: bytes, content_type: str = "application/octet-stream") -> None:
         with calling(f"uploading s3://{bucket}/{key}"):
@@ -118,7 +137,7 @@ class RegistryLogin:
 
 class LogsClient:
     def __init__(self, sess: Any) -> None:
-        self._logs = sess.client("logs")
+        self._logs = client(sess, "logs")
 
     def events(self, group: str, start_ms: int | None, end_ms: int | None, pattern: str | None) -> list[dict[str, Any]]:
         """Every event of the group in the time range (matching the filter pattern), oldest first."""
@@ -137,7 +156,7 @@ class LogsClient:
 
 class ECRClient:
     def __init__(self, sess: Any) -> None:
-        self._ecr = sess.client("ecr")
+        self._ecr = client(sess, "ecr")
 
     def find_repository(self, name: str) -> str | None:
         repos = or_none(
@@ -197,7 +216,7 @@ LAMBDA_TRUST = json.dumps(
 
 class IAMClient:
     def __init__(self, sess: Any) -> None:
-        self._iam = sess.client("iam")
+        self._iam = client(sess, "iam")
 
     def role_arn(self, name: str) -> str | None:
         role = or_none(f"looking up IAM role {name}", lambda: self._iam.get_role(RoleName=name)["Role"], "NoSuchEntity")
@@ -244,7 +263,7 @@ class LambdaClient:
     def __init__(
         self, sess: Any, sleep: Callable[[float], None] = time.sleep, delay: float = 2.0, attempts: int = 150
     ) -> None:
-        self._lambda = sess.client("lambda")
+        self._lambda = client(sess, "lambda")
         self._sleep = sleep
         self._delay = delay
         self._attempts = attempts

@@ -369,10 +369,10 @@ def _clients(region: str | None) -> Any:
     from . import aws, deploy
 
     sess = aws.session(region)
+    if not sess.region_name:  # checked first: no call goes out without one
+        raise aws.AwsError("no AWS region set", "pass --region or set AWS_REGION")
     with aws.calling("checking AWS credentials (sts get-caller-identity)"):
         account = sess.client("sts").get_caller_identity()["Account"]
-    if not sess.region_name:
-        raise aws.AwsError("no AWS region set", "pass --region or set AWS_REGION")
     return sess, deploy.Clients(aws.LambdaClient(sess), aws.IAMClient(sess), account, sess.region_name)
 
 

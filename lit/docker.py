@@ -273,8 +273,10 @@ class Docker:
             if any(
                 s in lowered for s in ("unauthorized", "no basic auth", "authentication required", "denied", "expired")
             ):
+                host = ref.split("/", 1)[0]
                 raise RegistryAuthError(
-                    f"the registry refused the push of {ref}: {lines[-1] if lines else ''}", "log in again"
+                    f"the registry {host} refused the push of {ref}: {lines[-1] if lines else ''}",
+                    f"log in to it first: `docker login {host}` (for ECR, `lit push` without --registry logs in)",
                 )
             raise RegistryError(f"docker push {ref} failed: {lines[-1] if lines else ''}", "see the push log above")
         digest = ""

@@ -24,9 +24,10 @@ from .errors import LitError
 from .project import Project
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
-LABEL = "lit.function"
+LABEL = "lit.run"  # on the containers `lit run` starts (images carry lit.function, which their containers inherit)
 LAMBDA_USER = "993:990"  # the uid:gid Lambda runs functions as (sbx_user1051)
 MAX_CONCURRENCY = 32
+PIDS_LIMIT = 1024  # Lambda's limit on processes and threads in an execution environment
 INIT_LIMIT_MS = 10_000  # Lambda's limit on an on-demand init phase
 _REPORT = re.compile(r"REPORT RequestId: (?P<id>\S+)(?P<rest>.*)")
 _TIMED_OUT = re.compile(r"Task timed out after ([\d.]+) seconds")
@@ -93,9 +94,21 @@ def cpu_share(memory: int) -> float:
 
 def sandbox_args(project: Project) -> list[str]:
     """What a Lambda execution environment allows: a read-only root, /tmp (the function's
-    ephemeral storage) as the only writable place, and an unprivileged user."""
+    ephemeral storage) as the only writable place, an unprivileged user with no capabilities and
+    no way to gain privileges, and at most 1,024 processes and threads."""
     tmp = f"/tmp:rw,exec,nosuid,nodev,size={project.function.ephemeral_storage}m,mode=1777"
-    return ["--read-only", "--tmpfs", tmp, "--user", LAMBDA_USER]
+    return [
+        "--read-only",
+        "--tmpfs",
+        tmp,
+        "--user",
+        LAMBDA_USER,
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        f"--pids-limit={PIDS_LIMIT}",
+    ]
 
 
 def run_args(project: Project, publish: str, memory: int, timeout: int, sandbox: bool = True) -> list[str]:

@@ -198,6 +198,12 @@ def load(root: Path) -> Project:
                 f"{path}: [model] path is a model bucket ({model_url}) but [model] sha256 is missing or not a sha256",
                 f"run `lit model push MODEL_DIR {model_url}` and copy the sha256 it prints into [model]",
             )
+    if model_url is None and not _inside(root, model_rel):
+        raise ConfigError(
+            f"{path}: [model] path {model_rel!r} is outside the project ({root})",
+            "copy the model into the project (or link it there: a symlink inside the project is followed) "
+            "and point [model] path at it, so that what the image holds is what the project holds",
+        )
     model_path = None if model_url else (root / model_rel).resolve()
     if model_path is not None and not model_path.exists():
         raise ConfigError(
@@ -351,6 +357,14 @@ def _function(doc: dict[str, Any], path: Path) -> Function:
     if fn.architecture not in ("x86_64", "arm64"):
         raise ConfigError(f"{path}: [function] architecture {fn.architecture!r}", "use x86_64 or arm64")
     return fn
+
+
+def _inside(root: Path, rel: str) -> bool:
+    """Whether root/rel stays in root, read as written (a symlink inside the project may point out)."""
+    import os.path
+
+    joined = os.path.normpath(os.path.join(root.absolute(), rel))
+    return joined == str(root.absolute()) or joined.startswith(str(root.absolute()) + os.sep)
 
 
 def _text(doc: dict[str, Any], path: Path, root: Path, model_path: Path | None, kind: str) -> Text | None:

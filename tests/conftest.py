@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -100,8 +102,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def moto_server(tmp_path_factory: pytest.TempPathFactory):
+@contextlib.contextmanager
+def standin(log_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     """The Lambda stand-in (tests/fixtures/standin.py): moto's real HTTP server on 127.0.0.1 (S3, ECR,
     Lambda, IAM, STS, CloudWatch Logs) that also runs image functions on the Docker engine. Stopped by
     pid at the end; any container it started is removed by its label."""
@@ -112,37 +114,64 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory):
     pytest.importorskip("moto")
     port = free_port()
     label = uuid.uuid4().hex[:12]
-    log = (tmp_path_factory.mktemp("standin") / "standin.log").open("w")
+    log = (log_dir / "standin.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fixtures.standin", "--port", str(port), "--label", label],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
+            urllib.request.urlopen(url + "/_standin/calls", timeout=1).close()
             break
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
                 raise RuntimeError(f"the Lambda stand-in did not start: see {log.name}") from None
             time.sleep(0.1)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-    if shutil.which("docker"):
-        left = subprocess.run(
-            ["docker", "ps", "-aq", "-f", f"label=lit-standin={label}"], capture_output=True, text=True
-        ).stdout.split()
-        if left:
-            subprocess.run(["docker", "rm", "-f", *left], capture_output=True)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        if shutil.which("docker"):
+            left = subprocess.run(
+                ["docker", "ps", "-aq", "-f", f"label=lit-standin={label}"], capture_output=True, text=True
+            ).stdout.split()
+            if left:
+                subprocess.run(["docker", "rm", "-f", *left], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with standin(tmp_path_factory.mktemp("standin")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def moto_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A second stand-in that checks every request's credentials and signature, as AWS does (moto's
+    IAM authorization): its first three calls make user `lit` with an allow-all policy and an access
+    key, which it returns (url, key id, secret)."""
+    import boto3
+
+    with standin(tmp_path_factory.mktemp("standin-auth"), {"INITIAL_NO_AUTH_ACTION_COUNT": "3"}) as url:
+        iam = boto3.client(
+            "iam", region_name="us-east-1", endpoint_url=url, aws_access_key_id="x", aws_secret_access_key="x"
+        )
+        iam.create_user(UserName="lit")
+        allow = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+        iam.put_user_policy(UserName="lit", PolicyName="all", PolicyDocument=allow)
+        key = iam.create_access_key(UserName="lit")["AccessKey"]
+        yield {"url": url, "key_id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
 
 
 @pytest.fixture()

@@ -17,7 +17,7 @@ from typing import Any
 
 from . import defaults, events, fastmx, metrics, service, settings, threads
 from . import model as model_loader
-from .errors import InputError
+from .errors import InputError, ModelError
 
 log = logging.getLogger("lit_runtime")
 
@@ -72,7 +72,7 @@ class App:
             ctx.model = replaced
         t2 = time.perf_counter()
         app = cls(ctx, hooks)
-        app.warm_up()
+        _check_labels(conf, app.warm_up())
         # Everything made so far (MXNet's ~5,000 operator functions, the model) lives as long as
         # the process: keep it out of the collector's scans, which otherwise land on requests.
         gc.collect()
@@ -92,7 +92,7 @@ class App:
         )
         return app
 
-    def warm_up(self) -> None:
+    def warm_up(self) -> Any:
         """One forward pass at init, so the first request pays no lazy allocation. Image models
         know their input shape; tensor models when lit.toml gives input_shape or the ONNX graph does."""
         conf = self.ctx.settings
@@ -103,20 +103,18 @@ class App:
         if conf.input_kind == "image":
             channels = 1 if conf.image.color == "gray" else 3
             w, h = conf.image.size
-            self.hooks["inference"](np.zeros((1, channels, h, w), np.float32), self.ctx)
-            return
+            return self.hooks["inference"](np.zeros((1, channels, h, w), np.float32), self.ctx)
         if conf.input_kind == "text":
-            self.hooks["inference"](self.hooks["preprocess"](["warm up"], self.ctx), self.ctx)
-            return
+            return self.hooks["inference"](self.hooks["preprocess"](["warm up"], self.ctx), self.ctx)
         shapes = getattr(self.ctx.model, "lit_shapes", {}) or {}
         if conf.input_shape:
             shapes = {defaults.input_names(self.ctx)[0]: [None, *conf.input_shape]}
         names = defaults.input_names(self.ctx)
         if not shapes or any(name not in shapes or None in shapes[name][1:] for name in names):
-            return  # shape unknown: the first request warms the model
+            return None  # shape unknown: the first request warms the model
         dtypes = defaults.input_dtypes(self.ctx)
         batch = {name: np.zeros([1, *shapes[name][1:]], dtypes[name]) for name in names}
-        self.hooks["inference"](batch if len(names) > 1 else batch[names[0]], self.ctx)
+        return self.hooks["inference"](batch if len(names) > 1 else batch[names[0]], self.ctx)
 
     def handle(self, event: Any, lambda_context: Any = None) -> Any:
         self.ctx.request_id = getattr(lambda_context, "aws_request_id", "") or ""
@@ -289,6 +287,18 @@ class App:
         name, rid = self.ctx.settings.name, self.ctx.request_id
         sys.stdout.write(metrics.request_line(name, rid, trigger, status, batch, timings, rss, error) + "\n")
         sys.stdout.flush()
+
+
+def _check_labels(conf: settings.Settings, output: Any) -> None:
+    """A labels file must name every class the model outputs: compared on the warm-up's answer."""
+    shape = getattr(output, "shape", None)
+    if not conf.labels or shape is None or len(shape) != 2 or shape[1] < 2:
+        return
+    if shape[1] != len(conf.labels):
+        raise ModelError(
+            f"the labels file has {len(conf.labels)} labels but the model outputs {shape[1]} classes: "
+            "fix the labels file (one label per line, in the model's class order)"
+        )
 
 
 def load_model(conf: settings.Settings, cpus: int) -> Any:

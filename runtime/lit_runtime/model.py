@@ -47,8 +47,14 @@ def find_checkpoint(model_dir: Path, epoch: int | None = None) -> Checkpoint:
 
 def _graph_inputs(symbol_file: Path) -> tuple[str, ...]:
     """Data inputs of a symbol graph: variables ('null' ops) that are not parameters."""
-    graph = json.loads(symbol_file.read_text())
-    nodes = graph["nodes"]
+    try:
+        graph = json.loads(symbol_file.read_text())
+        nodes = graph["nodes"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelError(
+            f"{symbol_file.name} is not an MXNet symbol file ({type(exc).__name__}: {exc}): export it again "
+            "with HybridBlock.export() or mx.model.save_checkpoint()"
+        ) from None
     params = {"weight", "bias", "gamma", "beta", "moving_mean", "moving_var", "running_mean", "running_var"}
     names = []
     for i in graph.get("arg_nodes", []):

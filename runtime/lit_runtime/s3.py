@@ -49,6 +49,43 @@ def _sign(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
 
+def sign(
+    method: str, url: str, headers: dict[str, str], body: bytes, creds: Credentials, region: str, now: dt.datetime
+) -> dict[str, str]:
+    """The request's headers with AWS Signature Version 4 for S3 added (x-amz-date, the payload
+    hash, the session token, authorization). `url` is already percent-encoded, as sent."""
+    parsed = urllib.parse.urlsplit(url)
+    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    payload_hash = hashlib.sha256(body).hexdigest()
+    out = {k.lower(): v for k, v in headers.items()}
+    out.update({"host": parsed.netloc, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date})
+    if creds.token:
+        out["x-amz-security-token"] = creds.token
+    pairs = urllib.parse.parse_qsl(parsed.query, keep_blank_values=True)
+    query = "&".join(
+        f"{urllib.parse.quote(k, safe='-_.~')}={urllib.parse.quote(v, safe='-_.~')}" for k, v in sorted(pairs)
+    )
+    signed = ";".join(sorted(out))
+    canonical = "\n".join(
+        [
+            method,
+            parsed.path or "/",
+            query,
+            "".join(f"{k}:{' '.join(out[k].split())}\n" for k in sorted(out)),
+            signed,
+            payload_hash,
+        ]
+    )
+    scope = f"{day}/{region}/s3/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    k = _sign(_sign(_sign(_sign(("AWS4" + creds.secret_key).encode(), day), region), "s3"), "aws4_request")
+    signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+    out["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={creds.access_key}/{scope}, SignedHeaders={signed}, Signature={signature}"
+    )
+    return out
+
+
 class S3:
     def __init__(self, region: str | None = None, endpoint: str | None = None, timeout: float = 30) -> None:
         self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
@@ -64,35 +101,9 @@ class S3:
         return f"https://{bucket}.s3.{self.region}.amazonaws.com/{quoted}"
 
     def _request(self, method: str, bucket: str, key: str, body: bytes = b"", content_type: str | None = None) -> bytes:
-        creds = Credentials.from_env()
         url = self._url(bucket, key)
-        parsed = urllib.parse.urlparse(url)
-        now = dt.datetime.now(dt.UTC)
-        amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
-        payload_hash = hashlib.sha256(body).hexdigest()
-        headers = {"host": parsed.netloc, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date}
-        if creds.token:
-            headers["x-amz-security-token"] = creds.token
-        if content_type:
-            headers["content-type"] = content_type
-        signed = ";".join(sorted(headers))
-        canonical = "\n".join(
-            [
-                method,
-                parsed.path or "/",
-                "",
-                "".join(f"{k}:{headers[k].strip()}\n" for k in sorted(headers)),
-                signed,
-                payload_hash,
-            ]
-        )
-        scope = f"{day}/{self.region}/s3/aws4_request"
-        to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-        k = _sign(_sign(_sign(_sign(("AWS4" + creds.secret_key).encode(), day), self.region), "s3"), "aws4_request")
-        signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
-        headers["authorization"] = (
-            f"AWS4-HMAC-SHA256 Credential={creds.access_key}/{scope}, SignedHeaders={signed}, Signature={signature}"
-        )
+        headers = {"content-type": content_type} if content_type else {}
+        headers = sign(method, url, headers, body, Credentials.from_env(), self.region, dt.datetime.now(dt.UTC))
         req = urllib.request.Request(url, data=body if method == "PUT" else None, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:

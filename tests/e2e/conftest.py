@@ -172,7 +172,7 @@ def running(docker: Docker) -> Iterator:
     yield _run
     for project in started:
         name = _function_name(project)
-        for c in docker.containers(f"lit.function={name}"):
+        for c in docker.containers(f"lit.run={name}"):
             print(docker.logs(c.id)[-3000:])
         lit("stop", str(project), check=False)
 

@@ -35,7 +35,7 @@ def test_bench_two_sizes_with_plot(docker: Docker, digits_project: Path, digits_
         assert r["cost_per_million"] == pytest.approx(bench.cost_per_million(r["billed_ms"], r["memory"], "x86_64"))
     assert report["recommended"] in (1024, 2048) and report["bound_ms"] > 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
-    assert docker.containers(f"lit.function=digits-t{RUN_ID}") == [], "bench leaves no container behind"
+    assert docker.containers(f"lit.run=digits-t{RUN_ID}") == [], "bench leaves no container behind"
 
     # the text report a person reads
     text = lit(*args, "--cold", "1", "--warm", "10").stdout

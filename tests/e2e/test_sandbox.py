@@ -63,11 +63,36 @@ def test_sandbox_is_read_only_but_tmp_and_runs_unprivileged(probe: Path) -> None
     assert facts["uid"] == 993 and facts["gid"] == 990, "Lambda runs functions as sbx_user1051 (993:990)"
     assert facts["/var/task"] == "EROFS" and facts["/opt"] == "EROFS"
     assert facts["/tmp"] == "writable" and 590 <= facts["tmp_mb"] <= 610, facts
+    assert facts["cap_bounding"] == 0, "no capabilities, as on Lambda"
+    assert facts["no_new_privs"] == 1 and facts["pids_max"] == "1024", facts
 
     # the escape hatch keeps the old, permissive container
     lit("run", str(probe), "--port", str(port), "--no-sandbox")
     facts = json.loads(post(port, sleep_event(0))[1])["predictions"][0]
     assert facts["uid"] == 0 and facts["/var/task"] == "writable"
+
+
+def test_lit_stop_and_run_leave_other_tools_containers_of_the_image_alone(docker: Docker, probe: Path) -> None:
+    """Containers inherit the image's lit.function label: SAM's warm container (here, one docker
+    run) carries it too, and is not LIT's to remove."""
+    import subprocess
+
+    other = subprocess.run(
+        ["docker", "run", "-d", "--entrypoint", "sleep", f"lit-probe-t{RUN_ID}:latest", "300"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    try:
+        assert docker.inspect_container(other)["Config"]["Labels"]["lit.function"] == f"probe-t{RUN_ID}"
+        port = free_port()
+        lit("run", str(probe), "--port", str(port))
+        lit("run", str(probe), "--port", str(port))  # replaces LIT's own container only
+        removed = json.loads(lit("stop", str(probe), "--json").stdout)["removed"]
+        assert len(removed) == 1
+        assert docker.inspect_container(other)["State"]["Running"], "the other tool's container still runs"
+    finally:
+        docker.remove_container(other)
 
 
 def test_timeout_is_enforced_and_answered_as_lambda_does(probe: Path) -> None:
@@ -88,7 +113,7 @@ def test_concurrency_serves_n_at_once_and_throttles_the_rest(docker: Docker, pro
     port = free_port()
     out = json.loads(lit("run", str(probe), "--port", str(port), "--concurrency", "2", "--json").stdout)
     assert len(out["instances"]) == 2 and out["port"] == port
-    containers = docker.containers(f"lit.function=probe-t{RUN_ID}")
+    containers = docker.containers(f"lit.run=probe-t{RUN_ID}")
     assert len(containers) == 3  # two instances and the endpoint in front of them
     for c in containers:
         info = docker.inspect_container(c.id) or {}
@@ -116,7 +141,7 @@ def test_concurrency_serves_n_at_once_and_throttles_the_rest(docker: Docker, pro
 
     removed = json.loads(lit("stop", str(probe), "--json").stdout)["removed"]
     assert len(removed) == 3
-    assert docker.containers(f"lit.function=probe-t{RUN_ID}") == []
+    assert docker.containers(f"lit.run=probe-t{RUN_ID}") == []
 
 
 def test_init_over_ten_seconds_is_reported_as_lambda_reports_it(

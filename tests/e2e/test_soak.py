@@ -29,7 +29,7 @@ def test_rss_stays_flat_over_2000_warm_invokes(
     for i in range(2000):
         status, raw, _ = local.post(url, bad if i % 10 == 9 else bodies[i % len(bodies)], 60)
         assert status == 200
-    [c] = docker.containers(f"lit.function=digits-t{RUN_ID}")
+    [c] = docker.containers(f"lit.run=digits-t{RUN_ID}")
     rss = [line["max_rss_mb"] for line in local.runtime_lines(docker.logs(c.id), "request")]
     assert len(rss) == 2000
     print(f"runtime RSS: {rss[199]} MB after 200 invokes, {rss[-1]} MB after 2000")

@@ -95,7 +95,7 @@ def test_container_gets_lambda_limits_on_loopback(
     docker: Docker, digits_project: Path, digits_image: str, running
 ) -> None:
     port = running(digits_project, "--image", digits_image, "--memory", "3538", "--timeout", "7")
-    [c] = docker.containers(f"lit.function=digits-t{RUN_ID}")
+    [c] = docker.containers(f"lit.run=digits-t{RUN_ID}")
     info = docker.inspect_container(c.id)
     assert info is not None
     host = info["HostConfig"]

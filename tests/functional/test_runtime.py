@@ -102,3 +102,19 @@ def test_image_bomb_is_413_before_decoding(digits_model: Path, start) -> None:
     assert "60000x60000" in json.loads(answer["body"])["error"]["message"]
     path, _ = heldout(digits_model)[0]
     assert app.handle(load_event("apigw-rest-binary", path.read_bytes()))["statusCode"] == 200
+
+
+def test_a_labels_file_that_does_not_match_the_model_fails_init(digits_copy: Path, start) -> None:
+    from lit_runtime.errors import ModelError
+
+    (digits_copy / "labels.txt").write_text("\n".join("abcde") + "\n")
+    with pytest.raises(ModelError, match="has 5 labels but the model outputs 10 classes"):
+        start(digits_copy)
+
+
+def test_a_symbol_file_that_is_not_json_is_named(digits_copy: Path, start) -> None:
+    from lit_runtime.errors import ModelError
+
+    (digits_copy / "model" / "digits-symbol.json").write_text("not json {")
+    with pytest.raises(ModelError, match="digits-symbol.json is not an MXNet symbol file"):
+        start(digits_copy)

@@ -117,3 +117,18 @@ def test_text_input_finds_the_tokenizer_beside_the_model(tmp_path: Path) -> None
     loaded = project.load(tmp_path)
     assert loaded.text is not None and loaded.text.tokenizer == (tmp_path / "model" / "tokenizer.json").resolve()
     assert loaded.text.max_length == 64 and loaded.text.padding == "longest" and loaded.text.truncation
+
+
+def test_a_model_outside_the_project_is_refused_but_a_link_inside_is_followed(tmp_path: Path) -> None:
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    outside = tmp_path / "models" / "digits"
+    outside.mkdir(parents=True)
+    (outside / "net-symbol.json").write_text("{}")
+    make(proj, GOOD.replace('path = "model"', 'path = "../models/digits"'), model=False)
+    with pytest.raises(ConfigError, match="outside the project") as err:
+        project.load(proj)
+    assert "copy the model into the project" in err.value.fix
+    (proj / "model").symlink_to(outside)
+    make(proj, GOOD, model=False)
+    assert project.load(proj).model_path == outside.resolve()
