@@ -29,6 +29,9 @@ def no_local_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # A safety net: any AWS call a test makes without the stand-in (the `aws` fixture) goes to a
+    # closed port on 127.0.0.1, never to AWS.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
 
 
 def load_event(name: str, image: bytes | None = None, **fields: str) -> dict:

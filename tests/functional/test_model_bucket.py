@@ -160,7 +160,7 @@ def test_an_onnx_text_model_and_its_tokenizer_from_the_bucket_on_onnx_runtime(
     onnx_models.bag_of_words_classifier(model / "topics.onnx")
     onnx_models.word_tokenizer(model / "tokenizer.json")
     bucket = f"models-{uuid.uuid4().hex[:8]}"
-    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
+    boto3.session.Session(region_name="us-east-1").client("s3").create_bucket(Bucket=bucket)  # no cached keys
     pushed = push(model, f"s3://{bucket}/topics/v1")
     assert set(pushed["files"]) == {"topics.onnx", "tokenizer.json"}
     root = tmp_path / "project"
@@ -191,7 +191,7 @@ def test_the_model_bucket_with_signatures_checked(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto_auth["secret"])
     monkeypatch.setenv("LIT_MODEL_CACHE", str(tmp_path / "cache"))
     bucket = f"models-{uuid.uuid4().hex[:8]}"
-    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
+    boto3.session.Session(region_name="us-east-1").client("s3").create_bucket(Bucket=bucket)  # no cached keys
     pushed = push(digits_copy / "model", f"s3://{bucket}/digits v1+ü/ö")
     project = remote_project(digits_copy, pushed["url"], pushed["sha256"])
     app = App.start(project)
