@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
 import socket
 import statistics
@@ -55,6 +56,8 @@ class SizeResult:
     cold: ColdStart | None = None
     warm_p50_ms: float = 0.0
     warm_p99_ms: float = 0.0
+    warm_p99_ci_ms: tuple[float, float] = (0.0, 0.0)  # 95% confidence interval of the p99, from the samples
+    warm_samples_ms: list[float] = field(default_factory=list)
     billed_ms: float = 0.0  # mean billed duration of the warm invokes (1 ms granularity)
     max_memory_mb: float = 0.0
     cost_per_million: float = 0.0
@@ -86,17 +89,71 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-def recommend(results: list[SizeResult], bound_ms: float | None) -> tuple[int | None, float, str]:
-    """The cheapest size whose warm p99 is within the bound (default: 1.25x the best p99)."""
+def quantile_ci(values: list[float], q: float, z: float = 1.96) -> tuple[float, float]:
+    """A distribution-free confidence interval of the q-quantile: the order statistics around rank
+    n*q, +- z standard deviations of a binomial count (95% for z = 1.96), within the samples' range
+    (with few samples the true p99 may lie above the largest: the interval then ends there)."""
+    ordered = sorted(values)
+    n = len(ordered)
+    spread = z * math.sqrt(n * q * (1 - q))
+    lo = max(0, math.floor(n * q - spread) - 1)
+    hi = min(n - 1, math.ceil(n * q + spread) - 1)
+    return ordered[lo], ordered[hi]
+
+
+def tail_mean(values: list[float]) -> float:
+    """The mean of the slowest 2% (at least 3) of the samples."""
+    ordered = sorted(values)
+    k = min(len(ordered), max(3, math.ceil(len(ordered) * 0.02)))
+    return sum(ordered[-k:]) / k
+
+
+def _pick(ok: list[SizeResult], bound_ms: float | None, p99: dict[int, float]) -> tuple[int | None, float]:
+    """The cheapest size whose p99 is within the bound (default: 1.25x the best p99)."""
+    bound = bound_ms if bound_ms is not None else round(min(p99.values()) * DEFAULT_BOUND, 3)
+    within = [r for r in ok if p99[r.memory] <= bound]
+    if not within:
+        return None, bound
+    return min(within, key=lambda r: (r.cost_per_million, p99[r.memory])).memory, bound
+
+
+def recommend(
+    results: list[SizeResult], bound_ms: float | None, rounds: int = 200, seed: int = 0
+) -> tuple[int | None, float, str]:
+    """The cheapest size whose warm p99 is within the bound (default: 1.25x the best p99), as far as
+    the samples support it: the choice is made again on `rounds` bootstrap resamples of each size's
+    warm samples (on the mean of the slowest 2%, a p99 that resampling can estimate: the largest
+    sample alone cannot be), and every size picked in at least 5% of them is within noise of the
+    others; the cheapest of those is recommended, so that host noise cannot flip the answer from run
+    to run."""
     ok = [r for r in results if not r.error]
     if not ok:
         return None, 0.0, "no memory size ran"
-    bound = bound_ms if bound_ms is not None else round(min(r.warm_p99_ms for r in ok) * DEFAULT_BOUND, 3)
-    within = [r for r in ok if r.warm_p99_ms <= bound]
-    if not within:
+    chosen, bound = _pick(ok, bound_ms, {r.memory: r.warm_p99_ms for r in ok})
+    contenders = {chosen} if chosen else set()
+    if all(len(r.warm_samples_ms) >= 10 for r in ok):
+        rng = random.Random(seed)
+        wins: dict[int | None, int] = {}
+        for _ in range(rounds):
+            p99 = {r.memory: tail_mean(rng.choices(r.warm_samples_ms, k=len(r.warm_samples_ms))) for r in ok}
+            pick = _pick(ok, bound_ms, p99)[0]
+            wins[pick] = wins.get(pick, 0) + 1
+        contenders |= {m for m, n in wins.items() if m is not None and n >= 0.05 * rounds}
+    if not contenders:
         return None, bound, f"no memory size has a warm p99 within {bound:g} ms"
-    best = min(within, key=lambda r: (r.cost_per_million, r.warm_p99_ms))
-    return best.memory, bound, f"the cheapest with warm p99 <= {bound:g} ms (${best.cost_per_million:.4f} per 1M)"
+    best = min((r for r in ok if r.memory in contenders), key=lambda r: (r.cost_per_million, r.warm_p99_ms))
+    why = f"the cheapest with warm p99 <= {bound:g} ms (${best.cost_per_million:.4f} per 1M)"
+    if len(contenders) > 1:
+        spans = ", ".join(
+            f"{r.memory} MB {r.warm_p99_ci_ms[0]:.1f}-{r.warm_p99_ci_ms[1]:.1f} ms"
+            for r in ok
+            if r.memory in contenders
+        )
+        why += (
+            f"; {', '.join(str(m) for m in sorted(contenders))} MB are within noise of each other "
+            f"(p99 95% intervals: {spans}): more --warm samples may tell them apart"
+        )
+    return best.memory, bound, why
 
 
 def default_event(project: Project) -> bytes:
@@ -150,7 +207,14 @@ def _answered(status: int, raw: bytes) -> bool:
 
 
 def measure_size(
-    docker: Docker, project: Project, image: str, memory: int, body: bytes, cold: int, warm: int
+    docker: Docker,
+    project: Project,
+    image: str,
+    memory: int,
+    body: bytes,
+    cold: int,
+    warm: int,
+    port: int | None = None,
 ) -> SizeResult:
     result = SizeResult(memory, local.cpu_share(memory))
     colds: list[ColdStart] = []
@@ -158,7 +222,7 @@ def measure_size(
     try:
         for i in range(cold):
             t0 = time.perf_counter()
-            running = local.start(docker, project, image, _free_port(), memory)
+            running = local.start(docker, project, image, port or _free_port(), memory)
             t1 = time.perf_counter()
             status, raw, _ = local.post(running.url, body, project.function.timeout + 5)
             t2 = time.perf_counter()
@@ -187,10 +251,16 @@ def measure_size(
                 raise LitError(f"a warm invoke failed at {memory} MB: {raw[:300].decode(errors='replace')}", "")
         result.warm_p50_ms = round(statistics.median(latencies), 3)
         result.warm_p99_ms = round(percentile(latencies, 0.99), 3)
+        result.warm_samples_ms = [round(x, 3) for x in latencies]
+        lo, hi = quantile_ci(latencies, 0.99)
+        result.warm_p99_ci_ms = (round(lo, 3), round(hi, 3))
         billed = [float(m) for m in _BILLED.findall(docker.logs(running.container))][-warm:]
         result.billed_ms = round(statistics.fmean(billed), 3) if billed else math.ceil(result.warm_p50_ms)
+        # the container's peak, as Lambda's Max Memory Used counts it; process RSS (which counts file
+        # pages mapped from the image) only where the cgroup cannot be read
+        peak = local.cgroup_peak_mb(running.container)
         rss = [float(line["max_rss_mb"]) for line in local.runtime_lines(docker.logs(running.container), "request")]
-        result.max_memory_mb = max([*rss, local.cgroup_peak_mb(running.container) or 0.0])
+        result.max_memory_mb = peak if peak is not None else max(rss, default=0.0)
         result.cost_per_million = cost_per_million(result.billed_ms, memory, project.function.architecture)
     except LitError as exc:
         logs = docker.logs(running.container) if running else ""
@@ -211,14 +281,17 @@ def run(
     bound_ms: float | None = None,
     image: str | None = None,
     log: Callable[[str], None] = lambda _: None,
+    port: int | None = None,
 ) -> Report:
     docker.ensure()
+    if port is not None and not local.port_free(port):
+        raise LitError(f"port {port} on 127.0.0.1 is in use", "pass another --port, or none (a free one is picked)")
     ref, info = build.built_image(docker, project, image)
     body = body if body is not None else default_event(project)
     report = Report(ref, round(int(info.get("Size", 0)) / 1e6, 1), layers(docker, ref), project.function.architecture)
     for memory in memories:
         log(f"{memory} MB: {cold} cold starts, {warm} warm invokes")
-        report.results.append(measure_size(docker, project, ref, memory, body, cold, warm))
+        report.results.append(measure_size(docker, project, ref, memory, body, cold, warm, port))
     report.recommended, report.bound_ms, report.reason = recommend(report.results, bound_ms)
     return report
 

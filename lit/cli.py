@@ -308,6 +308,10 @@ def bench(
     ] = None,
     image: Annotated[str | None, typer.Option(help="Image to measure (default lit-NAME:latest).")] = None,
     plot: Annotated[Path | None, typer.Option(help="Also draw latency and cost against memory to this PNG.")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Port on 127.0.0.1 for the function under test (default: a free one)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Measure the function locally: size, layers, cold start, warm p50/p99, memory, and cost per size."""
@@ -322,7 +326,7 @@ def bench(
         raise LitError(f"memory sizes {bad} are outside Lambda's 128..10240 MB", "pass sizes in that range")
     body = _read_event(event) if event is not None else None
     report = bench_core.run(
-        _docker(), project, sizes, body, cold, warm, p99_bound, image, log=_quiet if as_json else _log
+        _docker(), project, sizes, body, cold, warm, p99_bound, image, log=_quiet if as_json else _log, port=port
     )
     if plot is not None:
         bench_core.plot(report, plot)

@@ -27,6 +27,7 @@ INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 LABEL = "lit.run"  # on the containers `lit run` starts (images carry lit.function, which their containers inherit)
 LAMBDA_USER = "993:990"  # the uid:gid Lambda runs functions as (sbx_user1051)
 MAX_CONCURRENCY = 32
+MAX_PAYLOAD = 6 * 1024 * 1024  # Lambda's limit on a synchronous request and response
 PIDS_LIMIT = 1024  # Lambda's limit on processes and threads in an execution environment
 INIT_LIMIT_MS = 10_000  # Lambda's limit on an on-demand init phase
 _REPORT = re.compile(r"REPORT RequestId: (?P<id>\S+)(?P<rest>.*)")
@@ -307,6 +308,13 @@ def init_report(init_ms: float) -> list[str]:
 
 
 def invoke(docker: Docker | None, running: Running, body: bytes, timeout: float = 960) -> Invocation:
+    if len(body) > MAX_PAYLOAD:
+        raise LitError(
+            f"the event is {len(body):,} bytes: over Lambda's {MAX_PAYLOAD:,}-byte (6 MB) limit on a synchronous "
+            "invoke, which Lambda answers with 413 RequestEntityTooLargeException",
+            "send the input by reference (an S3 object: an S3 event, or a model input read from S3) or smaller "
+            "(.npy instead of JSON lists, a compressed image)",
+        )
     since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     t0 = time.perf_counter()
     status, raw, headers = post(running.url, body, timeout)

@@ -14,9 +14,11 @@ import http.client
 import http.server
 import json
 import queue
+import socket
 import sys
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+MAX_PAYLOAD = 6 * 1024 * 1024  # Lambda's limit on a synchronous request (and response), 6 MB
 PASSED = ("content-type", "x-amz-function-error", "x-amz-log-result", "x-amz-executed-version")
 
 
@@ -27,9 +29,22 @@ def serve(port: int, backends: list[int]) -> None:
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        wbufsize = 1 << 16  # headers and body leave in one write (two small writes meet delayed ACK)
+
+        def setup(self) -> None:
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            length = int(self.headers.get("content-length") or 0)
+            if length > MAX_PAYLOAD:
+                while length > 0:  # read and drop it, so the client hears the answer and may keep the connection
+                    length -= len(self.rfile.read(min(length, 1 << 20)) or b"x" * length)
+                message = f"Request must be smaller than {MAX_PAYLOAD} bytes for the InvokeFunction operation"
+                return self._answer(
+                    413, {"Type": "User", "message": message}, {"x-amzn-ErrorType": "RequestEntityTooLargeException"}
+                )
+            body = self.rfile.read(length)
             if self.path.split("?")[0] != INVOKE_PATH:
                 return self._answer(404, {"message": f"no route {self.path}; invoke at {INVOKE_PATH}"}, {})
             try:

@@ -15,8 +15,11 @@ pytestmark = pytest.mark.e2e
 
 
 def test_bench_two_sizes_with_plot(docker: Docker, digits_project: Path, digits_image: str, tmp_path: Path) -> None:
+    from tests.e2e.conftest import free_port
+
     png = tmp_path / "bench.png"
-    args = ["bench", str(digits_project), "--image", digits_image, "--memory", "1024,2048"]
+    port = free_port()
+    args = ["bench", str(digits_project), "--image", digits_image, "--memory", "1024,2048", "--port", str(port)]
     proc = lit(*args, "--cold", "2", "--warm", "30", "--plot", str(png), "--json")
     report = json.loads(proc.stdout)
     assert report["size_mb"] > 100 and sum(layer["size_mb"] for layer in report["layers"]) == pytest.approx(
@@ -31,11 +34,22 @@ def test_bench_two_sizes_with_plot(docker: Docker, digits_project: Path, digits_
         assert 0 < parts <= cold["init_ms"] + 1
         assert cold["init_ms"] < cold["first_answer_ms"] + 1  # init happens inside the first request
         assert 0 < r["warm_p50_ms"] <= r["warm_p99_ms"]
-        assert r["billed_ms"] >= 1 and r["max_memory_mb"] > 50
+        assert r["billed_ms"] >= 1 and 50 < r["max_memory_mb"] <= r["memory"], "the container's peak, within its limit"
+        lo, hi = r["warm_p99_ci_ms"]
+        assert lo <= r["warm_p99_ms"] <= hi and len(r["warm_samples_ms"]) == 30
         assert r["cost_per_million"] == pytest.approx(bench.cost_per_million(r["billed_ms"], r["memory"], "x86_64"))
     assert report["recommended"] in (1024, 2048) and report["bound_ms"] > 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     assert docker.containers(f"lit.run=digits-t{RUN_ID}") == [], "bench leaves no container behind"
+
+    # the port asked for is the one used; a port in use is refused before anything starts
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        proc = lit(*args, "--cold", "1", "--warm", "10", check=False)
+        assert proc.returncode == 1 and f"port {port}" in proc.stderr and "--port" in proc.stderr
 
     # the text report a person reads
     text = lit(*args, "--cold", "1", "--warm", "10").stdout

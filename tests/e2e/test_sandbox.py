@@ -139,6 +139,25 @@ def test_concurrency_serves_n_at_once_and_throttles_the_rest(docker: Docker, pro
     report = json.loads(proc.stdout)["report"]
     assert report["duration_ms"] > 0 and report["memory_size_mb"] == 1024
 
+    # over Lambda's 6 MB: the endpoint answers 413 naming the limit, as Lambda does; so does lit invoke
+    big = json.dumps({"image": "A" * (7 * 2**20)})
+    status, raw, headers = post_with_headers(port, big)
+    assert status == 413 and "6291456 bytes" in json.loads(raw)["message"], raw[:300]
+    assert headers.get("x-amzn-ErrorType") == "RequestEntityTooLargeException"
+    (probe / "big.json").write_text(big)
+    proc = lit("invoke", str(probe), "--event", str(probe / "big.json"), check=False)
+    assert proc.returncode == 1 and "6 MB" in proc.stderr and "413" in proc.stderr and "fix:" in proc.stderr
+
+    # one keep-alive connection through the endpoint: several requests, each answered whole
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for _ in range(5):
+        conn.request("POST", "/2015-03-31/functions/function/invocations", sleep_event(0))
+        resp = conn.getresponse()
+        assert resp.status == 200 and json.loads(resp.read())["predictions"][0]["uid"] == 993
+    conn.close()
+
     removed = json.loads(lit("stop", str(probe), "--json").stdout)["removed"]
     assert len(removed) == 3
     assert docker.containers(f"lit.run=probe-t{RUN_ID}") == []

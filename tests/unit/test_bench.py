@@ -16,6 +16,7 @@ DIGITS = Path(__file__).resolve().parents[2] / "images" / "digits"
 
 def size(memory: int, p99: float, billed: float, error: str = "") -> bench.SizeResult:
     r = bench.SizeResult(memory, memory / 1769, warm_p50_ms=p99 / 2, warm_p99_ms=p99, billed_ms=billed, error=error)
+    r.warm_p99_ci_ms = (p99 * 0.98, p99 * 1.02)  # samples that pin the p99 down closely
     r.cost_per_million = bench.cost_per_million(billed, memory, "x86_64")
     return r
 
@@ -61,3 +62,51 @@ def test_text_report_names_failures_and_the_recommendation() -> None:
     report.recommended, report.bound_ms, report.reason = bench.recommend(report.results, None)
     out = bench.text(report)
     assert "failed: out of memory at 128 MB" in out and "recommended: 1024 MB" in out
+
+
+def test_quantile_interval_covers_the_true_p99() -> None:
+    import random
+
+    rng = random.Random(3)
+    true_p99 = 2.326  # of a standard normal
+    covered = 0
+    for _ in range(400):
+        lo, hi = bench.quantile_ci([rng.gauss(0, 1) for _ in range(300)], 0.99)
+        covered += lo <= true_p99 <= hi
+    assert 0.90 <= covered / 400 <= 0.995, covered  # a 95% interval, give or take the discrete ranks
+
+
+def test_sizes_clearly_apart_are_not_called_noise() -> None:
+    import random
+
+    rng = random.Random(5)
+    results = [measured(1024, rng, 300.0, 280.0, n=200), measured(2048, rng, 100.0, 95.0, n=200)]
+    memory, _, reason = bench.recommend(results, None)
+    assert memory == 2048 and "within noise" not in reason
+
+
+def measured(memory: int, rng: object, p99_scale: float, billed: float, n: int = 30) -> bench.SizeResult:
+    """A size as lit bench measures it: n warm samples from a heavy-tailed (host noise) distribution."""
+    samples = [p99_scale * rng.lognormvariate(0, 0.35) for _ in range(n)]  # type: ignore[attr-defined]
+    r = bench.SizeResult(memory, memory / 1769, warm_p99_ms=bench.percentile(samples, 0.99), billed_ms=billed)
+    r.warm_p99_ci_ms = bench.quantile_ci(samples, 0.99)
+    r.warm_samples_ms = samples
+    r.cost_per_million = bench.cost_per_million(billed, memory, "x86_64")
+    return r
+
+
+def test_sizes_within_noise_give_the_cheapest_every_time() -> None:
+    """ResNet-50-like: 2,048 MB is a little faster than 1,024 MB but, over 30 samples, not
+    distinguishably so; the recommendation must not follow the noise from run to run."""
+    import random
+
+    picks, plain = set(), set()
+    for seed in range(30):
+        rng = random.Random(seed)
+        results = [measured(1024, rng, 100.0, 95.0), measured(2048, rng, 92.0, 88.0)]
+        memory, _, reason = bench.recommend(results, None)
+        picks.add(memory)
+        plain.add(bench._pick(results, None, {r.memory: r.warm_p99_ms for r in results})[0])
+    assert plain == {1024, 2048}, "the p99 alone flips with the noise"
+    assert picks == {1024}, picks
+    assert "within noise" in reason and "1024, 2048 MB" in reason
