@@ -132,3 +132,13 @@ def test_model_bucket_and_output_get_exactly_their_prefixes(digits_copy: Path) -
     doc = json.loads(deploy.role_policy(project.load(digits_copy), "123456789012", "us-east-1"))
     s3 = {(s["Action"], s["Resource"]) for s in doc["Statement"] if str(s["Action"]).startswith("s3:")}
     assert s3 == {("s3:GetObject", "arn:aws:s3:::models/digits/v1/*"), ("s3:PutObject", "arn:aws:s3:::out/*")}
+
+
+def test_the_role_may_create_only_its_own_log_group(digits_copy: Path) -> None:
+    doc = json.loads(deploy.role_policy(project.load(digits_copy), "123456789012", "us-east-1"))
+    group = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/digits"
+    resources = {
+        s["Action"] if isinstance(s["Action"], str) else s["Action"][0]: s["Resource"] for s in doc["Statement"]
+    }
+    assert resources == {"logs:CreateLogGroup": group, "logs:CreateLogStream": f"{group}:*"}
+    assert "*" not in json.dumps(resources).replace(":*", "")
