@@ -50,12 +50,25 @@ def env(aws: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture()
-def project(digits_project: Path, tmp_path: Path, docker: Docker, digits_image: str) -> Iterator[Path]:
+def project(
+    digits_project: Path, tmp_path: Path, docker: Docker, digits_image: str, moto_server: str
+) -> Iterator[Path]:
     """A copy of the digits project under a fresh name, its image tagged for that name."""
+    import boto3
+
     name = f"dep-{uuid.uuid4().hex[:8]}"
     proj = copy_project(digits_project, tmp_path / name, name)
     docker.tag(digits_image, f"lit-{name}:latest")
     yield proj
+    # the stand-in's warm containers run the pushed images: deleting the function removes them,
+    # so that the images can go
+    lam = boto3.session.Session().client(
+        "lambda", region_name="us-east-1", endpoint_url=moto_server, aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    try:
+        lam.delete_function(FunctionName=name)
+    except lam.exceptions.ResourceNotFoundException:
+        pass
     docker.remove_image(f"lit-{name}:latest")
     # the registry tags `lit push` made for this repository
     for ref in docker.references(f"*/lit-{name}"):
