@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import oversize
 from .app import App
 from .errors import InputError
 
+oversize.refuse_oversized()
 app = App.start()
 
 

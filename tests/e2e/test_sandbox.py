@@ -66,6 +66,13 @@ def test_sandbox_is_read_only_but_tmp_and_runs_unprivileged(probe: Path) -> None
     assert facts["cap_bounding"] == 0, "no capabilities, as on Lambda"
     assert facts["no_new_privs"] == 1 and facts["pids_max"] == "1024", facts
 
+    # over Lambda's 6 MB, straight to the emulator (no endpoint in front of one instance): the RIE
+    # cuts the body off, and the runtime says what Lambda would, naming the limit
+    status, raw, _ = post_with_headers(port, json.dumps({"image": "A" * (7 * 2**20)}))
+    answer = json.loads(raw)
+    assert answer["errorType"] == "RequestEntityTooLargeException" and "6291456 bytes" in answer["errorMessage"]
+    assert json.loads(post(port, sleep_event(0))[1])["predictions"][0]["uid"] == 993, "still serving"
+
     # the escape hatch keeps the old, permissive container
     lit("run", str(probe), "--port", str(port), "--no-sandbox")
     facts = json.loads(post(port, sleep_event(0))[1])["predictions"][0]
