@@ -46,6 +46,7 @@ def test_bench_two_sizes_with_plot(docker: Docker, digits_project: Path, digits_
     import socket
 
     with socket.socket() as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the bench's connections may be in TIME_WAIT
         busy.bind(("127.0.0.1", port))
         busy.listen()
         proc = lit(*args, "--cold", "1", "--warm", "10", check=False)
