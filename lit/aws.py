@@ -7,7 +7,6 @@ moto server. Every botocore error becomes an AwsError that says where, what and 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import re
 import time
@@ -63,7 +62,6 @@ def translate(exc: Exception, where: str) -> AwsError:
         NoCredentialsError,
         NoRegionError,
         PartialCredentialsError,
-        WaiterError,
     )
 
     if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
@@ -75,13 +73,6 @@ def translate(exc: Exception, where: str) -> AwsError:
     if isinstance(exc, EndpointConnectionError):
         return AwsError(
             f"{where}: cannot reach {exc.kwargs.get('endpoint_url', 'AWS')}", "check the region name and the network"
-        )
-    if isinstance(exc, WaiterError):
-        last = exc.last_response or {}
-        state = last.get("State") or last.get("Configuration", {}).get("State")
-        reason = last.get("StateReason") or last.get("LastUpdateStatusReason") or exc.kwargs.get("reason", "")
-        return AwsError(
-            f"{where}: {exc.name} gave up (state {state}: {reason})", "see the reason above; fix it and re-run"
         )
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
@@ -132,7 +123,6 @@ class RegistryLogin:
     host: str
     username: str
     password: str
-    expires_at: dt.datetime
 
 
 class LogsClient:
@@ -182,7 +172,7 @@ class ECRClient:
             data = self._ecr.get_authorization_token()["authorizationData"][0]
         user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
         host = data["proxyEndpoint"].removeprefix("https://").removeprefix("http://").rstrip("/")
-        return RegistryLogin(host, user, password, data["expiresAt"])
+        return RegistryLogin(host, user, password)
 
     def delete_repository(self, name: str) -> None:
         with calling(f"deleting ECR repository {name}"):

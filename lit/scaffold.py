@@ -7,7 +7,7 @@ from pathlib import Path
 from .errors import LitError
 
 LIT_TOML = """\
-# LIT function project. Docs: README.md, section "lit.toml".
+# LIT function project. Docs: README.md, section "A function project".
 name = "{name}"
 
 [model]

@@ -117,10 +117,6 @@ class ScanResult:
     findings: list[Finding] = field(default_factory=list)
     unscanned: list[str] = field(default_factory=list)  # layers in a format this scanner cannot read
 
-    @property
-    def clean(self) -> bool:
-        return not self.findings and not self.unscanned
-
 
 def _fingerprint(body: bytes) -> str:
     return hashlib.sha256(b"".join(body.split())).hexdigest()
