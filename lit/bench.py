@@ -296,6 +296,16 @@ def run(
     return report
 
 
+RESULTS = ".lit/bench.json"  # the project's last results, raw samples included (for planning)
+
+
+def save(project: Project, report: Report) -> Path:
+    path = project.root / RESULTS
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(report.to_dict()))
+    return path
+
+
 def text(report: Report) -> str:
     lines = [f"{report.image}: {report.size_mb} MB in {len(report.layers)} layers"]
     lines += [f"  {layer.size_mb:>8.1f} MB  {layer.id}  {layer.created_by}" for layer in report.layers]

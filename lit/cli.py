@@ -330,7 +330,12 @@ def bench(
     )
     if plot is not None:
         bench_core.plot(report, plot)
-    _emit(as_json, report.to_dict(), bench_core.text(report) + (f"\nplot: {plot}" if plot else ""))
+    saved = bench_core.save(project, report)
+    _emit(
+        as_json,
+        report.to_dict(),
+        bench_core.text(report) + (f"\nplot: {plot}" if plot else "") + f"\nresults: {saved}",
+    )
     if all(r.error for r in report.results):
         raise typer.Exit(1)
 

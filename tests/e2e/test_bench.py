@@ -41,6 +41,8 @@ def test_bench_two_sizes_with_plot(docker: Docker, digits_project: Path, digits_
     assert report["recommended"] in (1024, 2048) and report["bound_ms"] > 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     assert docker.containers(f"lit.run=digits-t{RUN_ID}") == [], "bench leaves no container behind"
+    saved = json.loads((digits_project / ".lit" / "bench.json").read_text())
+    assert saved["results"][0]["warm_samples_ms"] == report["results"][0]["warm_samples_ms"], "kept for planning"
 
     # the port asked for is the one used; a port in use is refused before anything starts
     import socket
