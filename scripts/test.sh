@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --no-base
 VENV=${LIT_VENV:-$PWD/.venv}
 "$VENV/bin/ruff" check lit runtime tests benchmarks
+"$VENV/bin/ruff" format --check lit runtime tests benchmarks
 exec "$VENV/bin/python" -m pytest -p no:cacheprovider -W ignore::DeprecationWarning "$@"
