@@ -273,10 +273,7 @@ def logs(
         typer.echo(json.dumps(payload) if as_json else line.text())
 
     if remote:
-        sess = aws.session(region)
-        if not sess.region_name:
-            raise aws.AwsError("no AWS region set", "pass --region or set AWS_REGION")
-        client = aws.LogsClient(sess)
+        client = aws.LogsClient(_session(region))
         if follow:
             logbook.follow_remote(client, project.name, after, request_id, show)
         else:
@@ -374,12 +371,20 @@ def model_push(
     )
 
 
+def _session(region: str | None) -> Any:
+    """A boto3 session with a region: checked first, so that no call goes out without one."""
+    from . import aws
+
+    sess = aws.session(region)
+    if not sess.region_name:
+        raise aws.AwsError("no AWS region set", "pass --region or set AWS_REGION")
+    return sess
+
+
 def _clients(region: str | None) -> Any:
     from . import aws, deploy
 
-    sess = aws.session(region)
-    if not sess.region_name:  # checked first: no call goes out without one
-        raise aws.AwsError("no AWS region set", "pass --region or set AWS_REGION")
+    sess = _session(region)
     with aws.calling("checking AWS credentials (sts get-caller-identity)"):
         account = sess.client("sts").get_caller_identity()["Account"]
     return sess, deploy.Clients(aws.LambdaClient(sess), aws.IAMClient(sess), account, sess.region_name)

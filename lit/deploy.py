@@ -246,7 +246,9 @@ def _wait(name: str) -> Step:
     return Step("lambda", "wait_ready", {"name": name}, f"wait for {name} to be Active with its update Successful")
 
 
-def _code_steps(clients: Clients, want: Desired, role_arn: str, current: dict[str, Any] | None) -> list[Step]:
+def _code_steps(
+    clients: Clients, want: Desired, role_arn: str, current: dict[str, Any] | None, alias_now: dict[str, Any] | None
+) -> list[Step]:
     """Create or update $LATEST, publish it, move the alias: or only move the alias, when a version
     with this image and configuration exists (a deploy that stopped after publishing)."""
     name, alias = want.name, want.alias
@@ -277,7 +279,6 @@ def _code_steps(clients: Clients, want: Desired, role_arn: str, current: dict[st
         create = Step("lambda", "create_function", params, f"create function {name} from {want.image_uri} ({summary})")
         return [create, *publish, _alias_step(name, alias, PUBLISHED, False)]
 
-    alias_now = clients.lam.get_alias(name, alias)
     live = (alias_now or {}).get("FunctionVersion")
     versions = {v["Version"]: v for v in clients.lam.versions(name)}
     if live in versions and _matches(versions[live], want, role_arn):
@@ -322,7 +323,9 @@ def _alias_step(name: str, alias: str, version: str, exists: bool, reused: bool 
     )
 
 
-def _settings_steps(clients: Clients, want: Desired, current: dict[str, Any] | None) -> list[Step]:
+def _settings_steps(
+    clients: Clients, want: Desired, current: dict[str, Any] | None, alias: dict[str, Any] | None
+) -> list[Step]:
     """Tags and reserved concurrency (on the function); provisioned concurrency (on the alias)."""
     name = want.name
     steps: list[Step] = []
@@ -347,9 +350,7 @@ def _settings_steps(clients: Clients, want: Desired, current: dict[str, Any] | N
         steps.append(
             Step("lambda", "delete_reserved_concurrency", {"name": name}, f"remove {name}'s reserved concurrency")
         )
-    have_pc = None
-    if current is not None and clients.lam.get_alias(name, want.alias) is not None:
-        have_pc = clients.lam.get_provisioned_concurrency(name, want.alias)
+    have_pc = None if alias is None else clients.lam.get_provisioned_concurrency(name, want.alias)
     if want.provisioned and have_pc != want.provisioned:
         monthly = prices.provisioned_monthly(want.provisioned, want.memory, want.architecture)
         steps.append(
@@ -389,8 +390,8 @@ def _plan(clients: Clients, want: Desired) -> Plan:
     role_arn, steps = _role_steps(clients, want)
     current = clients.lam.get_function(want.name)
     alias = None if current is None else clients.lam.get_alias(want.name, want.alias)
-    code = _code_steps(clients, want, role_arn, current)
-    settings = _settings_steps(clients, want, current)
+    code = _code_steps(clients, want, role_arn, current, alias)
+    settings = _settings_steps(clients, want, current, alias)
     # tags and reserved concurrency first (they are not versioned); provisioned once the alias is set
     function_level = [s for s in settings if s.operation != "put_provisioned_concurrency"]
     alias_level = [s for s in settings if s.operation == "put_provisioned_concurrency"]

@@ -22,12 +22,12 @@ from . import build
 from .docker import Docker
 from .errors import LitError
 from .project import Project
+from .proxy import MAX_PAYLOAD
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 LABEL = "lit.run"  # on the containers `lit run` starts (images carry lit.function, which their containers inherit)
 LAMBDA_USER = "993:990"  # the uid:gid Lambda runs functions as (sbx_user1051)
 MAX_CONCURRENCY = 32
-MAX_PAYLOAD = 6 * 1024 * 1024  # Lambda's limit on a synchronous request and response
 PIDS_LIMIT = 1024  # Lambda's limit on processes and threads in an execution environment
 INIT_LIMIT_MS = 10_000  # Lambda's limit on an on-demand init phase
 _REPORT = re.compile(r"REPORT RequestId: (?P<id>\S+)(?P<rest>.*)")

@@ -21,40 +21,55 @@ JWT_KEY = "jwt-signing-key"
 NPMRC = "npmrc-credentials"
 
 
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    pattern: re.Pattern[bytes]  # starts with a literal, so that re finds candidates at memchr speed
-
-
 # A match must not be the middle of a longer run (base64 text, hashes): checked on the byte before
 # it rather than with a lookbehind, which would cost re its fast literal search.
 _RUN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+/-")
 _E = r"(?![A-Za-z0-9_-])"
-RULES = tuple(
-    Rule(name, re.compile(pattern.encode()))
-    for name, pattern in (
-        ("GitHub token (classic personal, OAuth, app or refresh)", r"gh[pousr]_[A-Za-z0-9]{36}" + _E),
-        ("GitHub fine-grained personal access token", r"github_pat_[A-Za-z0-9_]{82}" + _E),
-        ("GitLab token", r"gl(?:pat|rt)-[A-Za-z0-9_-]{20,}" + _E),
-        ("Slack token", r"xox[abposr]-(?:[0-9]{8,}-){1,3}[A-Za-z0-9-]{8,}" + _E),
-        ("Slack webhook URL", r"hooks\.slack\.com/(?:services|workflows)/T[A-Z0-9]{6,}/[A-Z0-9]{6,}/[A-Za-z0-9]{16,}"),
-        ("Stripe live secret key", r"_live_[A-Za-z0-9]{24,}" + _E),  # sk_live_ / rk_live_: checked below
-        ("npm access token", r"npm_[A-Za-z0-9]{36}" + _E),
-        ("PyPI upload token", r"pypi-AgE[A-Za-z0-9_-]{50,}"),
-        (
-            "Azure storage connection string (account key)",
-            r"AccountName=[a-z0-9]{3,24};AccountKey=[A-Za-z0-9+/]{86}==",
-        ),
-        ("Google API key", r"AIza[A-Za-z0-9_-]{35}" + _E),
-    )
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    pattern: re.Pattern[bytes]  # starts with a literal, so that re finds candidates at memchr speed
+    before: tuple[bytes, ...] = (b"",)  # what must come right before the match (then a run's end)
+    bounded: bool = True  # whether the match (with `before`) must start a run
+
+    def matches(self, data: bytes) -> set[bytes]:
+        found = set()
+        for m in self.pattern.finditer(data):
+            head = next((b for b in self.before if data[max(0, m.start() - len(b)) : m.start()] == b), None)
+            if head is None:
+                continue
+            start = m.start() - len(head)
+            if not self.bounded or start == 0 or data[start - 1] not in _RUN:
+                found.add(head + m.group(0))
+        return found
+
+
+def _rule(name: str, pattern: str, before: tuple[bytes, ...] = (b"",), bounded: bool = True) -> Rule:
+    return Rule(name, re.compile(pattern.encode()), before, bounded)
+
+
+RULES = (
+    _rule("GitHub token (classic personal, OAuth, app or refresh)", r"gh[pousr]_[A-Za-z0-9]{36}" + _E),
+    _rule("GitHub fine-grained personal access token", r"github_pat_[A-Za-z0-9_]{82}" + _E),
+    _rule("GitLab token", r"gl(?:pat|rt)-[A-Za-z0-9_-]{20,}" + _E),
+    _rule("Slack token", r"xox[abposr]-(?:[0-9]{8,}-){1,3}[A-Za-z0-9-]{8,}" + _E),
+    _rule(
+        "Slack webhook URL",
+        r"hooks\.slack\.com/(?:services|workflows)/T[A-Z0-9]{6,}/[A-Z0-9]{6,}/[A-Za-z0-9]{16,}",
+        bounded=False,
+    ),
+    _rule("Stripe live secret key", r"_live_[A-Za-z0-9]{24,}" + _E, before=(b"sk", b"rk")),
+    _rule("npm access token", r"npm_[A-Za-z0-9]{36}" + _E),
+    _rule("PyPI upload token", r"pypi-AgE[A-Za-z0-9_-]{50,}"),
+    _rule(
+        "Azure storage connection string (account key)",
+        r"AccountName=[a-z0-9]{3,24};AccountKey=[A-Za-z0-9+/]{86}==",
+        bounded=False,
+    ),
+    _rule("Google API key", r"AIza[A-Za-z0-9_-]{35}" + _E),
 )
-
-
-def _starts_a_run(data: bytes, start: int, name: str) -> bool:
-    if name.startswith("Stripe"):
-        return data[max(0, start - 2) : start] in (b"sk", b"rk") and (start < 3 or data[start - 3] not in _RUN)
-    return start == 0 or data[start - 1] not in _RUN or name.startswith(("Slack webhook", "Azure"))
 
 
 _PLACEHOLDER = re.compile(r"(?i)^(?:x+|\*+|\.+|-+|changeme|change_me|secret|password|none|null|todo|example.*|your.*)$")
@@ -76,7 +91,7 @@ def _real(value: str) -> bool:
 def tokens(data: bytes) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for rule in RULES:
-        n = len({m.group(0) for m in rule.pattern.finditer(data) if _starts_a_run(data, m.start(), rule.name)})
+        n = len(rule.matches(data))
         if n:
             found.append((TOKEN, rule.name + (f" ({n})" if n > 1 else "")))
     return found

@@ -75,7 +75,6 @@ def request_line(
         }
         head = _directive(fields) + '"event":"request","function":' + json.dumps(function) + ',"request_id":'
         rest = f',"trigger":{json.dumps(trigger)},"status":%d,"batch_size":%d,"errors":%d,"rejected":%d,'
-
         rest += "".join(f'"{stage}_ms":%r,' for stage in timings) + '"max_rss_mb":%r'
         template = _templates[key] = (head, rest)
     head, rest = template
