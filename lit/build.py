@@ -318,6 +318,10 @@ def build(
     try:
         return _build(docker, project, image, candidate, base_ref, mxnet_base, run_check, log, start)
     except KeyboardInterrupt:
+        # the check's container outlives its docker CLI and holds the candidate: remove both
+        for c in docker.containers(f"{CHECK_LABEL}={project.name}"):
+            docker.remove_container(c.id)
+        docker.remove_image(candidate)
         was = f"still {before.removeprefix('sha256:')[:12]}" if before else "not built yet"
         raise LitError(
             f"interrupted: {image} is unchanged ({was}); the half-built image was removed",
