@@ -53,7 +53,8 @@ class ColdStart:
 class SizeResult:
     memory: int
     cpus: float
-    cold: ColdStart | None = None
+    cold: ColdStart | None = None  # the median of each phase over `colds`
+    colds: list[ColdStart] = field(default_factory=list)  # every cold start measured (for planning)
     warm_p50_ms: float = 0.0
     warm_p99_ms: float = 0.0
     warm_p99_ci_ms: tuple[float, float] = (0.0, 0.0)  # 95% confidence interval of the p99, from the samples
@@ -239,6 +240,7 @@ def measure_size(
             )
             if i < cold - 1:
                 local.stop(docker, project)
+        result.colds = colds
         result.cold = ColdStart(
             *(statistics.median(getattr(c, f) for c in colds) for f in ColdStart.__dataclass_fields__)
         )
@@ -329,19 +331,7 @@ def text(report: Report) -> str:
 
 
 def plot(report: Report, path: Path) -> None:
-    """A PNG of latency and cost against memory, drawn by matplotlib in a child process (the CLI
-    itself never imports matplotlib or numpy)."""
-    import subprocess
-    import sys
+    """A PNG of latency and cost against memory."""
+    from . import plot as drawing
 
-    proc = subprocess.run(
-        [sys.executable, "-m", "lit.plot", "-", str(path)],
-        input=json.dumps(report.to_dict()).encode(),
-        capture_output=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
-        if "matplotlib" in err[0]:
-            raise LitError("the plot needs matplotlib", "pip install 'lit-lambda[plot]', or leave out --plot")
-        raise LitError(f"the plot failed: {err[0]}", "see the message above")
+    drawing.render({"kind": "bench", **report.to_dict()}, path)

@@ -337,6 +337,76 @@ def bench(
         raise typer.Exit(1)
 
 
+@app.command()
+def plan(
+    directory: ProjectDir,
+    rps: Annotated[float | None, typer.Option(help="A steady rate, in requests per second.")] = None,
+    duration: Annotated[str, typer.Option(help="How long the steady --rps lasts: 30m, 1h, 1d.")] = "1h",
+    traffic: Annotated[
+        Path | None,
+        typer.Option(help="A traffic profile: a CSV of time,requests_per_second rows (time in s or H:MM[:SS])."),
+    ] = None,
+    bench_file: Annotated[
+        Path | None, typer.Option("--bench", help="`lit bench` results (default: the project's last, .lit/bench.json).")
+    ] = None,
+    memory: Annotated[str | None, typer.Option(help="Only these benched sizes, comma-separated.")] = None,
+    p99_target: Annotated[
+        float | None, typer.Option(min=0, help="Latency target in ms: the cheapest size meeting it is named.")
+    ] = None,
+    account_limit: Annotated[
+        int, typer.Option(min=1, help="The account's concurrency limit (Lambda's default quota: 1,000).")
+    ] = 1000,
+    reserved: Annotated[
+        int | None, typer.Option(min=1, help="Reserved concurrency (default: lit.toml's, else none).")
+    ] = None,
+    provisioned: Annotated[
+        int | None, typer.Option(min=0, help="Provisioned concurrency (default: lit.toml's).")
+    ] = None,
+    idle_reclaim: Annotated[
+        str, typer.Option(help="How long an idle environment lives: AWS states no fixed time; 10m was observed.")
+    ] = "10m",
+    seed: Annotated[int, typer.Option(help="Seed of the simulated arrivals and draws.")] = 0,
+    plot: Annotated[Path | None, typer.Option(help="Also draw the timeline to this PNG.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Simulate Lambda at a traffic profile from the measured figures: concurrency, cold starts,
+    p50/p99/p99.9, throttles, monthly cost per memory size, and whether provisioned concurrency pays."""
+    from . import plan as planning
+    from . import units
+    from .simulate import Limits
+
+    project = _project(directory)
+    if (rps is None) == (traffic is None):
+        raise LitError(
+            "give the traffic as either --rps N or --traffic FILE", "e.g. lit plan DIR --rps 50 --duration 1h"
+        )
+    flow, described = planning.read_traffic(traffic) if traffic else planning.steady(float(rps or 0), duration)
+    try:
+        sizes = [int(m) for m in memory.split(",")] if memory else None
+    except ValueError:
+        raise LitError(f"--memory {memory!r} is not a list of numbers", "pass e.g. --memory 512,1024") from None
+    architecture, figures = planning.read_figures(bench_file or project.root / ".lit" / "bench.json", sizes)
+    reclaim = units.seconds(idle_reclaim)
+    if reclaim is None or reclaim <= 0:
+        raise LitError(f"--idle-reclaim {idle_reclaim!r} is not a duration", "e.g. --idle-reclaim 10m")
+    limit = reserved if reserved is not None else project.function.reserved_concurrency or account_limit
+    if limit > account_limit:
+        raise LitError(
+            f"reserved concurrency {limit} is above the account limit {account_limit}",
+            "lower it or pass --account-limit",
+        )
+    kept = provisioned if provisioned is not None else project.function.provisioned_concurrency
+    if kept > limit:
+        raise LitError(f"provisioned concurrency {kept} is above the concurrency limit {limit}", "lower it")
+    limits = Limits(concurrency=limit, provisioned=kept, idle_reclaim_s=reclaim)
+    report = planning.plan(
+        project.name, flow, described, architecture, figures, limits, p99_target, seed, log=_quiet if as_json else _log
+    )
+    if plot is not None:
+        planning.plot(report, plot)
+    _emit(as_json, report.to_dict(), planning.text(report) + (f"\nplot: {plot}" if plot else ""))
+
+
 def _read_event(path: Path) -> bytes:
     if not path.is_file():
         raise LitError(f"event file {path} does not exist", "pass a JSON file (see tests/events/ for examples)")

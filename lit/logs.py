@@ -6,20 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from . import local
+from . import local, units
 from .docker import Docker
 from .errors import AwsError, LitError
 from .project import Project
 
-_AGO = re.compile(r"^(\d+)([smhd])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 POLL_SECONDS = 2.0
 
 
@@ -38,8 +35,8 @@ def since(value: str | None, now: dt.datetime | None = None) -> dt.datetime | No
     if value is None:
         return None
     now = now or dt.datetime.now(dt.UTC)
-    if m := _AGO.match(value.strip()):
-        return now - dt.timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+    if not value.strip().replace(".", "").isdigit() and (ago := units.seconds(value)) is not None:
+        return now - dt.timedelta(seconds=ago)
     try:
         when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:

@@ -1,16 +1,77 @@
-"""Draw a `lit bench` report as a PNG: warm latency and cost per million requests against memory.
+"""Draw a report as a PNG: `lit bench`'s warm latency and cost per million requests against memory,
+or `lit plan`'s timeline (traffic, concurrency, cold starts and throttles).
 
-Run as a child process (`python -m lit.plot REPORT.json|- OUT.png`) so that the CLI itself never
-imports matplotlib or numpy.
+Drawn in a child process (`python -m lit.plot REPORT.json|- OUT.png`, started by `render`) so that
+the CLI itself never imports matplotlib or numpy.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import LitError
+
+
+def render(report: dict[str, Any], path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "lit.plot", "-", str(path)],
+        input=json.dumps(report).encode(),
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
+        if "matplotlib" in err[0]:
+            raise LitError("the plot needs matplotlib", "pip install 'lit-lambda[plot]', or leave out --plot")
+        raise LitError(f"the plot failed: {err[0]}", "see the message above")
 
 
 def draw(report: dict, out: str) -> None:
+    if report.get("kind") == "plan":
+        return draw_plan(report, out)
+    draw_bench(report, out)
+
+
+def draw_plan(report: dict, out: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = report["sizes"]
+    plan = next((s for s in sizes if s["memory"] == report.get("recommended")), sizes[0])
+    buckets = plan["timeline"]
+    width = (buckets[1]["start"] - buckets[0]["start"]) if len(buckets) > 1 else report["duration_s"]
+    hours = report["duration_s"] >= 3 * 3600
+    scale = 3600 if hours else 60
+    t = [b["start"] / scale for b in buckets]
+    fig, (traffic, envs) = plt.subplots(2, 1, figsize=(9, 6), dpi=120, sharex=True)
+    traffic.plot(t, [b["requests"] / width for b in buckets], color="tab:blue", label="requests/s")
+    traffic.plot(t, [b["throttled"] / width for b in buckets], color="tab:red", label="throttled/s")
+    traffic.set_ylabel("per second")
+    traffic.legend(fontsize=8, frameon=False)
+    envs.plot(t, [b["peak"] for b in buckets], color="tab:green", label="peak concurrency")
+    envs.plot(t, [b["busy_s"] / width for b in buckets], color="tab:olive", label="mean concurrency")
+    cold = envs.twinx()
+    cold.bar(t, [b["cold"] for b in buckets], width=width / scale, color="tab:orange", alpha=0.5, label="cold starts")
+    cold.set_ylabel("cold starts per bucket", color="tab:orange")
+    envs.set_ylabel("concurrent executions")
+    envs.set_xlabel("hours" if hours else "minutes")
+    envs.legend(loc="upper left", fontsize=8, frameon=False)
+    fig.suptitle(
+        f"lit plan {report['name']} at {plan['memory']} MB: {report['traffic']} (p99 {plan['p99_ms']:g} ms, "
+        f"${plan['cost_total']:,.2f}/month)",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    fig.savefig(out)
+
+
+def draw_bench(report: dict, out: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

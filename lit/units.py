@@ -1,0 +1,20 @@
+"""Durations as people write them: 30s, 10m, 2h, 1d."""
+
+from __future__ import annotations
+
+import re
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def seconds(value: str) -> float | None:
+    """'90s', '10m', '2h', '1d' (or a bare number of seconds) in seconds; None if it is neither."""
+    text = value.strip()
+    if m := _DURATION.match(text):
+        return float(m.group(1)) * _UNITS[m.group(2)]
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if number >= 0 and number == number and number != float("inf") else None
