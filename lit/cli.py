@@ -163,12 +163,25 @@ def run(
         bool,
         typer.Option(help="Lambda's sandbox: read-only root, /tmp the only writable place, a non-root user."),
     ] = True,
+    idle_reclaim: Annotated[
+        str | None,
+        typer.Option(
+            help="Reclaim an instance idle this long (30s, 10m): its next request is a cold start, as on Lambda."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Start the function under the Lambda RIE on 127.0.0.1 and keep it warm (stop with `lit stop`)."""
-    from . import local
+    from . import local, units
 
-    running = local.start(_docker(), _project(directory), image, port, memory, timeout, concurrency, sandbox)
+    reclaim = None
+    if idle_reclaim is not None:
+        reclaim = units.seconds(idle_reclaim)
+        if not reclaim:
+            raise LitError(f"--idle-reclaim {idle_reclaim!r} is not a duration", "e.g. --idle-reclaim 30s or 10m")
+    running = local.start(
+        _docker(), _project(directory), image, port, memory, timeout, concurrency, sandbox, idle_reclaim=reclaim
+    )
     instances = f", {running.concurrency} instances" if running.instances else ""
     _emit(
         as_json,

@@ -152,7 +152,11 @@ def start(
     timeout: int | None = None,
     concurrency: int = 1,
     sandbox: bool = True,
+    idle_reclaim: float | None = None,
 ) -> Running:
+    """With `idle_reclaim` (seconds), an instance idle that long ends its runtime, and its next
+    request is a cold start, as when Lambda reclaims an environment (see lit_runtime.idle); the
+    instances are then behind the endpoint even when there is one."""
     docker.ensure()
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise LitError(f"--concurrency {concurrency} is out of range", f"pass 1..{MAX_CONCURRENCY}")
@@ -165,7 +169,7 @@ def start(
     name = f"lit-{project.name}-{port}"
     started: list[str] = []
     try:
-        if concurrency == 1:
+        if concurrency == 1 and not idle_reclaim:
             args = run_args(project, f"127.0.0.1:{port}:8080", mem, limit, sandbox) + _labels(project, "instance", port)
             started.append(docker.run(ref, args, name=name))
             _listening(docker, started[0], port, ref)
@@ -173,6 +177,8 @@ def start(
         instances: dict[int, str] = {}
         for i in range(1, concurrency + 1):
             args = run_args(project, "127.0.0.1::8080", mem, limit, sandbox)
+            if idle_reclaim:
+                args += ["-e", f"LIT_IDLE_RECLAIM_S={idle_reclaim:g}"]
             args += [
                 "--label",
                 f"{LABEL}={project.name}",

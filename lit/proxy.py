@@ -3,7 +3,10 @@
 Runs inside a container of the function's own image on the host's network, listening on
 127.0.0.1:PORT, and sends each invocation to the idle instance used last (each RIE serves one request at a
 time, as a Lambda execution environment does). With all N busy it answers as Lambda does when
-concurrency is used up: 429 TooManyRequestsException. Standard library only; no LIT imports.
+concurrency is used up: 429 TooManyRequestsException. With `lit run --idle-reclaim`, an instance's
+runtime ends itself when idle too long (lit_runtime.idle); the RIE reports that at the next request
+(502 Runtime.ExitError, exit status 75) and runs init again when asked once more, so the request is
+sent again: a cold start, as on Lambda. Standard library only; no LIT imports.
 
     python proxy.py PORT BACKEND_PORT[,BACKEND_PORT...]
 """
@@ -20,6 +23,18 @@ import sys
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 MAX_PAYLOAD = 6 * 1024 * 1024  # Lambda's limit on a synchronous request (and response), 6 MB
 PASSED = ("content-type", "x-amz-function-error", "x-amz-log-result", "x-amz-executed-version")
+RECLAIMED = b"exit status 75"  # lit_runtime.idle.RECLAIMED_EXIT, as the RIE words it
+
+
+def _send(backend: int, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+    conn = http.client.HTTPConnection("127.0.0.1", backend, timeout=960)
+    try:
+        conn.request("POST", INVOKE_PATH, body, {"content-type": "application/json"})
+        resp = conn.getresponse()
+        headers = {k: v for k, v in resp.getheaders() if k.lower() in PASSED}
+        return resp.status, resp.read(), headers
+    finally:
+        conn.close()
 
 
 def serve(port: int, backends: list[int]) -> None:
@@ -53,12 +68,9 @@ def serve(port: int, backends: list[int]) -> None:
                 message = f"Rate Exceeded: all {len(backends)} instances are busy (lit run --concurrency)"
                 return self._answer(429, {"Type": "User", "message": message}, {})
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", backend, timeout=960)
-                conn.request("POST", INVOKE_PATH, body, {"content-type": "application/json"})
-                resp = conn.getresponse()
-                status, data = resp.status, resp.read()
-                headers = {k: v for k, v in resp.getheaders() if k.lower() in PASSED}
-                conn.close()
+                status, data, headers = _send(backend, body)
+                if status == 502 and b"Runtime.ExitError" in data and RECLAIMED in data:
+                    status, data, headers = _send(backend, body)  # reclaimed while idle: init runs now
             except OSError as exc:
                 status, data, headers = 502, json.dumps({"message": f"instance {backend}: {exc}"}).encode(), {}
             finally:
