@@ -48,22 +48,18 @@ def _warm_prefix(engine: Engine, a: np.ndarray, rng: np.random.Generator, warm: 
     vacated = engine.vacated
     while alive < len(vacated) and vacated[alive] > horizon:
         alive += 1
-    seconds = np.floor(a).astype(np.int64)
-    rate_cap = lim.rps_per_concurrency * lim.concurrency
-    carry = engine.in_second if seconds[0] == engine.second else 0
-    ok = n <= min(alive, lim.concurrency)
-    if m + carry > rate_cap:  # a second may be over the rate limit: count within each second
-        first = np.zeros(m, dtype=np.int64)
-        changes = np.flatnonzero(seconds[1:] != seconds[:-1]) + 1
-        first[changes] = changes
-        within = np.arange(1, m + 1) - np.maximum.accumulate(first) + np.where(seconds == seconds[0], carry, 0)
-        ok &= within <= rate_cap
+    # The rate limit's token bucket: before request i it holds min(start + x_i - x_0, cap + x_i - max x_j<=i)
+    # with x_i = rate * a_i - i (every earlier request took a token); each request needs one.
+    rate = float(lim.rps_per_concurrency * lim.concurrency)
+    x = rate * (a - engine.token_time) - np.arange(m)
+    tokens = np.minimum(engine.tokens + x, rate + x - np.maximum.accumulate(x))
+    ok = (n <= min(alive, lim.concurrency)) & (tokens >= 1.0)
     k = m if ok.all() else int(np.argmin(ok))
     if k == 0:
         return 0
     cut = int(np.searchsorted(done, a[k - 1], "right"))  # the completions before the last arrival applied
     if k < m:
-        a, d, n, seconds = a[:k], d[:k], n[:k], seconds[:k]
+        a, d, n = a[:k], d[:k], n[:k]
         own = a + d
         engine.busy = np.sort(np.concatenate((carried[carried > a[-1]], own[own > a[-1]]))).tolist()
     else:
@@ -82,10 +78,7 @@ def _warm_prefix(engine: Engine, a: np.ndarray, rng: np.random.Generator, warm: 
     engine.warm_count += k
     engine.busy_s += float(d.sum())
     engine.peak = max(engine.peak, int(n.max()))
-    last_second = int(seconds[-1])
-    in_last = int(k - np.searchsorted(seconds, last_second, "left"))
-    engine.in_second = in_last + (carry if last_second == engine.second else 0)
-    engine.second = last_second
+    engine.tokens, engine.token_time = float(tokens[k - 1]) - 1.0, float(a[-1])
     index = np.floor(a / engine.bucket_s).astype(np.int64)
     starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
     peaks = np.maximum.reduceat(n, starts)

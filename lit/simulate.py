@@ -8,7 +8,8 @@ The model, as AWS documents it where it does, and as observed where it does not:
   routing; reusing the warmest is what keeps the fewest environments alive, and what `lit run`'s
   endpoint does), and an environment idle for `idle_reclaim_s` is reclaimed;
 - limits: the function's concurrency (reserved, else the account's), new environments per
-  `burst_window_s` (1,000 per 10 s per function), and requests per second (10 x the concurrency);
+  `burst_window_s` (1,000 per 10 s per function), and requests per second (10 x the concurrency,
+  as a token bucket holding one second's worth);
 - provisioned environments are initialized before traffic and never reclaimed.
 
 Under most-recent-first routing the environments form levels: level k is busy whenever k or more
@@ -124,7 +125,7 @@ class Outcome:
     cold: int = 0
     throttled_concurrency: int = 0  # the concurrency limit was reached
     throttled_scaling: int = 0  # a new environment was needed beyond the burst limit
-    throttled_rate: int = 0  # over 10 x concurrency requests in a second
+    throttled_rate: int = 0  # over 10 x concurrency requests per second
     peak_concurrency: int = 0
     busy_s: float = 0.0
     cold_counts: list[int] = field(default_factory=list)  # per cold sample, how often it was drawn
@@ -170,7 +171,8 @@ class Engine:
         self.level_cold = [0] * (limits.provisioned + 1)
         self.cold_counts = [0] * len(self.cold)
         self.starts: deque[float] = deque()  # recent environment starts, for the burst limit
-        self.second, self.in_second = -1, 0
+        self.tokens = float(limits.rps_per_concurrency * limits.concurrency)  # the rate limit's bucket, full
+        self.token_time = 0.0
         self.timeline: list[Bucket] = []
         self.bucket = Bucket(0.0)
         self.bucket_end = self.bucket_s
@@ -207,7 +209,7 @@ class Engine:
         level_requests, level_cold, cold_counts = self.level_requests, self.level_cold, self.cold_counts
         push, pop = heapq.heappush, heapq.heappop
         n = len(busy)
-        peak, second, in_second = self.peak, self.second, self.in_second
+        peak, tokens, token_time = self.peak, self.tokens, self.token_time
         bucket, bucket_end = self.bucket, self.bucket_end
         busy_s = 0.0
         warm_count = cold_count = 0
@@ -223,23 +225,20 @@ class Engine:
                 bucket = self.next_bucket(a)
                 bucket_end = self.bucket_end
             bucket.requests += 1
-            s = int(a)
-            if s != second:
-                second, in_second = s, 0
-            in_second += 1
-            if in_second > rate_cap:
+            tokens += (a - token_time) * rate_cap
+            token_time = a
+            if tokens > rate_cap:
+                tokens = rate_cap
+            if tokens < 1.0:
                 throttled_r += 1
                 bucket.throttled += 1
                 continue
+            tokens -= 1.0
             if n >= limit:
                 throttled_c += 1
                 bucket.throttled += 1
                 continue
             n += 1
-            if n > bucket.peak:
-                bucket.peak = n
-                if n > peak:
-                    peak = n
             if n <= len(vacated) and vacated[n - 1] > a - reclaim:
                 d = warm[int(rand() * nwarm)]
                 warm_count += 1
@@ -266,10 +265,14 @@ class Engine:
                 bucket.cold += 1
                 level_requests[n] += 1
                 level_cold[n] += 1
+            if n > bucket.peak:
+                bucket.peak = n
+                if n > peak:
+                    peak = n
             bucket.busy_s += d
             busy_s += d
             push(busy, a + d)
-        self.bucket, self.peak, self.second, self.in_second = bucket, peak, second, in_second
+        self.bucket, self.peak, self.tokens, self.token_time = bucket, peak, tokens, token_time
         self.requests += len(arrivals)
         self.warm_count += warm_count
         self.cold_count += cold_count
