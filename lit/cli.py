@@ -391,26 +391,33 @@ def plan(
     project = _project(directory)
     if (rps is None) == (traffic is None):
         raise LitError(
-            "give the traffic as either --rps N or --traffic FILE", "e.g. lit plan DIR --rps 50 --duration 1h"
+            "give the traffic as either --rps N or --traffic FILE",
+            "e.g. lit plan DIR --rps 50 --duration 1h",
+            exit_code=2,
         )
     flow, described = planning.read_traffic(traffic) if traffic else planning.steady(float(rps or 0), duration)
     try:
         sizes = [int(m) for m in memory.split(",")] if memory else None
     except ValueError:
-        raise LitError(f"--memory {memory!r} is not a list of numbers", "pass e.g. --memory 512,1024") from None
+        raise LitError(
+            f"--memory {memory!r} is not a list of numbers", "pass e.g. --memory 512,1024", exit_code=2
+        ) from None
     architecture, figures = planning.read_figures(bench_file or project.root / ".lit" / "bench.json", sizes)
     reclaim = units.seconds(idle_reclaim)
     if reclaim is None or reclaim <= 0:
-        raise LitError(f"--idle-reclaim {idle_reclaim!r} is not a duration", "e.g. --idle-reclaim 10m")
+        raise LitError(f"--idle-reclaim {idle_reclaim!r} is not a duration", "e.g. --idle-reclaim 10m", exit_code=2)
     limit = reserved if reserved is not None else project.function.reserved_concurrency or account_limit
     if limit > account_limit:
         raise LitError(
             f"reserved concurrency {limit} is above the account limit {account_limit}",
             "lower it or pass --account-limit",
+            exit_code=2,
         )
     kept = provisioned if provisioned is not None else project.function.provisioned_concurrency
     if kept > limit:
-        raise LitError(f"provisioned concurrency {kept} is above the concurrency limit {limit}", "lower it")
+        raise LitError(
+            f"provisioned concurrency {kept} is above the concurrency limit {limit}", "lower it", exit_code=2
+        )
     limits = Limits(concurrency=limit, provisioned=kept, idle_reclaim_s=reclaim)
     report = planning.plan(
         project.name, flow, described, architecture, figures, limits, p99_target, seed, log=_quiet if as_json else _log

@@ -71,9 +71,15 @@ def _warm_prefix(engine: Engine, a: np.ndarray, rng: np.random.Generator, warm: 
         for level in np.flatnonzero(last > -np.inf).tolist():
             if level >= lim.provisioned:
                 vacated[level] = float(last[level])
-    counts = np.bincount(n)
-    for level in np.flatnonzero(counts).tolist():
-        engine.level_requests[level] += int(counts[level])
+    # time spent at each concurrency: between events, what was in flight before each event
+    times = np.concatenate((a, done[:cut]))
+    held = np.concatenate((n - 1, after + 1)) if cut else n - 1
+    order = np.argsort(times, kind="stable")
+    times = times[order]
+    spans = np.diff(times, prepend=engine.clock)
+    for level, seconds in enumerate(np.bincount(held[order], weights=spans).tolist()):
+        engine.occupancy[level] += seconds
+    engine.clock = float(times[-1])
     engine.requests += k
     engine.warm_count += k
     engine.busy_s += float(d.sum())

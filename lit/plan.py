@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -115,9 +116,9 @@ class Report:
 def steady(rps: float, duration: str) -> tuple[Traffic, str]:
     span = units.seconds(duration)
     if span is None or span <= 0:
-        raise LitError(f"--duration {duration!r} is not a duration", "e.g. --duration 1h, 30m, 1d")
+        raise LitError(f"--duration {duration!r} is not a duration", "e.g. --duration 1h, 30m, 1d", exit_code=2)
     if not (rps >= 0 and math.isfinite(rps)):
-        raise LitError(f"--rps {rps} is not a rate", "pass requests per second, e.g. --rps 50")
+        raise LitError(f"--rps {rps} is not a rate", "pass requests per second, e.g. --rps 50", exit_code=2)
     return Traffic(((0.0, float(rps)),), span), f"{rps:g} req/s steady for {_span(span)}"
 
 
@@ -126,7 +127,9 @@ def read_traffic(path: Path) -> tuple[Traffic, str]:
     each rate holds until the next row's time, and the last one for as long as the step before it.
     A first row that is not numbers is a header."""
     if not path.is_file():
-        raise LitError(f"traffic file {path} does not exist", "pass a CSV of time,requests_per_second rows")
+        raise LitError(
+            f"traffic file {path} does not exist", "pass a CSV of time,requests_per_second rows", exit_code=2
+        )
     fix = "each row is time,requests_per_second: e.g. 0,5 or 00:10:00,120 (times increasing, rates >= 0)"
     steps: list[tuple[float, float]] = []
     with path.open(newline="") as f:
@@ -136,21 +139,25 @@ def read_traffic(path: Path) -> tuple[Traffic, str]:
                 continue
             if len(cells) != 2:
                 raise LitError(
-                    f"{path}:{number}: expected 2 columns (time, requests per second), found {len(cells)}", fix
+                    f"{path}:{number}: expected 2 columns (time, requests per second), found {len(cells)}",
+                    fix,
+                    exit_code=2,
                 )
             when, rate = _clock(cells[0]), _number(cells[1])
             if when is None or rate is None:
                 if not steps and number == 1 or (not steps and all(not _numeric(c) for c in cells)):
                     continue  # a header
                 bad = cells[0] if when is None else cells[1]
-                raise LitError(f"{path}:{number}: {bad!r} is not a {'time' if when is None else 'rate'}", fix)
+                raise LitError(
+                    f"{path}:{number}: {bad!r} is not a {'time' if when is None else 'rate'}", fix, exit_code=2
+                )
             if rate < 0:
-                raise LitError(f"{path}:{number}: a negative rate ({cells[1]})", fix)
+                raise LitError(f"{path}:{number}: a negative rate ({cells[1]})", fix, exit_code=2)
             if steps and when <= steps[-1][0]:
-                raise LitError(f"{path}:{number}: time {cells[0]} does not come after the row before", fix)
+                raise LitError(f"{path}:{number}: time {cells[0]} does not come after the row before", fix, exit_code=2)
             steps.append((when, rate))
     if len(steps) < 2:
-        raise LitError(f"{path} has {len(steps)} row(s) of traffic; a profile needs at least 2", fix)
+        raise LitError(f"{path} has {len(steps)} row(s) of traffic; a profile needs at least 2", fix, exit_code=2)
     end = steps[-1][0] + (steps[-1][0] - steps[-2][0])
     start = steps[0][0]
     shifted = tuple((t - start, r) for t, r in steps)
@@ -295,8 +302,10 @@ def percentiles(outcome: Outcome, qs: tuple[float, ...], extra_warm: int = 0, co
 
 
 def cost(outcome: Outcome, architecture: str, provisioned: int) -> Cost:
-    """The month's cost with the first `provisioned` levels kept initialized (at least the simulated
-    number): their requests are billed at the provisioned duration price, and their cold starts become warm."""
+    """The month's cost with `provisioned` environments kept initialized (at least the number
+    simulated): the cold starts on their levels become warm requests, and the share of the billed time
+    they carry (the time with at least k requests in flight, for k up to `provisioned`) is billed at
+    the provisioned duration price."""
     f = outcome.figures
     gb = f.memory / 1024
     month = prices.HOURS_PER_MONTH * 3600 / outcome.duration_s
@@ -304,15 +313,14 @@ def cost(outcome: Outcome, architecture: str, provisioned: int) -> Cost:
     cold_billed = (
         sum(ms * n for ms, n in zip(f.cold_billed_ms, outcome.cold_counts)) / drawn if drawn else f.cold_billed_ms[0]
     )
-    kept_ms = on_demand_ms = 0.0
-    for level, (count, cold) in enumerate(zip(outcome.level_requests, outcome.level_cold)):
-        if level <= provisioned:
-            kept_ms += count * f.billed_ms
-        else:
-            on_demand_ms += (count - cold) * f.billed_ms + cold * cold_billed
+    removed = sum(outcome.level_cold[: provisioned + 1])
+    billed_ms = (outcome.warm + removed) * f.billed_ms + (outcome.cold - removed) * cold_billed
+    at_least = list(accumulate(reversed(outcome.occupancy)))[::-1]  # seconds with >= k in flight
+    busy = sum(at_least[1:])
+    kept = sum(at_least[1 : provisioned + 1]) / busy if busy else 0.0
     duration = (
-        on_demand_ms / 1000 * gb * prices.GB_SECOND[architecture]
-        + kept_ms / 1000 * gb * prices.PROVISIONED_DURATION_GB_SECOND[architecture]
+        billed_ms * (1 - kept) / 1000 * gb * prices.GB_SECOND[architecture]
+        + billed_ms * kept / 1000 * gb * prices.PROVISIONED_DURATION_GB_SECOND[architecture]
     )
     return Cost(
         round(outcome.served * prices.REQUEST * month, 2),

@@ -129,7 +129,7 @@ class Outcome:
     peak_concurrency: int = 0
     busy_s: float = 0.0
     cold_counts: list[int] = field(default_factory=list)  # per cold sample, how often it was drawn
-    level_requests: list[int] = field(default_factory=list)  # requests served per level (1-based)
+    occupancy: list[float] = field(default_factory=list)  # seconds spent with exactly n requests in flight
     level_cold: list[int] = field(default_factory=list)  # cold starts per level
     timeline: list[Bucket] = field(default_factory=list)
     bucket_s: float = 1.0
@@ -167,7 +167,8 @@ class Engine:
         self.bucket_s = bucket_s or max(1.0, duration_s / 600)
         self.busy: list[float] = []  # completion times of the requests in flight (a heap)
         self.vacated: list[float] = [INF] * limits.provisioned  # per level, when last vacated (INF: kept)
-        self.level_requests = [0] * (limits.provisioned + 1)
+        self.occupancy = [0.0] * (limits.provisioned + 1)  # seconds with exactly n in flight, up to `clock`
+        self.clock = 0.0
         self.level_cold = [0] * (limits.provisioned + 1)
         self.cold_counts = [0] * len(self.cold)
         self.starts: deque[float] = deque()  # recent environment starts, for the burst limit
@@ -191,9 +192,10 @@ class Engine:
 
     def advance(self, t: float) -> None:
         """End the requests done by `t`."""
-        busy, vacated, provisioned = self.busy, self.vacated, self.limits.provisioned
+        busy, vacated, provisioned, occupancy = self.busy, self.vacated, self.limits.provisioned, self.occupancy
         while busy and busy[0] <= t:
-            done = heapq.heappop(busy)
+            occupancy[len(busy)] += busy[0] - self.clock
+            self.clock = done = heapq.heappop(busy)
             if len(busy) >= provisioned:
                 vacated[len(busy)] = done
 
@@ -206,17 +208,20 @@ class Engine:
         provisioned, limit, reclaim = lim.provisioned, lim.concurrency, lim.idle_reclaim_s
         burst, window, rate_cap = lim.burst, lim.burst_window_s, lim.rps_per_concurrency * lim.concurrency
         busy, vacated, starts = self.busy, self.vacated, self.starts
-        level_requests, level_cold, cold_counts = self.level_requests, self.level_cold, self.cold_counts
+        occupancy, level_cold, cold_counts = self.occupancy, self.level_cold, self.cold_counts
         push, pop = heapq.heappush, heapq.heappop
         n = len(busy)
         peak, tokens, token_time = self.peak, self.tokens, self.token_time
         bucket, bucket_end = self.bucket, self.bucket_end
+        clock = self.clock
         busy_s = 0.0
         warm_count = cold_count = 0
         throttled_c = throttled_s = throttled_r = 0
         for a in arrivals:
             while busy and busy[0] <= a:
                 done = pop(busy)
+                occupancy[n] += done - clock
+                clock = done
                 n -= 1
                 if n >= provisioned:
                     vacated[n] = done
@@ -238,11 +243,12 @@ class Engine:
                 throttled_c += 1
                 bucket.throttled += 1
                 continue
+            occupancy[n] += a - clock
+            clock = a
             n += 1
             if n <= len(vacated) and vacated[n - 1] > a - reclaim:
                 d = warm[int(rand() * nwarm)]
                 warm_count += 1
-                level_requests[n] += 1
             else:
                 floor = a - window
                 while starts and starts[0] <= floor:
@@ -255,15 +261,14 @@ class Engine:
                 starts.append(a)
                 del vacated[n - 1 :]  # this level and every one above it were reclaimed
                 vacated.append(a)  # busy from now; set when vacated
-                if n >= len(level_requests):
-                    level_requests.append(0)
+                if n >= len(level_cold):
+                    occupancy.append(0.0)
                     level_cold.append(0)
                 j = int(rand() * ncold)
                 d = cold[j]
                 cold_counts[j] += 1
                 cold_count += 1
                 bucket.cold += 1
-                level_requests[n] += 1
                 level_cold[n] += 1
             if n > bucket.peak:
                 bucket.peak = n
@@ -272,7 +277,7 @@ class Engine:
             bucket.busy_s += d
             busy_s += d
             push(busy, a + d)
-        self.bucket, self.peak, self.tokens, self.token_time = bucket, peak, tokens, token_time
+        self.bucket, self.peak, self.tokens, self.token_time, self.clock = bucket, peak, tokens, token_time, clock
         self.requests += len(arrivals)
         self.warm_count += warm_count
         self.cold_count += cold_count
@@ -281,6 +286,7 @@ class Engine:
             self.throttled[i] += count
 
     def outcome(self) -> Outcome:
+        self.advance(INF)  # the requests still in flight run to their end
         self.next_bucket(self.duration_s - 1e-9)
         timeline = [*self.timeline, self.bucket]
         c, s, r = self.throttled
@@ -297,7 +303,7 @@ class Engine:
             peak_concurrency=self.peak,
             busy_s=self.busy_s,
             cold_counts=self.cold_counts,
-            level_requests=self.level_requests,
+            occupancy=self.occupancy,
             level_cold=self.level_cold,
             timeline=timeline,
             bucket_s=self.bucket_s,

@@ -9,29 +9,29 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.functional
-COMMANDS = [
-    "init",
-    "build",
-    "run",
-    "invoke",
-    "stop",
-    "push",
-    "deploy",
-    "logs",
-    "status",
-    "rollback",
-    "destroy",
-    "template",
-    "bench",
-    "scan",
-    "doctor",
-    "base build",
-    "model push",
-]
+
+
+def _commands() -> list[str]:
+    """Every command, as the Typer app declares it (so none can be left out of the checks below)."""
+    from lit.cli import app
+
+    def name(command: typer.models.CommandInfo) -> str:
+        assert command.callback is not None
+        return command.name or command.callback.__name__.replace("_", "-")
+
+    found = [name(c) for c in app.registered_commands]
+    for group in app.registered_groups:
+        assert group.typer_instance is not None
+        found += [f"{group.name} {name(c)}" for c in group.typer_instance.registered_commands]
+    return found
+
+
+COMMANDS = _commands()
 
 
 def lit(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -63,7 +63,7 @@ def test_every_command_has_help_and_is_in_the_readme(command: str) -> None:
 
 
 def test_cli_does_not_import_heavy_modules() -> None:
-    code = "import sys, lit.cli, lit.build, lit.local, lit.base; print(sorted(m for m in ('mxnet','numpy','cv2') if m in sys.modules))"
+    code = "import sys, lit.cli, lit.build, lit.local, lit.base, lit.plan, lit.simulate; print(sorted(m for m in ('mxnet','numpy','cv2') if m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
 
 
