@@ -37,7 +37,7 @@ class Watch:
 
     def run(self) -> None:
         while True:
-            time.sleep(min(1.0, self.seconds / 20))
+            time.sleep(min(0.25, self.seconds / 20))
             if self.expired():
                 record = {"event": "reclaimed", "idle_s": round(time.monotonic() - self.idle_since, 3)}
                 print(json.dumps(record), file=sys.stdout, flush=True)
