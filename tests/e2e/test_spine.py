@@ -16,7 +16,7 @@ import pytest
 
 from lit.docker import Docker
 from tests.conftest import FIXTURES, heldout
-from tests.e2e.conftest import RUN_ID, copy_project, lit
+from tests.e2e.conftest import RUN_ID, _function_name, copy_project, lit
 
 pytestmark = pytest.mark.e2e
 INVOKE = "http://127.0.0.1:{port}/2015-03-31/functions/function/invocations"
@@ -243,3 +243,37 @@ def test_extra_requirements_get_their_own_layer_and_keep_the_base_pins(
         assert proc.returncode == 1 and "numpy 1.23.5" in proc.stderr and "fix:" in proc.stderr
     finally:
         docker.remove_image(tag)
+
+
+def test_idle_reclaim_makes_the_next_request_a_cold_start(
+    docker: Docker, digits_project: Path, digits_image: str, running
+) -> None:
+    """`lit run --idle-reclaim`: an instance idle that long is reclaimed as Lambda reclaims an
+    environment; its next request answers (the endpoint resends it) after a fresh init."""
+    import time
+
+    port = running(digits_project, "--image", digits_image, "--idle-reclaim", "2s")
+    (path, label), *_ = heldout(digits_project)
+
+    def inits() -> tuple[int, int]:
+        name = _function_name(digits_project)
+        (instance,) = [c for c in docker.containers(f"lit.run={name}") if c.labels.get("lit.role") == "instance"]
+        logs = docker.logs(instance.id)
+        return logs.count('"event": "init"'), logs.count('"event": "reclaimed"')
+
+    def ask() -> float:
+        t0 = time.perf_counter()
+        status, answer = post(port, {"image": b64(path)})
+        assert status == 200 and int(answer["predictions"][0][0]["label"]) == label
+        return time.perf_counter() - t0
+
+    ask()
+    warm = ask()
+    assert inits() == (1, 0)
+    time.sleep(3.5)
+    assert inits() == (1, 1)  # reclaimed while idle, before any request asked
+    cold = ask()
+    assert inits() == (2, 1)
+    assert cold > 5 * warm  # the init ran again
+    ask()
+    assert inits() == (2, 1)  # and the environment is warm again
