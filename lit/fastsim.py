@@ -71,15 +71,13 @@ def _warm_prefix(engine: Engine, a: np.ndarray, rng: np.random.Generator, warm: 
         for level in np.flatnonzero(last > -np.inf).tolist():
             if level >= lim.provisioned:
                 vacated[level] = float(last[level])
-    # time spent at each concurrency: between events, what was in flight before each event
-    times = np.concatenate((a, done[:cut]))
-    held = np.concatenate((n - 1, after + 1)) if cut else n - 1
-    order = np.argsort(times, kind="stable")
-    times = times[order]
-    spans = np.diff(times, prepend=engine.clock)
-    for level, seconds in enumerate(np.bincount(held[order], weights=spans).tolist()):
-        engine.occupancy[level] += seconds
-    engine.clock = float(times[-1])
+    # each level's busy time: the times it was vacated less the times it was taken
+    size = len(engine.level_busy_s)
+    busy_time = np.bincount(n, weights=a, minlength=size) * -1.0
+    if cut:
+        busy_time += np.bincount(after + 1, weights=done[:cut], minlength=size)
+    for level in np.flatnonzero(busy_time).tolist():
+        engine.level_busy_s[level] += float(busy_time[level])
     engine.requests += k
     engine.warm_count += k
     engine.busy_s += float(d.sum())

@@ -19,7 +19,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -315,7 +314,7 @@ def cost(outcome: Outcome, architecture: str, provisioned: int) -> Cost:
     )
     removed = sum(outcome.level_cold[: provisioned + 1])
     billed_ms = (outcome.warm + removed) * f.billed_ms + (outcome.cold - removed) * cold_billed
-    at_least = list(accumulate(reversed(outcome.occupancy)))[::-1]  # seconds with >= k in flight
+    at_least = outcome.level_busy_s  # seconds with >= k in flight
     busy = sum(at_least[1:])
     kept = sum(at_least[1 : provisioned + 1]) / busy if busy else 0.0
     duration = (

@@ -129,7 +129,7 @@ class Outcome:
     peak_concurrency: int = 0
     busy_s: float = 0.0
     cold_counts: list[int] = field(default_factory=list)  # per cold sample, how often it was drawn
-    occupancy: list[float] = field(default_factory=list)  # seconds spent with exactly n requests in flight
+    level_busy_s: list[float] = field(default_factory=list)  # per level k: seconds with k or more in flight
     level_cold: list[int] = field(default_factory=list)  # cold starts per level
     timeline: list[Bucket] = field(default_factory=list)
     bucket_s: float = 1.0
@@ -167,8 +167,9 @@ class Engine:
         self.bucket_s = bucket_s or max(1.0, duration_s / 600)
         self.busy: list[float] = []  # completion times of the requests in flight (a heap)
         self.vacated: list[float] = [INF] * limits.provisioned  # per level, when last vacated (INF: kept)
-        self.occupancy = [0.0] * (limits.provisioned + 1)  # seconds with exactly n in flight, up to `clock`
-        self.clock = 0.0
+        # per level, seconds busy: the times it was vacated less the times it was taken (exact once
+        # every request has ended)
+        self.level_busy_s = [0.0] * (limits.provisioned + 1)
         self.level_cold = [0] * (limits.provisioned + 1)
         self.cold_counts = [0] * len(self.cold)
         self.starts: deque[float] = deque()  # recent environment starts, for the burst limit
@@ -192,10 +193,10 @@ class Engine:
 
     def advance(self, t: float) -> None:
         """End the requests done by `t`."""
-        busy, vacated, provisioned, occupancy = self.busy, self.vacated, self.limits.provisioned, self.occupancy
+        busy, vacated, provisioned, level_busy = self.busy, self.vacated, self.limits.provisioned, self.level_busy_s
         while busy and busy[0] <= t:
-            occupancy[len(busy)] += busy[0] - self.clock
-            self.clock = done = heapq.heappop(busy)
+            level_busy[len(busy)] += busy[0]
+            done = heapq.heappop(busy)
             if len(busy) >= provisioned:
                 vacated[len(busy)] = done
 
@@ -208,20 +209,18 @@ class Engine:
         provisioned, limit, reclaim = lim.provisioned, lim.concurrency, lim.idle_reclaim_s
         burst, window, rate_cap = lim.burst, lim.burst_window_s, lim.rps_per_concurrency * lim.concurrency
         busy, vacated, starts = self.busy, self.vacated, self.starts
-        occupancy, level_cold, cold_counts = self.occupancy, self.level_cold, self.cold_counts
+        level_busy, level_cold, cold_counts = self.level_busy_s, self.level_cold, self.cold_counts
         push, pop = heapq.heappush, heapq.heappop
         n = len(busy)
         peak, tokens, token_time = self.peak, self.tokens, self.token_time
         bucket, bucket_end = self.bucket, self.bucket_end
-        clock = self.clock
         busy_s = 0.0
         warm_count = cold_count = 0
         throttled_c = throttled_s = throttled_r = 0
         for a in arrivals:
             while busy and busy[0] <= a:
                 done = pop(busy)
-                occupancy[n] += done - clock
-                clock = done
+                level_busy[n] += done
                 n -= 1
                 if n >= provisioned:
                     vacated[n] = done
@@ -243,8 +242,6 @@ class Engine:
                 throttled_c += 1
                 bucket.throttled += 1
                 continue
-            occupancy[n] += a - clock
-            clock = a
             n += 1
             if n <= len(vacated) and vacated[n - 1] > a - reclaim:
                 d = warm[int(rand() * nwarm)]
@@ -262,7 +259,7 @@ class Engine:
                 del vacated[n - 1 :]  # this level and every one above it were reclaimed
                 vacated.append(a)  # busy from now; set when vacated
                 if n >= len(level_cold):
-                    occupancy.append(0.0)
+                    level_busy.append(0.0)
                     level_cold.append(0)
                 j = int(rand() * ncold)
                 d = cold[j]
@@ -274,10 +271,11 @@ class Engine:
                 bucket.peak = n
                 if n > peak:
                     peak = n
+            level_busy[n] -= a
             bucket.busy_s += d
             busy_s += d
             push(busy, a + d)
-        self.bucket, self.peak, self.tokens, self.token_time, self.clock = bucket, peak, tokens, token_time, clock
+        self.bucket, self.peak, self.tokens, self.token_time = bucket, peak, tokens, token_time
         self.requests += len(arrivals)
         self.warm_count += warm_count
         self.cold_count += cold_count
@@ -303,7 +301,7 @@ class Engine:
             peak_concurrency=self.peak,
             busy_s=self.busy_s,
             cold_counts=self.cold_counts,
-            occupancy=self.occupancy,
+            level_busy_s=self.level_busy_s,
             level_cold=self.level_cold,
             timeline=timeline,
             bucket_s=self.bucket_s,

@@ -38,8 +38,7 @@ def test_a_steady_rate_one_environment_can_carry_starts_one_environment_once() -
     assert out.peak_concurrency == 1
     assert out.mean_concurrency == pytest.approx((0.8 + 3599 * 0.05) / 3600)
     assert out.level_cold[1] == 1
-    assert out.occupancy[1] == pytest.approx(0.8 + 3599 * 0.05)  # one request in flight that long
-    assert out.occupancy[0] == pytest.approx(3599.05 - out.occupancy[1])  # idle the rest (until the last ends)
+    assert out.level_busy_s[1] == pytest.approx(0.8 + 3599 * 0.05)  # one request in flight that long
 
 
 def test_idle_environments_are_reclaimed_after_the_idle_time_and_not_before() -> None:
@@ -136,7 +135,7 @@ def test_the_numpy_engine_is_the_same_model_as_the_request_by_request_one() -> N
     slow = [simulate.run(figures, limits, churny(), seed) for seed in range(120)]
     fast = [fastsim.run(figures, limits, churny(), seed) for seed in range(120)]
     for o in slow[:3] + fast[:3]:
-        assert sum(k * seconds for k, seconds in enumerate(o.occupancy)) == pytest.approx(o.busy_s)
+        assert sum(o.level_busy_s) == pytest.approx(o.busy_s)
     for measure in ("cold", "served", "throttled", "peak_concurrency", "mean_concurrency"):
         a = statistics.fmean(getattr(o, measure) for o in slow)
         b = statistics.fmean(getattr(o, measure) for o in fast)
@@ -153,5 +152,6 @@ def test_the_numpy_engine_gives_hand_results_on_a_steady_rate() -> None:
     assert 200 * 600 * 0.97 < out.requests < 200 * 600 * 1.03
     assert out.mean_concurrency == pytest.approx(200 * 0.02, rel=0.05)
     assert out.cold == out.peak_concurrency and 40 <= out.peak_concurrency <= 80
-    assert sum(k * seconds for k, seconds in enumerate(out.occupancy)) == pytest.approx(out.busy_s)
+    assert sum(out.level_busy_s) == pytest.approx(out.busy_s)
+    assert out.level_busy_s[1] > out.level_busy_s[5] > out.level_busy_s[10] >= 0
     assert sum(b.requests for b in out.timeline) == out.requests
