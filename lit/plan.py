@@ -423,6 +423,15 @@ def notes(plans: list[SizePlan], limits: Limits) -> list[str]:
             f"{by['rate']:,} requests at {worst.memory} MB exceed {limits.rps_per_concurrency} x the concurrency limit "
             f"per second ({limits.rps_per_concurrency * limits.concurrency:,} req/s): Lambda throttles them (429)."
         )
+    first = min(plans, key=lambda p: p.memory)
+    settle = max(60.0, first.timeline[1]["start"] if len(first.timeline) > 1 else 60.0)
+    later = max((b["peak"] for b in first.timeline if b["start"] >= settle), default=first.peak_concurrency)
+    if later < first.peak_concurrency / 2:
+        said.append(
+            f"the peak concurrency ({first.peak_concurrency:,} at {first.memory} MB) is at the start: the profile "
+            f"starts with no environment, so each request arriving during the first cold start starts one more. "
+            f"After {settle:g} s the peak is {later:,}. If your launch ramps up, give --traffic a ramp."
+        )
     return said
 
 

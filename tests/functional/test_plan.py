@@ -100,6 +100,9 @@ def test_provisioned_concurrency_is_said_to_pay_when_its_environments_stay_busy(
     total = sum(size["pays"]["cost"][k] for k in ("requests", "duration", "provisioned"))
     assert total < size["cost_total"]
     assert size["pays"]["cold"] < size["cold"]
+    # 200 req/s from no environment: the first second's cold starts make the peak, and the plan says so
+    (start,) = [n for n in busy["notes"] if "is at the start" in n]
+    assert f"({size['peak_concurrency']:,} at 1024 MB)" in start
     idle = planned(str(project), "--rps", "0.05", "--duration", "1h", "--memory", "1024")
     assert idle["sizes"][0]["pays"] is None  # one request every 20 s: a kept environment would sit idle
 
