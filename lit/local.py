@@ -22,9 +22,9 @@ from . import build
 from .docker import Docker
 from .errors import LitError
 from .project import Project
-from .proxy import MAX_PAYLOAD
+from .proxy import INVOKE_PATH, MAX_PAYLOAD
 
-INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+MB_PER_VCPU = 1769  # Lambda gives one vCPU per 1,769 MB of memory
 LABEL = "lit.run"  # on the containers `lit run` starts (images carry lit.function, which their containers inherit)
 LAMBDA_USER = "993:990"  # the uid:gid Lambda runs functions as (sbx_user1051)
 MAX_CONCURRENCY = 32
@@ -90,7 +90,7 @@ def _wait_listening(port: int, timeout: float) -> bool:
 
 def cpu_share(memory: int) -> float:
     """Lambda's CPU for a memory size (1,769 MB = 1 vCPU), capped at what this machine has."""
-    return round(min(memory / 1769, float(os.cpu_count() or 1)), 3)
+    return round(min(memory / MB_PER_VCPU, float(os.cpu_count() or 1)), 3)
 
 
 def sandbox_args(project: Project) -> list[str]:

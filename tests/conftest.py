@@ -88,6 +88,19 @@ def digits_copy(digits_model: Path, tmp_path: Path) -> Path:
     return dest
 
 
+@pytest.fixture()
+def digits_stub(tmp_path: Path) -> Path:
+    """The digits project's config and labels with placeholder model files: what the unit tier reads
+    (no trained model, no MXNet)."""
+    dest = tmp_path / "digits"
+    (dest / "model").mkdir(parents=True)
+    for name in ("lit.toml", "labels.txt"):
+        shutil.copy(DIGITS / name, dest / name)
+    (dest / "model" / "digits-symbol.json").write_text("{}")
+    (dest / "model" / "digits-0000.params").write_bytes(b"placeholder")
+    return dest
+
+
 def heldout(root: Path) -> list[tuple[Path, int]]:
     labels = json.loads((root / "heldout" / "labels.json").read_text())["labels"]
     return [(root / "heldout" / name, label) for name, label in sorted(labels.items())]

@@ -11,7 +11,6 @@ import pytest
 from lit import bench, project
 
 pytestmark = pytest.mark.unit
-DIGITS = Path(__file__).resolve().parents[2] / "images" / "digits"
 
 
 def size(memory: int, p99: float, billed: float, error: str = "") -> bench.SizeResult:
@@ -47,11 +46,11 @@ def test_recommends_the_cheapest_within_the_bound() -> None:
     assert bench.recommend([failed[0]], None) == (None, 0.0, "no memory size ran")
 
 
-def test_default_event_is_a_decodable_image_of_the_models_size() -> None:
+def test_default_event_is_a_decodable_image_of_the_models_size(digits_stub: Path) -> None:
     import cv2
     import numpy as np
 
-    event = json.loads(bench.default_event(project.load(DIGITS)))
+    event = json.loads(bench.default_event(project.load(digits_stub)))
     img = cv2.imdecode(np.frombuffer(base64.b64decode(event["image"]), np.uint8), cv2.IMREAD_UNCHANGED)
     assert img.shape == (8, 8) and int(img[0, 0]) == 128
 

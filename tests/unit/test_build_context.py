@@ -11,28 +11,28 @@ from lit import build, project
 pytestmark = pytest.mark.unit
 
 
-def test_layers_are_base_requirements_model_code(digits_copy: Path) -> None:
-    (digits_copy / "requirements.txt").write_text("tabulate\n")
-    text = build.dockerfile(project.load(digits_copy), "lit-base:test")
+def test_layers_are_base_requirements_model_code(digits_stub: Path) -> None:
+    (digits_stub / "requirements.txt").write_text("tabulate\n")
+    text = build.dockerfile(project.load(digits_stub), "lit-base:test")
     final = text[text.rindex("FROM lit-base:test") :]
     order = [final.index(s) for s in ("COPY --from=deps /opt/extra", "COPY model/", "COPY code/")]
     assert order == sorted(order)
     assert "AS deps" in text and "--prefix /opt/extra" in text
 
 
-def test_no_requirements_means_no_deps_stage(digits_copy: Path) -> None:
-    text = build.dockerfile(project.load(digits_copy), "lit-base:test")
+def test_no_requirements_means_no_deps_stage(digits_stub: Path) -> None:
+    text = build.dockerfile(project.load(digits_stub), "lit-base:test")
     assert "AS deps" not in text and text.count("FROM ") == 1
 
 
-def test_context_splits_model_and_code_and_excludes(digits_copy: Path, tmp_path: Path) -> None:
-    (digits_copy / "service.py").write_text("def initialize(context):\n    return None\n")
-    (digits_copy / "__pycache__").mkdir(exist_ok=True)
-    (digits_copy / "__pycache__" / "x.pyc").write_bytes(b"x")
-    (digits_copy / ".envrc").write_text("x")
+def test_context_splits_model_and_code_and_excludes(digits_stub: Path, tmp_path: Path) -> None:
+    (digits_stub / "service.py").write_text("def initialize(context):\n    return None\n")
+    (digits_stub / "__pycache__").mkdir(exist_ok=True)
+    (digits_stub / "__pycache__" / "x.pyc").write_bytes(b"x")
+    (digits_stub / ".envrc").write_text("x")
     ctx = tmp_path / "ctx"
     ctx.mkdir()
-    build.assemble(project.load(digits_copy), ctx, "lit-base:test", None)
+    build.assemble(project.load(digits_stub), ctx, "lit-base:test", None)
     code = {p.relative_to(ctx / "code").as_posix() for p in (ctx / "code").rglob("*") if p.is_file()}
     assert {"lit.toml", "labels.txt", "service.py", ".envrc"} <= code
     assert not any(c.startswith(("model/", "heldout/", "__pycache__")) or c == "train.py" for c in code)

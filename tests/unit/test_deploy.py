@@ -21,16 +21,16 @@ def clients(lam: Mock | None = None, iam: Mock | None = None) -> deploy.Clients:
     )
 
 
-def fresh(digits_copy: Path) -> tuple[deploy.Clients, deploy.Desired]:
+def fresh(digits_stub: Path) -> tuple[deploy.Clients, deploy.Desired]:
     c = clients()
     c.iam.role_arn.return_value = None
     c.lam.get_function.return_value = None
-    want = deploy.desired(project.load(digits_copy), c, URI, None, "live", None)
+    want = deploy.desired(project.load(digits_stub), c, URI, None, "live", None)
     return c, want
 
 
-def test_new_function_plan_order(digits_copy: Path) -> None:
-    c, want = fresh(digits_copy)
+def test_new_function_plan_order(digits_stub: Path) -> None:
+    c, want = fresh(digits_stub)
     p = deploy.plan(c, want)
     assert [s.operation for s in p.steps] == [
         "create_role",
@@ -48,13 +48,13 @@ def test_new_function_plan_order(digits_copy: Path) -> None:
     )
 
 
-def test_tags_are_refused(digits_copy: Path) -> None:
+def test_tags_are_refused(digits_stub: Path) -> None:
     with pytest.raises(Exception, match="digest"):
-        deploy.desired(project.load(digits_copy), clients(), URI.split("@")[0] + ":latest", None, "live", None)
+        deploy.desired(project.load(digits_stub), clients(), URI.split("@")[0] + ":latest", None, "live", None)
 
 
-def test_failed_update_never_moves_the_alias(digits_copy: Path) -> None:
-    c, want = fresh(digits_copy)
+def test_failed_update_never_moves_the_alias(digits_stub: Path) -> None:
+    c, want = fresh(digits_stub)
     p = deploy.plan(c, want)
     c.lam.wait_ready.side_effect = AwsError("function digits is Failed, last update Failed: image not found", "fix")
     with pytest.raises(LitError, match="Failed") as err:
@@ -125,17 +125,17 @@ def test_access_denied_on_the_repository_is_translated() -> None:
     assert "ecr:DescribeRepositories" in err.value.what and "grant" in err.value.fix and err.value.exit_code == 4
 
 
-def test_model_bucket_and_output_get_exactly_their_prefixes(digits_copy: Path) -> None:
-    config = digits_copy / "lit.toml"
+def test_model_bucket_and_output_get_exactly_their_prefixes(digits_stub: Path) -> None:
+    config = digits_stub / "lit.toml"
     text = config.read_text().replace('path = "model"', f'path = "s3://models/digits/v1"\nsha256 = "{"b" * 64}"')
     config.write_text(text + '\n[output]\ns3 = "s3://out"\n')
-    doc = json.loads(deploy.role_policy(project.load(digits_copy), "123456789012", "us-east-1"))
+    doc = json.loads(deploy.role_policy(project.load(digits_stub), "123456789012", "us-east-1"))
     s3 = {(s["Action"], s["Resource"]) for s in doc["Statement"] if str(s["Action"]).startswith("s3:")}
     assert s3 == {("s3:GetObject", "arn:aws:s3:::models/digits/v1/*"), ("s3:PutObject", "arn:aws:s3:::out/*")}
 
 
-def test_the_role_may_create_only_its_own_log_group(digits_copy: Path) -> None:
-    doc = json.loads(deploy.role_policy(project.load(digits_copy), "123456789012", "us-east-1"))
+def test_the_role_may_create_only_its_own_log_group(digits_stub: Path) -> None:
+    doc = json.loads(deploy.role_policy(project.load(digits_stub), "123456789012", "us-east-1"))
     group = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/digits"
     resources = {
         s["Action"] if isinstance(s["Action"], str) else s["Action"][0]: s["Resource"] for s in doc["Statement"]

@@ -9,11 +9,10 @@ import pytest
 from lit import local, project
 
 pytestmark = pytest.mark.unit
-DIGITS = Path(__file__).resolve().parents[2] / "images" / "digits"
 
 
-def test_run_args_give_lambda_limits_and_sandbox() -> None:
-    proj = project.load(DIGITS)
+def test_run_args_give_lambda_limits_and_sandbox(digits_stub: Path) -> None:
+    proj = project.load(digits_stub)
     args = local.run_args(proj, "127.0.0.1:9000:8080", 2048, 15)
     assert args[:2] == ["-p", "127.0.0.1:9000:8080"]
     assert "--memory=2048m" in args and "--memory-swap=2048m" in args
