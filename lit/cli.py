@@ -6,6 +6,7 @@ import base64
 import json
 import sys
 from dataclasses import asdict, is_dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +32,16 @@ RegionOpt = Annotated[
     str | None, typer.Option(help="AWS region (default: AWS_REGION / your profile's).", envvar="AWS_REGION")
 ]
 AliasOpt = Annotated[str, typer.Option(help="The alias that serves traffic.", envvar="LIT_ALIAS")]
+
+
+class UrlAuth(StrEnum):
+    """A function URL's auth type, as Lambda names them."""
+
+    AWS_IAM = "AWS_IAM"
+    NONE = "NONE"
+
+
+UrlAuthOpt = Annotated[UrlAuth, typer.Option(help="Function URL auth: AWS_IAM, or NONE for a public URL.")]
 PortOpt = Annotated[int, typer.Option(help="Port on 127.0.0.1 for the local endpoint.", envvar="LIT_PORT")]
 
 
@@ -512,7 +523,7 @@ def deploy(
     role: Annotated[str | None, typer.Option(help="Execution role ARN (default: LIT creates lit-NAME).")] = None,
     alias: AliasOpt = "live",
     url: Annotated[bool, typer.Option("--url", help="Give the alias a function URL.")] = False,
-    url_auth: Annotated[str, typer.Option(help="Function URL auth: AWS_IAM, or NONE for a public URL.")] = "AWS_IAM",
+    url_auth: UrlAuthOpt = UrlAuth.AWS_IAM,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the planned AWS calls; change nothing.")] = False,
     region: RegionOpt = None,
     as_json: JsonOpt = False,
@@ -521,8 +532,6 @@ def deploy(
     from . import deploy as deployer
     from . import push as pusher
 
-    if url_auth not in ("AWS_IAM", "NONE"):
-        raise LitError(f"--url-auth {url_auth} is not AWS_IAM or NONE", "pass --url-auth AWS_IAM (default) or NONE")
     project = _project(directory)
     if image_uri is None:
         last = pusher.last_push(project)
@@ -530,7 +539,7 @@ def deploy(
             raise LitError(f"nothing pushed from {project.root} yet", "run `lit push` first, or pass --image-uri")
         image_uri = last.uri
     _, clients = _clients(region)
-    want = deployer.desired(project, clients, image_uri, role, alias, url_auth if url else None)
+    want = deployer.desired(project, clients, image_uri, role, alias, url_auth.value if url else None)
     plan = deployer.plan(clients, want)
     if dry_run:
         _emit(
@@ -629,7 +638,7 @@ def template(
     api: Annotated[
         bool, typer.Option("--api", help="An API Gateway REST API (OpenAPI) instead of a function URL.")
     ] = False,
-    url_auth: Annotated[str, typer.Option(help="Function URL auth: AWS_IAM, or NONE for a public URL.")] = "AWS_IAM",
+    url_auth: UrlAuthOpt = UrlAuth.AWS_IAM,
     as_json: JsonOpt = False,
 ) -> None:
     """Write a SAM template (PackageType Image, the alias, a function URL or an API) for CloudFormation."""
@@ -640,7 +649,7 @@ def template(
     last = pusher.last_push(project)
     uri = image_uri or (last.uri if last else None)
     target = output or project.root / "template.json"
-    target.write_text(templates.dumps(templates.render(project, uri, alias, api, not api, url_auth)))
+    target.write_text(templates.dumps(templates.render(project, uri, alias, api, not api, url_auth.value)))
     _emit(as_json, {"template": str(target), "image_uri": uri}, f"wrote {target}")
 
 

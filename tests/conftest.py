@@ -84,7 +84,7 @@ def digits_model() -> Path:
 def digits_copy(digits_model: Path, tmp_path: Path) -> Path:
     """A private copy of the digits project, to edit freely."""
     dest = tmp_path / "digits"
-    shutil.copytree(digits_model, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(digits_model, dest, ignore=shutil.ignore_patterns("__pycache__", ".lit"))
     return dest
 
 

@@ -184,7 +184,7 @@ def _function_name(project: Path) -> str:
 
 
 def copy_project(src: Path, dest: Path, name: str) -> Path:
-    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__", ".lit"))
     config = dest / "lit.toml"
     text = config.read_text()
     old = _function_name(src)

@@ -49,6 +49,19 @@ def test_function_url_template(digits_copy: Path) -> None:
     assert "Policies" not in props
 
 
+def test_a_wrong_url_auth_is_refused_and_no_template_is_written(digits_copy: Path) -> None:
+    for command in ("template", "deploy"):
+        out = digits_copy / "t.json"
+        args = ["-o", str(out)] if command == "template" else ["--url", "--dry-run"]
+        proc = subprocess.run(
+            [sys.executable, "-m", "lit", command, str(digits_copy), "--url-auth", "PUBLIC", *args],
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 2 and "'PUBLIC' is not one of" in proc.stderr and "'AWS_IAM', 'NONE'" in proc.stderr
+        assert not out.exists()
+
+
 def test_api_template_with_openapi_and_s3(digits_copy: Path) -> None:
     config = digits_copy / "lit.toml"
     config.write_text(config.read_text() + '\n[output]\ns3 = "s3://preds/x"\n')
