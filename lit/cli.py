@@ -185,11 +185,7 @@ def run(
     """Start the function under the Lambda RIE on 127.0.0.1 and keep it warm (stop with `lit stop`)."""
     from . import local, units
 
-    reclaim = None
-    if idle_reclaim is not None:
-        reclaim = units.seconds(idle_reclaim)
-        if not reclaim:
-            raise LitError(f"--idle-reclaim {idle_reclaim!r} is not a duration", "e.g. --idle-reclaim 30s or 10m")
+    reclaim = units.option(idle_reclaim, "--idle-reclaim") if idle_reclaim is not None else None
     running = local.start(
         _docker(), _project(directory), image, port, memory, timeout, concurrency, sandbox, idle_reclaim=reclaim
     )
@@ -395,41 +391,14 @@ def plan(
 ) -> None:
     """Simulate Lambda at a traffic profile from the measured figures: concurrency, cold starts,
     p50/p99/p99.9, throttles, monthly cost per memory size, and whether provisioned concurrency pays."""
+    from . import bench as bench_core
     from . import plan as planning
-    from . import units
-    from .simulate import Limits
 
     project = _project(directory)
-    if (rps is None) == (traffic is None):
-        raise LitError(
-            "give the traffic as either --rps N or --traffic FILE",
-            "e.g. lit plan DIR --rps 50 --duration 1h",
-            exit_code=2,
-        )
-    flow, described = planning.read_traffic(traffic) if traffic else planning.steady(float(rps or 0), duration)
-    try:
-        sizes = [int(m) for m in memory.split(",")] if memory else None
-    except ValueError:
-        raise LitError(
-            f"--memory {memory!r} is not a list of numbers", "pass e.g. --memory 512,1024", exit_code=2
-        ) from None
-    architecture, figures = planning.read_figures(bench_file or project.root / ".lit" / "bench.json", sizes)
-    reclaim = units.seconds(idle_reclaim)
-    if reclaim is None or reclaim <= 0:
-        raise LitError(f"--idle-reclaim {idle_reclaim!r} is not a duration", "e.g. --idle-reclaim 10m", exit_code=2)
-    limit = reserved if reserved is not None else project.function.reserved_concurrency or account_limit
-    if limit > account_limit:
-        raise LitError(
-            f"reserved concurrency {limit} is above the account limit {account_limit}",
-            "lower it or pass --account-limit",
-            exit_code=2,
-        )
-    kept = provisioned if provisioned is not None else project.function.provisioned_concurrency
-    if kept > limit:
-        raise LitError(
-            f"provisioned concurrency {kept} is above the concurrency limit {limit}", "lower it", exit_code=2
-        )
-    limits = Limits(concurrency=limit, provisioned=kept, idle_reclaim_s=reclaim)
+    flow, described = planning.traffic(rps, duration, traffic)
+    results = bench_file or project.root / bench_core.RESULTS
+    architecture, figures = planning.read_figures(results, planning.sizes(memory))
+    limits = planning.limits(project.function, account_limit, reserved, provisioned, idle_reclaim)
     report = planning.plan(
         project.name, flow, described, architecture, figures, limits, p99_target, seed, log=_quiet if as_json else _log
     )

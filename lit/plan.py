@@ -24,6 +24,7 @@ from typing import Any
 
 from . import prices, units
 from .errors import LitError
+from .project import Function as FunctionSettings
 from .simulate import Figures, Limits, Outcome, Traffic
 from .simulate import run as run_python
 
@@ -112,13 +113,49 @@ class Report:
 # ---- inputs
 
 
-def steady(rps: float, duration: str) -> tuple[Traffic, str]:
-    span = units.seconds(duration)
-    if span is None or span <= 0:
-        raise LitError(f"--duration {duration!r} is not a duration", "e.g. --duration 1h, 30m, 1d", exit_code=2)
+def traffic(rps: float | None, duration: str, path: Path | None) -> tuple[Traffic, str]:
+    """The profile to plan for: a steady `rps` for `duration`, or a traffic file; and its description."""
+    if (rps is None) == (path is None):
+        raise LitError(
+            "give the traffic as either --rps N or --traffic FILE",
+            "e.g. lit plan DIR --rps 50 --duration 1h",
+            exit_code=2,
+        )
+    if path is not None:
+        return read_traffic(path)
+    assert rps is not None
+    span = units.option(duration, "--duration")
     if not (rps >= 0 and math.isfinite(rps)):
         raise LitError(f"--rps {rps} is not a rate", "pass requests per second, e.g. --rps 50", exit_code=2)
     return Traffic(((0.0, float(rps)),), span), f"{rps:g} req/s steady for {_span(span)}"
+
+
+def limits(
+    function: FunctionSettings, account_limit: int, reserved: int | None, provisioned: int | None, idle_reclaim: str
+) -> Limits:
+    """The limits to simulate: flags first, then lit.toml's [function] settings, then AWS's defaults."""
+    limit = reserved if reserved is not None else function.reserved_concurrency or account_limit
+    if limit > account_limit:
+        raise LitError(
+            f"reserved concurrency {limit} is above the account limit {account_limit}",
+            "lower it or pass --account-limit",
+            exit_code=2,
+        )
+    kept = provisioned if provisioned is not None else function.provisioned_concurrency
+    if kept > limit:
+        raise LitError(
+            f"provisioned concurrency {kept} is above the concurrency limit {limit}", "lower it", exit_code=2
+        )
+    return Limits(concurrency=limit, provisioned=kept, idle_reclaim_s=units.option(idle_reclaim, "--idle-reclaim"))
+
+
+def sizes(memory: str | None) -> list[int] | None:
+    try:
+        return [int(m) for m in memory.split(",")] if memory else None
+    except ValueError:
+        raise LitError(
+            f"--memory {memory!r} is not a list of numbers", "pass e.g. --memory 512,1024", exit_code=2
+        ) from None
 
 
 def read_traffic(path: Path) -> tuple[Traffic, str]:

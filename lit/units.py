@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from .errors import LitError
+
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -18,3 +20,11 @@ def seconds(value: str) -> float | None:
     except ValueError:
         return None
     return number if number >= 0 and number == number and number != float("inf") else None
+
+
+def option(value: str, flag: str) -> float:
+    """A duration given to `flag`, above zero, or a usage error naming it."""
+    span = seconds(value)
+    if not span:
+        raise LitError(f"{flag} {value!r} is not a duration", f"e.g. {flag} 30s, 10m, 2h or 1d", exit_code=2)
+    return span
