@@ -32,31 +32,6 @@ RIE_IN_IMAGE = "/usr/local/bin/aws-lambda-rie"
 AWS_TIMEOUT = 6.0
 _ARCH = {"amd64": "x86_64", "arm64": "arm64", "aarch64": "arm64", "x86_64": "x86_64"}
 
-# Run inside the image with its Python: the contract the entrypoint and Lambda rely on, without
-# importing the handler's module (importing it is the function's init, which `lit_runtime.check` runs).
-PROBE = r"""
-import ast, importlib.util, json, os, sys
-module, _, func = sys.argv[1].rpartition(".")
-out = {"entrypoint": os.access("/lambda-entrypoint.sh", os.X_OK), "rie": os.access(sys.argv[2], os.X_OK)}
-out["awslambdaric"] = importlib.util.find_spec("awslambdaric") is not None
-try:
-    spec = importlib.util.find_spec(module) if module else None
-except Exception as exc:
-    spec, out["handler"] = None, f"{module} cannot be found: {type(exc).__name__}: {exc}"
-if spec is None or not spec.origin:
-    out.setdefault("handler", f"no module {module!r} on the image's Python path")
-elif spec.origin.endswith(".py"):
-    tree = ast.parse(open(spec.origin, "rb").read())
-    names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-    names |= {t.id for n in tree.body if isinstance(n, (ast.Assign, ast.AnnAssign))
-              for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)}
-    names |= {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
-    out["handler"] = "ok" if func in names else f"{spec.origin} defines no {func!r}"
-else:
-    out["handler"] = "ok"
-print(json.dumps(out))
-"""
-
 
 @dataclass(frozen=True)
 class Check:
@@ -175,7 +150,7 @@ def _probe(docker: Docker, image: str, handler: str) -> dict[str, Any]:
         proc = docker.run_once(
             image,
             ["--network", "none", "--entrypoint", "/opt/lit/bin/python"],
-            ["-c", PROBE, handler, RIE_IN_IMAGE],
+            ["-m", "lit_runtime.probe", handler, RIE_IN_IMAGE],  # the image's own runtime answers
             120,
         )
     except subprocess.TimeoutExpired:
@@ -185,6 +160,8 @@ def _probe(docker: Docker, image: str, handler: str) -> dict[str, Any]:
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
+        if "lit_runtime.probe" in tail[0]:
+            raise LitError(f"{image}'s runtime predates this lit: {tail[0]}", "rebuild it with `lit build DIR`")
         raise LitError(
             f"{image} cannot run /opt/lit/bin/python: {tail[0]}", "build the image FROM a LIT base (`lit build DIR`)"
         )

@@ -22,8 +22,9 @@ from . import build
 from .docker import Docker
 from .errors import LitError
 from .project import Project
-from .proxy import INVOKE_PATH, MAX_PAYLOAD
 
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+MAX_PAYLOAD = 6 * 1024 * 1024  # Lambda's limit on a synchronous request (and response), 6 MB
 MB_PER_VCPU = 1769  # Lambda gives one vCPU per 1,769 MB of memory
 LABEL = "lit.run"  # on the containers `lit run` starts (images carry lit.function, which their containers inherit)
 LAMBDA_USER = "993:990"  # the uid:gid Lambda runs functions as (sbx_user1051)
@@ -193,8 +194,7 @@ def start(
         proxy_args = ["--network", "host", "--read-only", "--user", LAMBDA_USER, "--memory=256m"]
         proxy_args += ["--entrypoint", "/opt/lit/bin/python", *_labels(project, "proxy", port)]
         proxy_args += ["--label", "lit.instances=" + ",".join(f"{p}={c}" for p, c in instances.items())]
-        source = (Path(__file__).parent / "proxy.py").read_text()
-        command = ("-c", source, str(port), ",".join(map(str, instances)))
+        command = ("-m", "lit_runtime.proxy", str(port), ",".join(map(str, instances)))
         started.append(docker.run(ref, proxy_args, name=name, command=command))
         _listening(docker, started[-1], port, ref)
         url = f"http://127.0.0.1:{port}{INVOKE_PATH}"

@@ -7,7 +7,6 @@ import calendar
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 from lit.base import SYSTEM_CA
 from lit.docker import Docker
 from lit.errors import LitError
+from tests.conftest import free_port
 
 RUN_ID = uuid.uuid4().hex[:8]
 
@@ -81,12 +81,6 @@ class Reader:
 def read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 30) -> list[str]:
     """Lines of proc's stdout up to the first holding `needle` (see Reader)."""
     return Reader(proc).until(needle, timeout)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

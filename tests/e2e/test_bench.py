@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_bench_two_sizes_with_plot(docker: Docker, digits_project: Path, digits_image: str, tmp_path: Path) -> None:
-    from tests.e2e.conftest import free_port
+    from tests.conftest import free_port
 
     png = tmp_path / "bench.png"
     port = free_port()

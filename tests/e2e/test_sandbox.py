@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from lit.docker import Docker
-from tests.conftest import FIXTURES
-from tests.e2e.conftest import RUN_ID, copy_project, free_port, lit
+from tests.conftest import FIXTURES, free_port
+from tests.e2e.conftest import RUN_ID, copy_project, lit
 
 pytestmark = pytest.mark.e2e
 INVOKE = "http://127.0.0.1:{port}/2015-03-31/functions/function/invocations"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, assert_clean_failure, lit
 
 pytestmark = pytest.mark.functional
 
@@ -32,24 +31,6 @@ def _commands() -> list[str]:
 
 
 COMMANDS = _commands()
-
-
-def lit(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lit", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        timeout=120,
-    )
-
-
-def assert_clean_failure(proc: subprocess.CompletedProcess[str], code: int, needle: str) -> None:
-    assert proc.returncode == code, proc.stderr
-    assert needle in proc.stderr
-    assert "Traceback" not in proc.stderr + proc.stdout
-    assert "fix:" in proc.stderr
 
 
 @pytest.mark.parametrize("command", COMMANDS)

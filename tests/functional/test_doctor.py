@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
-from tests.functional.test_cli import assert_clean_failure, lit
+from tests.conftest import assert_clean_failure, free_port, lit
 
 pytestmark = pytest.mark.functional
 NO_ENGINE = {

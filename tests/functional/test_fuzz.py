@@ -48,7 +48,7 @@ from lit_runtime.app import App  # noqa: E402
 from lit_runtime.errors import InputError  # noqa: E402
 from lit_runtime.s3 import S3  # noqa: E402
 
-from tests.unit.test_imagesize import bomb_png  # noqa: E402
+from tests.conftest import bomb_png  # noqa: E402
 
 EXAMPLES = 10_000
 FUZZ = settings(

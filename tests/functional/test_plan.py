@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lit import plan, prices
-from tests.functional.test_cli import assert_clean_failure, lit
+from tests.conftest import assert_clean_failure, lit
 
 pytestmark = pytest.mark.functional
 

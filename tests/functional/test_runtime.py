@@ -94,7 +94,7 @@ def test_broken_services_fail_at_init(digits_copy: Path, start, service: str, er
 
 
 def test_image_bomb_is_413_before_decoding(digits_model: Path, start) -> None:
-    from tests.unit.test_imagesize import bomb_png
+    from tests.conftest import bomb_png
 
     app = start(digits_model)
     answer = app.handle(load_event("apigw-rest-binary", bomb_png(60_000, 60_000)))

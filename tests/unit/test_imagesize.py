@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 import pytest
 from lit_runtime.imagesize import dimensions
+
+from tests.conftest import bomb_png
 
 pytestmark = pytest.mark.unit
 cv2 = pytest.importorskip("cv2")
@@ -20,18 +19,6 @@ def test_real_encodings(ext: str, color: bool) -> None:
     ok, buf = cv2.imencode(ext, img)
     assert ok
     assert dimensions(buf.tobytes()) == (53, 37)
-
-
-def bomb_png(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims width x height pixels."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
-    )
 
 
 def test_forged_header_is_read_without_decoding() -> None:

@@ -1,14 +1,15 @@
 """One local endpoint in front of N warm containers (`lit run --concurrency N`).
 
-Runs inside a container of the function's own image on the host's network, listening on
-127.0.0.1:PORT, and sends each invocation to the idle instance used last (each RIE serves one request at a
-time, as a Lambda execution environment does). With all N busy it answers as Lambda does when
+Runs inside a container of the function's own image (`python -m lit_runtime.proxy`, started by
+`lit run`) on the host's network, listening on 127.0.0.1:PORT, and sends each invocation to the idle
+instance used last (each RIE serves one request at a time, as a Lambda execution environment does). With all N busy it answers as Lambda does when
 concurrency is used up: 429 TooManyRequestsException. With `lit run --idle-reclaim`, an instance's
 runtime ends itself when idle too long (lit_runtime.idle); the RIE reports that at the next request
 (502 Runtime.ExitError, exit status 75) and runs init again when asked once more, so the request is
-sent again: a cold start, as on Lambda. Standard library only; no LIT imports.
+sent again: a cold start, as on Lambda. Standard library and this package's constants only (it
+imports no model, engine or OpenCV).
 
-    python proxy.py PORT BACKEND_PORT[,BACKEND_PORT...]
+    python -m lit_runtime.proxy PORT BACKEND_PORT[,BACKEND_PORT...]
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ import queue
 import socket
 import sys
 
+from .idle import RECLAIMED_EXIT
+from .oversize import MAX_PAYLOAD
+
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
-MAX_PAYLOAD = 6 * 1024 * 1024  # Lambda's limit on a synchronous request (and response), 6 MB
 PASSED = ("content-type", "x-amz-function-error", "x-amz-log-result", "x-amz-executed-version")
-RECLAIMED = b"exit status 75"  # lit_runtime.idle.RECLAIMED_EXIT, as the RIE words it
+RECLAIMED = f"exit status {RECLAIMED_EXIT}".encode()  # how the RIE words a runtime that ended itself when idle
 
 
 def _send(backend: int, body: bytes) -> tuple[int, bytes, dict[str, str]]:
