@@ -109,6 +109,22 @@ def or_none(where: str, call: Callable[[], Any], *missing: str) -> Any:
         raise
 
 
+class STSClient:
+    """Whose credentials these are. `quick`: one attempt, 3 s timeouts (for `lit doctor`, offline-safe)."""
+
+    def __init__(self, sess: Any, quick: bool = False) -> None:
+        from botocore.config import Config
+
+        config = Config(connect_timeout=3, read_timeout=3, retries={"max_attempts": 1}) if quick else None
+        with calling("connecting to sts"):
+            self._sts = sess.client("sts", config=config, region_name=sess.region_name or "us-east-1")
+
+    def identity(self) -> dict[str, str]:
+        """get-caller-identity: Account, Arn, UserId."""
+        with calling("checking AWS credentials (sts get-caller-identity)"):
+            return dict(self._sts.get_caller_identity())
+
+
 class S3Client:
     def __init__(self, sess: Any) -> None:
         self._s3 = client(sess, "s3")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import sys
 from dataclasses import asdict, is_dataclass, replace
@@ -214,29 +213,13 @@ def invoke(
     """Send one event to the function (running locally, or the deployed alias with --remote)."""
     from . import local
 
-    given = [x for x in (event, image_file, data) if x is not None]
-    if len(given) > 1:
-        raise LitError("give one of --event, --image, --data", "pick one input")
-    if image_file is not None:
-        if not image_file.is_file():
-            raise LitError(f"image file {image_file} does not exist", "pass an existing JPEG/PNG file")
-        body = json.dumps({"image": base64.b64encode(image_file.read_bytes()).decode()}).encode()
-    elif event is not None:
-        body = sys.stdin.buffer.read() if str(event) == "-" else _read_event(event)
-    else:
-        body = (data or "{}").encode()
-    try:
-        json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise LitError(f"the event is not valid JSON: {exc}", "pass a JSON document") from None
+    stdin = sys.stdin.buffer.read() if event is not None and str(event) == "-" else None
+    body = local.event_body(event, image_file, data, stdin)
     if remote:
         project = _project(directory)
         _, clients = _clients(region)
         code, payload, function_error = clients.lam.invoke(project.name, alias, body)
-        try:
-            answer = json.loads(payload) if payload else None
-        except json.JSONDecodeError:
-            answer = payload.decode(errors="replace")
+        answer = local.parse_payload(payload)
         result = {"status": code, "payload": answer, "function_error": function_error}
         typer.echo(json.dumps(result if as_json else answer, indent=None if as_json else 2))
         if function_error:
@@ -249,14 +232,8 @@ def invoke(
         _emit(True, result, "")
     else:
         typer.echo(json.dumps(result.payload, indent=2))
-        for line in result.init_report:
+        for line in result.warnings():
             _log(line)
-        if result.init_report:
-            _log(
-                f"warning: init took {result.report['init_duration_ms'] / 1000:.1f} s, over Lambda's 10 s limit: "
-                "there, init is cut off and run again inside the first invoke (billed, and counted against "
-                "the timeout). fix: move work out of init (a smaller model, or fetch it in parallel)"
-            )
         if result.report:
             figures = "  ".join(f"{k}={v:g}" for k, v in result.report.items())
             _log(f"REPORT {result.request_id}  {figures}")
@@ -333,6 +310,7 @@ def bench(
 ) -> None:
     """Measure the function locally: size, layers, cold start, warm p50/p99, memory, and cost per size."""
     from . import bench as bench_core
+    from . import local
 
     project = _project(directory)
     try:
@@ -341,7 +319,7 @@ def bench(
         raise LitError(f"--memory {memory!r} is not a list of numbers", "pass e.g. --memory 512,1024,2048") from None
     if bad := [m for m in sizes if not 128 <= m <= 10240]:
         raise LitError(f"memory sizes {bad} are outside Lambda's 128..10240 MB", "pass sizes in that range")
-    body = _read_event(event) if event is not None else None
+    body = local.event_body(event, None, None) if event is not None else None
     report = bench_core.run(
         _docker(), project, sizes, body, cold, warm, p99_bound, image, log=_quiet if as_json else _log, port=port
     )
@@ -407,12 +385,6 @@ def plan(
     _emit(as_json, report.to_dict(), planning.text(report) + (f"\nplot: {plot}" if plot else ""))
 
 
-def _read_event(path: Path) -> bytes:
-    if not path.is_file():
-        raise LitError(f"event file {path} does not exist", "pass a JSON file (see tests/events/ for examples)")
-    return path.read_bytes()
-
-
 @app.command()
 def stop(directory: ProjectDir, as_json: JsonOpt = False) -> None:
     """Stop and remove the function's local containers."""
@@ -455,8 +427,7 @@ def _clients(region: str | None) -> Any:
     from . import aws, deploy
 
     sess = _session(region)
-    with aws.calling("checking AWS credentials (sts get-caller-identity)"):
-        account = sess.client("sts").get_caller_identity()["Account"]
+    account = aws.STSClient(sess).identity()["Account"]
     return sess, deploy.Clients(aws.LambdaClient(sess), aws.IAMClient(sess), account, sess.region_name)
 
 

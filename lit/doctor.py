@@ -220,7 +220,6 @@ def _with_deadline(call: Callable[[], Any], seconds: float) -> tuple[bool, Any]:
 
 
 def check_aws(region: str | None, timeout: float = AWS_TIMEOUT) -> list[Check]:
-    from botocore.config import Config
 
     from . import aws
 
@@ -243,13 +242,11 @@ def check_aws(region: str | None, timeout: float = AWS_TIMEOUT) -> list[Check]:
         return [Check("aws credentials", WARN, f"looking up credentials took over {timeout:.0f}s", creds_fix), *checks]
     if creds is None:
         return [Check("aws credentials", WARN, f"no AWS credentials found ({need})", creds_fix), *checks]
-    config = Config(connect_timeout=3, read_timeout=3, retries={"max_attempts": 1})
     source = f"credentials from {getattr(creds, 'method', '') or 'the default chain'}"
     try:
-        sts = sess.client("sts", config=config, region_name=sess.region_name or "us-east-1")
-        finished, identity = _with_deadline(sts.get_caller_identity, timeout)
+        finished, identity = _with_deadline(aws.STSClient(sess, quick=True).identity, timeout)
     except Exception as exc:
-        error = aws.translate(exc, "sts get-caller-identity")
+        error = exc if isinstance(exc, aws.AwsError) else aws.translate(exc, "sts get-caller-identity")
         return [Check("aws credentials", WARN, f"{source}: {error.what} ({need})", error.fix), *checks]
     if not finished:
         return [

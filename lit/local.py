@@ -6,6 +6,7 @@ CPU share of MemorySize / 1,769 MB, and the timeout, through the variables the R
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -61,6 +62,42 @@ class Invocation:
     request_id: str = ""
     seconds: float = 0.0
     init_report: list[str] = field(default_factory=list)  # Lambda's INIT_REPORT lines, when init ran over 10 s
+
+    def warnings(self) -> list[str]:
+        """What a user should hear besides the answer: an init over Lambda's limit, as Lambda reports it."""
+        if not self.init_report:
+            return []
+        return [
+            *self.init_report,
+            f"warning: init took {self.report['init_duration_ms'] / 1000:.1f} s, over Lambda's 10 s limit: "
+            "there, init is cut off and run again inside the first invoke (billed, and counted against "
+            "the timeout). fix: move work out of init (a smaller model, or fetch it in parallel)",
+        ]
+
+
+def event_body(event: Path | None, image: Path | None, data: str | None, stdin: bytes | None = None) -> bytes:
+    """The event `lit invoke` sends: a JSON file (`stdin` when it is '-'), an image file as
+    {"image": base64}, or a JSON string; `{}` when none is given. It must be JSON."""
+    if sum(x is not None for x in (event, image, data)) > 1:
+        raise LitError("give one of --event, --image, --data", "pick one input")
+    if image is not None:
+        if not image.is_file():
+            raise LitError(f"image file {image} does not exist", "pass an existing JPEG/PNG file")
+        body = json.dumps({"image": base64.b64encode(image.read_bytes()).decode()}).encode()
+    elif event is not None:
+        if stdin is not None:
+            body = stdin
+        elif not event.is_file():
+            raise LitError(f"event file {event} does not exist", "pass a JSON file (see tests/events/ for examples)")
+        else:
+            body = event.read_bytes()
+    else:
+        body = (data or "{}").encode()
+    try:
+        json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise LitError(f"the event is not valid JSON: {exc}", "pass a JSON document") from None
+    return body
 
 
 def port_free(port: int) -> bool:

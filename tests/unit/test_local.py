@@ -49,3 +49,28 @@ def test_parse_report_reads_the_last_report_line() -> None:
     request_id, figures = local.parse_report(logs)
     assert request_id == "b"
     assert figures["duration_ms"] == 1.5 and figures["billed_duration_ms"] == 2 and figures["memory_size_mb"] == 1024
+
+
+def test_the_event_lit_invoke_sends(tmp_path: Path) -> None:
+    import base64
+    import json
+
+    from lit.errors import LitError
+
+    png = tmp_path / "x.png"
+    png.write_bytes(b"\x89PNG fake")
+    event = tmp_path / "e.json"
+    event.write_text('{"a": 1}')
+    assert json.loads(local.event_body(None, png, None)) == {"image": base64.b64encode(b"\x89PNG fake").decode()}
+    assert local.event_body(event, None, None) == b'{"a": 1}'
+    assert local.event_body(Path("-"), None, None, stdin=b'{"b": 2}') == b'{"b": 2}'
+    assert local.event_body(None, None, '{"c": 3}') == b'{"c": 3}'
+    assert local.event_body(None, None, None) == b"{}"
+    for args, needle in (
+        ((event, png, None), "give one of --event, --image, --data"),
+        ((tmp_path / "none.json", None, None), "does not exist"),
+        ((None, tmp_path / "none.png", None), "does not exist"),
+        ((None, None, "{not json"), "not valid JSON"),
+    ):
+        with pytest.raises(LitError, match=needle):
+            local.event_body(*args)
