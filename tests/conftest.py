@@ -24,7 +24,8 @@ DIGITS = ROOT / "images" / "digits"
 
 @pytest.fixture(autouse=True)
 def no_local_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test reads the developer's AWS credentials or config, or writes to their caches."""
+    """No test reads the developer's AWS credentials or config. (The RIE's download cache,
+    ~/.cache/lit, is shared on purpose: the e2e tier's base builds reuse what set-up fetched.)"""
     for var in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
