@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import AwsError
 
@@ -37,6 +37,9 @@ FIXES = {
     "ServiceException": "AWS failed on its side: run the command again in a moment",
     "ServiceUnavailableException": "AWS failed on its side: run the command again in a moment",
 }
+
+
+T = TypeVar("T")
 
 
 def session(region: str | None = None, profile: str | None = None) -> Any:
@@ -98,7 +101,7 @@ def calling(where: str) -> Iterator[None]:
         raise translate(exc, where) from None
 
 
-def or_none(where: str, call: Callable[[], Any], *missing: str) -> Any:
+def or_none(where: str, call: Callable[[], T], *missing: str) -> T | None:
     """call(), or None when AWS answers one of the `missing` error codes (the thing isn't there)."""
     try:
         with calling(where):

@@ -240,6 +240,8 @@ def measure_size(
             )
             if i < cold - 1:
                 local.stop(docker, project)
+        if running is None:
+            raise LitError("no cold start was measured", "pass --cold 1 or more")
         result.colds = colds
         result.cold = ColdStart(
             *(statistics.median(getattr(c, f) for c in colds) for f in ColdStart.__dataclass_fields__)

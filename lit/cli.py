@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from . import __version__
-from .errors import LitError
+from .errors import AwsError, LitError
 
 app = typer.Typer(
     help="LIT: serve trained models on AWS Lambda from container images.",
@@ -54,7 +54,7 @@ def _quiet(_: str) -> None:
 
 def _emit(as_json: bool, result: Any, text: str) -> None:
     if as_json:
-        data = asdict(result) if is_dataclass(result) else result
+        data = asdict(result) if is_dataclass(result) and not isinstance(result, type) else result
         typer.echo(json.dumps(data, default=str))
     else:
         typer.echo(text)
@@ -220,8 +220,8 @@ def invoke(
         _, clients = _clients(region)
         code, payload, function_error = clients.lam.invoke(project.name, alias, body)
         answer = local.parse_payload(payload)
-        result = {"status": code, "payload": answer, "function_error": function_error}
-        typer.echo(json.dumps(result if as_json else answer, indent=None if as_json else 2))
+        remote_result = {"status": code, "payload": answer, "function_error": function_error}
+        typer.echo(json.dumps(remote_result if as_json else answer, indent=None if as_json else 2))
         if function_error:
             raise typer.Exit(1)
         return
@@ -419,7 +419,7 @@ def _session(region: str | None) -> Any:
 
     sess = aws.session(region)
     if not sess.region_name:
-        raise aws.AwsError("no AWS region set", "pass --region or set AWS_REGION")
+        raise AwsError("no AWS region set", "pass --region or set AWS_REGION")
     return sess
 
 

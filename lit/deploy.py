@@ -521,7 +521,7 @@ def status(clients: Clients, name: str, alias: str) -> Status:
     a = clients.lam.get_alias(name, alias)
     url = clients.lam.get_url(name, alias) if a else None
     versions = clients.lam.versions(name)
-    live = next((v for v in versions if a and v["Version"] == a["FunctionVersion"]), {})
+    live: dict[str, Any] = next((v for v in versions if a and v["Version"] == a["FunctionVersion"]), {})
     return Status(
         name,
         cfg.get("State", "?"),

@@ -144,7 +144,7 @@ class Docker:
         proc = subprocess.run([self.binary, "image", "inspect", ref], capture_output=True, env=self._env(), check=False)
         if proc.returncode != 0:
             return None
-        return json.loads(proc.stdout)[0]
+        return dict(json.loads(proc.stdout)[0])
 
     def history(self, ref: str) -> list[dict[str, Any]]:
         out = self._run("history", "--no-trunc", "--human=false", "--format", "{{json .}}", ref)
@@ -334,7 +334,7 @@ class Docker:
 
     def inspect_container(self, ref: str) -> dict[str, Any] | None:
         proc = subprocess.run([self.binary, "inspect", ref], capture_output=True, env=self._env(), check=False)
-        return json.loads(proc.stdout)[0] if proc.returncode == 0 else None
+        return dict(json.loads(proc.stdout)[0]) if proc.returncode == 0 else None
 
     def logs(self, ref: str, since: str | None = None, timestamps: bool = False) -> str:
         args = ["logs", *(["--timestamps"] if timestamps else [])]

@@ -20,7 +20,7 @@ from typing import Any
 
 from . import base, build, rie
 from .docker import Docker
-from .errors import LitError
+from .errors import AwsError, LitError
 from .project import Project
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -246,7 +246,7 @@ def check_aws(region: str | None, timeout: float = AWS_TIMEOUT) -> list[Check]:
     try:
         finished, identity = _with_deadline(aws.STSClient(sess, quick=True).identity, timeout)
     except Exception as exc:
-        error = exc if isinstance(exc, aws.AwsError) else aws.translate(exc, "sts get-caller-identity")
+        error = exc if isinstance(exc, AwsError) else aws.translate(exc, "sts get-caller-identity")
         return [Check("aws credentials", WARN, f"{source}: {error.what} ({need})", error.fix), *checks]
     if not finished:
         return [

@@ -19,14 +19,16 @@ from collections.abc import Iterator
 from dataclasses import asdict
 
 import numpy as np
+import numpy.typing as npt
 
 from .simulate import Bucket, Engine, Figures, Limits, Outcome, Traffic
 
+Array = npt.NDArray[np.float64]
 SLOW_STEP = 64  # arrivals handed to the request-by-request loop after one that breaks a prefix
 MAX_PREFIX = 1 << 16  # arrivals tried at once
 
 
-def _warm_prefix(engine: Engine, a: np.ndarray, rng: np.random.Generator, warm: np.ndarray) -> int:
+def _warm_prefix(engine: Engine, a: Array, rng: np.random.Generator, warm: Array) -> int:
     """Apply the longest prefix of arrivals `a` that needs no new environment and meets every
     limit; return its length."""
     lim = engine.limits
@@ -96,7 +98,7 @@ def _warm_prefix(engine: Engine, a: np.ndarray, rng: np.random.Generator, warm: 
     return k
 
 
-def arrivals(traffic: Traffic, rng: np.random.Generator, chunk: int = 1 << 18) -> Iterator[np.ndarray]:
+def arrivals(traffic: Traffic, rng: np.random.Generator, chunk: int = 1 << 18) -> Iterator[Array]:
     """`Traffic.arrivals`, drawn by numpy: a Poisson process at each step's rate."""
     for start, rate, stop in traffic.spans():
         t = start
@@ -138,7 +140,7 @@ def run(figures: Figures, limits: Limits, traffic: Traffic, seed: int = 0) -> Ou
 
 def main() -> None:
     job = json.load(sys.stdin)
-    figures = Figures(**{k: tuple(v) if isinstance(v, list) else v for k, v in job["figures"].items()})
+    figures = Figures.from_dict(job["figures"])
     limits = Limits(**job["limits"])
     traffic = Traffic(tuple((float(s), float(r)) for s, r in job["traffic"]["steps"]), float(job["traffic"]["end"]))
     json.dump(asdict(run(figures, limits, traffic, job.get("seed", 0))), sys.stdout)

@@ -30,13 +30,13 @@ def render(report: dict[str, Any], path: Path) -> None:
         raise LitError(f"the plot failed: {err[0]}", "see the message above")
 
 
-def draw(report: dict, out: str) -> None:
+def draw(report: dict[str, Any], out: str) -> None:
     if report.get("kind") == "plan":
         return draw_plan(report, out)
     draw_bench(report, out)
 
 
-def draw_plan(report: dict, out: str) -> None:
+def draw_plan(report: dict[str, Any], out: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -71,7 +71,7 @@ def draw_plan(report: dict, out: str) -> None:
     fig.savefig(out)
 
 
-def draw_bench(report: dict, out: str) -> None:
+def draw_bench(report: dict[str, Any], out: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

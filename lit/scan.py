@@ -43,7 +43,7 @@ import tarfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from . import scan_rules
 from .docker import Docker
@@ -281,7 +281,7 @@ class _Archive:
     scanned_bytes: int = 0
 
 
-def _scan_layer(stream: Any, key: str, mode: str, detector: Detector, archive: _Archive) -> None:
+def _scan_layer(stream: Any, key: str, mode: Literal["r|", "r|gz"], detector: Detector, archive: _Archive) -> None:
     with tarfile.open(fileobj=stream, mode=mode, bufsize=_BUF) as layer:
         for entry in layer:
             if not entry.isreg():

@@ -46,6 +46,16 @@ class Figures:
     cold_ms: tuple[float, ...]  # a cold request's latency: environment start, init and the request
     cold_billed_ms: tuple[float, ...]  # what each cold request is billed: init and the request
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Figures:
+        return cls(
+            int(data["memory"]),
+            tuple(data["warm_ms"]),
+            float(data["billed_ms"]),
+            tuple(data["cold_ms"]),
+            tuple(data["cold_billed_ms"]),
+        )
+
     def __post_init__(self) -> None:
         if not self.warm_ms or not self.cold_ms or len(self.cold_ms) != len(self.cold_billed_ms):
             raise ValueError("figures need warm samples and paired cold samples")
@@ -138,7 +148,7 @@ class Outcome:
     def from_dict(cls, data: dict[str, Any]) -> Outcome:
         """The inverse of `dataclasses.asdict` (how a child process hands an outcome back)."""
         fields = dict(data)
-        fields["figures"] = Figures(**{k: tuple(v) if isinstance(v, list) else v for k, v in data["figures"].items()})
+        fields["figures"] = Figures.from_dict(data["figures"])
         fields["limits"] = Limits(**data["limits"])
         fields["timeline"] = [Bucket(**b) for b in data["timeline"]]
         return cls(**fields)
