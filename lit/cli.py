@@ -134,8 +134,8 @@ def base_build(
     _emit(as_json, result, f"{result.image}  ({result.size / 1e6:.0f} MB, from {result.os_image}, {result.seconds}s)")
 
 
-@app.command()
-def build(
+@app.command("build")
+def build_command(
     directory: ProjectDir,
     tag: Annotated[str | None, typer.Option(help="Image reference (default lit-NAME:latest).")] = None,
     base_image: Annotated[
@@ -151,9 +151,9 @@ def build(
     as_json: JsonOpt = False,
 ) -> None:
     """Build the function image: base, extra requirements, model, code (in that layer order)."""
-    from . import build as builder
+    from . import build
 
-    result = builder.build(
+    result = build.build(
         _docker(), _project(directory), tag, base_image, not no_check, _quiet if quiet or as_json else _log
     )
     _emit(as_json, result, result.image)
@@ -241,8 +241,8 @@ def invoke(
         raise typer.Exit(1)
 
 
-@app.command()
-def logs(
+@app.command("logs")
+def logs_command(
     directory: ProjectDir,
     remote: Annotated[
         bool, typer.Option("--remote", help="The deployed function's CloudWatch Logs instead of the local one's.")
@@ -259,34 +259,33 @@ def logs(
     """The function's log lines: the runtime's JSON records and the START/END/REPORT lines."""
     import datetime as dt
 
-    from . import aws
-    from . import logs as logbook
+    from . import aws, logs
 
     project = _project(directory)
-    after = logbook.since(since if since or not remote else "10m")
+    after = logs.since(since if since or not remote else "10m")
 
-    def show(line: logbook.Line) -> None:
+    def show(line: logs.Line) -> None:
         payload = {"time": line.time.isoformat(), "source": line.source, "message": line.message}
         typer.echo(json.dumps(payload) if as_json else line.text())
 
     if remote:
         client = aws.LogsClient(_session(region))
         if follow:
-            logbook.follow_remote(client, project.name, after, request_id, show)
+            logs.follow_remote(client, project.name, after, request_id, show)
         else:
-            for line in logbook.remote_lines(client, project.name, after, request_id, dt.datetime.now(dt.UTC)):
+            for line in logs.remote_lines(client, project.name, after, request_id, dt.datetime.now(dt.UTC)):
                 show(line)
         return
     docker = _docker()
     if follow:
-        logbook.follow_local(docker, project, after, request_id, show)
+        logs.follow_local(docker, project, after, request_id, show)
     else:
-        for line in logbook.local_lines(docker, project, after, request_id):
+        for line in logs.local_lines(docker, project, after, request_id):
             show(line)
 
 
-@app.command()
-def bench(
+@app.command("bench")
+def bench_command(
     directory: ProjectDir,
     memory: Annotated[
         str | None, typer.Option(help="Memory sizes in MB, comma-separated (default: lit.toml's), e.g. 512,1024,2048.")
@@ -309,8 +308,7 @@ def bench(
     as_json: JsonOpt = False,
 ) -> None:
     """Measure the function locally: size, layers, cold start, warm p50/p99, memory, and cost per size."""
-    from . import bench as bench_core
-    from . import local
+    from . import bench, local
 
     project = _project(directory)
     try:
@@ -320,23 +318,23 @@ def bench(
     if bad := [m for m in sizes if not 128 <= m <= 10240]:
         raise LitError(f"memory sizes {bad} are outside Lambda's 128..10240 MB", "pass sizes in that range")
     body = local.event_body(event, None, None) if event is not None else None
-    report = bench_core.run(
+    report = bench.run(
         _docker(), project, sizes, body, cold, warm, p99_bound, image, log=_quiet if as_json else _log, port=port
     )
     if plot is not None:
-        bench_core.plot(report, plot)
-    saved = bench_core.save(project, report)
+        bench.plot(report, plot)
+    saved = bench.save(project, report)
     _emit(
         as_json,
         report.to_dict(),
-        bench_core.text(report) + (f"\nplot: {plot}" if plot else "") + f"\nresults: {saved}",
+        bench.text(report) + (f"\nplot: {plot}" if plot else "") + f"\nresults: {saved}",
     )
     if all(r.error for r in report.results):
         raise typer.Exit(1)
 
 
-@app.command()
-def plan(
+@app.command("plan")
+def plan_command(
     directory: ProjectDir,
     rps: Annotated[float | None, typer.Option(help="A steady rate, in requests per second.")] = None,
     duration: Annotated[str, typer.Option(help="How long the steady --rps lasts: 30m, 1h, 1d.")] = "1h",
@@ -369,20 +367,19 @@ def plan(
 ) -> None:
     """Simulate Lambda at a traffic profile from the measured figures: concurrency, cold starts,
     p50/p99/p99.9, throttles, monthly cost per memory size, and whether provisioned concurrency pays."""
-    from . import bench as bench_core
-    from . import plan as planning
+    from . import bench, plan
 
     project = _project(directory)
-    flow, described = planning.traffic(rps, duration, traffic)
-    results = bench_file or project.root / bench_core.RESULTS
-    architecture, figures = planning.read_figures(results, planning.sizes(memory))
-    limits = planning.limits(project.function, account_limit, reserved, provisioned, idle_reclaim)
-    report = planning.plan(
+    flow, described = plan.traffic(rps, duration, traffic)
+    results = bench_file or project.root / bench.RESULTS
+    architecture, figures = plan.read_figures(results, plan.sizes(memory))
+    limits = plan.limits(project.function, account_limit, reserved, provisioned, idle_reclaim)
+    report = plan.plan(
         project.name, flow, described, architecture, figures, limits, p99_target, seed, log=_quiet if as_json else _log
     )
     if plot is not None:
-        planning.plot(report, plot)
-    _emit(as_json, report.to_dict(), planning.text(report) + (f"\nplot: {plot}" if plot else ""))
+        plan.plot(report, plot)
+    _emit(as_json, report.to_dict(), plan.text(report) + (f"\nplot: {plot}" if plot else ""))
 
 
 @app.command()
@@ -431,8 +428,8 @@ def _clients(region: str | None) -> Any:
     return sess, deploy.Clients(aws.LambdaClient(sess), aws.IAMClient(sess), account, sess.region_name)
 
 
-@app.command()
-def push(
+@app.command("push")
+def push_command(
     directory: ProjectDir,
     image: Annotated[str | None, typer.Option(help="Local image to push (default lit-NAME:latest).")] = None,
     registry: Annotated[
@@ -445,17 +442,16 @@ def push(
     as_json: JsonOpt = False,
 ) -> None:
     """Push the function image to ECR (created when missing) or --registry; print its digest."""
-    from . import aws
-    from . import push as pusher
+    from . import aws, push
 
     project = _project(directory)
     ecr = None if registry else aws.ECRClient(aws.session(region))
-    result = pusher.push(_docker(), project, ecr, image, registry, tag, keep, _quiet if quiet or as_json else _log)
+    result = push.push(_docker(), project, ecr, image, registry, tag, keep, _quiet if quiet or as_json else _log)
     _emit(as_json, result, f"{result.uri}\n({result.uploaded_layers} layers uploaded)")
 
 
-@app.command()
-def deploy(
+@app.command("deploy")
+def deploy_command(
     directory: ProjectDir,
     image_uri: Annotated[
         str | None, typer.Option(help="REPOSITORY@sha256:... to deploy (default: what `lit push` recorded).")
@@ -469,18 +465,17 @@ def deploy(
     as_json: JsonOpt = False,
 ) -> None:
     """Create or update the function from the pushed image (by digest), publish a version, move the alias."""
-    from . import deploy as deployer
-    from . import push as pusher
+    from . import deploy, push
 
     project = _project(directory)
     if image_uri is None:
-        last = pusher.last_push(project)
+        last = push.last_push(project)
         if last is None:
             raise LitError(f"nothing pushed from {project.root} yet", "run `lit push` first, or pass --image-uri")
         image_uri = last.uri
     _, clients = _clients(region)
-    want = deployer.desired(project, clients, image_uri, role, alias, url_auth.value if url else None)
-    plan = deployer.plan(clients, want)
+    want = deploy.desired(project, clients, image_uri, role, alias, url_auth.value if url else None)
+    plan = deploy.plan(clients, want)
     if dry_run:
         _emit(
             as_json,
@@ -489,7 +484,7 @@ def deploy(
             or "nothing to do: the function is up to date",
         )
         return
-    result = deployer.deploy(clients, plan, _quiet if as_json else _log)
+    result = deploy.deploy(clients, plan, _quiet if as_json else _log)
     text = f"{result.function}:{result.alias} -> version {result.version}" + (
         f"\nurl: {result.url}" if result.url else ""
     )
@@ -499,11 +494,11 @@ def deploy(
 @app.command()
 def status(directory: ProjectDir, alias: AliasOpt = "live", region: RegionOpt = None, as_json: JsonOpt = False) -> None:
     """The deployed function: state, image digest, versions, alias, URL."""
-    from . import deploy as deployer
+    from . import deploy
 
     project = _project(directory)
     _, clients = _clients(region)
-    s = deployer.status(clients, project.name, alias)
+    s = deploy.status(clients, project.name, alias)
     _emit(
         as_json,
         s,
@@ -525,11 +520,11 @@ def rollback(
     as_json: JsonOpt = False,
 ) -> None:
     """Move the alias back to the previous version."""
-    from . import deploy as deployer
+    from . import deploy
 
     project = _project(directory)
     _, clients = _clients(region)
-    old, new = deployer.rollback(clients, project.name, alias, to)
+    old, new = deploy.rollback(clients, project.name, alias, to)
     _emit(
         as_json,
         {"function": project.name, "alias": alias, "from": old, "to": new},
@@ -549,16 +544,15 @@ def destroy(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete the function, its URL and the role LIT created (the repository only with --repository)."""
-    from . import aws
-    from . import deploy as deployer
+    from . import aws, deploy
 
     project = _project(directory)
     sess, clients = _clients(region)
     if repository:
         clients = replace(clients, ecr=aws.ECRClient(sess))
-    steps = deployer.destroy_plan(clients, project, alias, repository)
+    steps = deploy.destroy_plan(clients, project, alias, repository)
     if not dry_run:
-        deployer.execute(clients, steps, _quiet if as_json else _log)
+        deploy.execute(clients, steps, _quiet if as_json else _log)
     verb = "would " if dry_run else ""
     _emit(
         as_json,
@@ -567,8 +561,8 @@ def destroy(
     )
 
 
-@app.command()
-def template(
+@app.command("template")
+def template_command(
     directory: ProjectDir,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here (default: DIR/template.json).")
@@ -582,20 +576,19 @@ def template(
     as_json: JsonOpt = False,
 ) -> None:
     """Write a SAM template (PackageType Image, the alias, a function URL or an API) for CloudFormation."""
-    from . import push as pusher
-    from . import template as templates
+    from . import push, template
 
     project = _project(directory)
-    last = pusher.last_push(project)
+    last = push.last_push(project)
     uri = image_uri or (last.uri if last else None)
     target = output or project.root / "template.json"
-    target.write_text(templates.dumps(templates.render(project, uri, alias, api, not api, url_auth.value)))
+    target.write_text(template.dumps(template.render(project, uri, alias, api, not api, url_auth.value)))
     _emit(as_json, {"template": str(target), "image_uri": uri}, f"wrote {target}")
 
 
 # --- lit scan, lit doctor ---
-@app.command()
-def scan(
+@app.command("scan")
+def scan_command(
     target: Annotated[
         str,
         typer.Argument(
@@ -605,13 +598,13 @@ def scan(
     as_json: JsonOpt = False,
 ) -> None:
     """Scan every layer and the config of an image for credentials, private keys and CA bundles."""
-    from . import scan as scanner
+    from . import scan
 
     ref = f"{_project(Path(target)).image_repo}:latest" if Path(target).is_dir() else target
-    result = scanner.scan(_docker(), ref)
-    _emit(as_json, result, scanner.text(result))
+    result = scan.scan(_docker(), ref)
+    _emit(as_json, result, scan.text(result))
     if result.findings:
-        raise LitError(f"{len(result.findings)} finding(s) in {ref}", scanner.FIX)
+        raise LitError(f"{len(result.findings)} finding(s) in {ref}", scan.FIX)
     if result.unscanned:
         raise LitError(
             f"{len(result.unscanned)} layer(s) of {ref} are compressed in a format lit scan cannot read (zstd?)",
@@ -619,8 +612,8 @@ def scan(
         )
 
 
-@app.command()
-def doctor(
+@app.command("doctor")
+def doctor_command(
     directory: Annotated[
         Path | None, typer.Argument(help="Also check this function project: lit.toml and its built image.")
     ] = None,
@@ -636,12 +629,12 @@ def doctor(
     as_json: JsonOpt = False,
 ) -> None:
     """Check the Docker engine, disk, base image, RIE and AWS set-up (and a project): what to fix."""
-    from . import doctor as doc
+    from . import doctor
 
-    report = doc.run(_docker(), directory, base_image, region)
-    _emit(as_json, report.to_dict(), doc.text(report))
+    report = doctor.run(_docker(), directory, base_image, region)
+    _emit(as_json, report.to_dict(), doctor.text(report))
     if not report.ok:
-        failed = [c.name for c in report.checks if c.status == doc.FAIL]
+        failed = [c.name for c in report.checks if c.status == doctor.FAIL]
         raise LitError(f"{len(failed)} check(s) failed: {', '.join(failed)}", "see each failing check's fix above")
 
 
