@@ -3,7 +3,7 @@
 # locally under the Lambda Runtime Interface Emulator, and send it held-out digits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --demo
 LIT=${LIT_VENV:-$PWD/.venv}/bin/lit
 PY=${LIT_VENV:-$PWD/.venv}/bin/python
 PORT=${LIT_PORT:-9000}

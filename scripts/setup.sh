@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # Set up a Debian machine for LIT, idempotently: OS packages, a Docker engine (started when none
 # answers), the Python environment in .venv, the example model, and (unless --no-base) the base image.
+# --demo installs only what scripts/demo.sh runs (no test tools, no PyTorch export environment).
 # Run as root (or with sudo). Safe to re-run: every step checks before it acts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+BASE=1 DEMO=0
+for arg in "$@"; do
+  case "$arg" in
+    --no-base) BASE=0 ;;
+    --demo) DEMO=1 ;;
+    *) echo "usage: $0 [--no-base] [--demo]" >&2; exit 2 ;;
+  esac
+done
 VENV=${LIT_VENV:-$ROOT/.venv}
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -37,17 +46,20 @@ if ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
   docker version --format 'Docker engine {{.Server.Version}} is up' || { tail -20 /var/log/lit-dockerd.log; exit 1; }
 fi
 
-if [ ! -x "$VENV/bin/lit" ] || [ pyproject.toml -nt "$VENV/.lit-installed" ] || [ runtime/pyproject.toml -nt "$VENV/.lit-installed" ]; then
-  say "creating the Python environment in $VENV"
+# The full set (tests, plots, plans) marks .lit-installed; the demo's own, .lit-installed-demo.
+if [ "$DEMO" = 1 ]; then EXTRAS=train MARK=.lit-installed-demo; else EXTRAS=train,dev,plot,plan MARK=.lit-installed; fi
+installed() { [ -f "$VENV/$1" ] && [ ! pyproject.toml -nt "$VENV/$1" ] && [ ! runtime/pyproject.toml -nt "$VENV/$1" ]; }
+if [ ! -x "$VENV/bin/lit" ] || ! { installed "$MARK" || installed .lit-installed; }; then
+  say "creating the Python environment in $VENV ($EXTRAS)"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
   # numpy 1.23.5 is pinned in the same command: anything that pulls numpy 2 breaks mxnet 1.9.1.
-  "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[train,dev,plot]" -e runtime "numpy==1.23.5"
-  touch "$VENV/.lit-installed"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[$EXTRAS]" -e runtime "numpy==1.23.5"
+  touch "$VENV/$MARK"
 fi
 
 EXPORT_VENV=${LIT_EXPORT_VENV:-$ROOT/.venv-export}
-if [ ! -x "$EXPORT_VENV/bin/python" ] || [ scripts/requirements-export.txt -nt "$EXPORT_VENV/.lit-installed" ]; then
+if [ "$DEMO" = 0 ] && { [ ! -x "$EXPORT_VENV/bin/python" ] || [ scripts/requirements-export.txt -nt "$EXPORT_VENV/.lit-installed" ]; }; then
   say "creating the export environment in $EXPORT_VENV (PyTorch and its default ONNX exporter)"
   python3 -m venv "$EXPORT_VENV"
   "$EXPORT_VENV/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-export.txt
@@ -59,7 +71,7 @@ if [ ! -f images/digits/model/digits-0000.params ] || [ ! -f images/digits/heldo
   "$VENV/bin/python" images/digits/train.py
 fi
 
-if [ "${1:-}" != "--no-base" ]; then
+if [ "$BASE" = 1 ]; then
   say "building the base image (cached after the first time)"
   "$VENV/bin/lit" base build -q
 fi

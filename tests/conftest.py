@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EVENTS = Path(__file__).parent / "events"
 FIXTURES = Path(__file__).parent / "fixtures"
 DIGITS = ROOT / "images" / "digits"
+# PyTorch and its ONNX exporters live in their own environment (scripts/setup.sh makes it)
+EXPORT_PYTHON = Path(os.environ.get("LIT_EXPORT_VENV", ROOT / ".venv-export")) / "bin" / "python"
 
 
 @pytest.fixture(autouse=True)

@@ -19,14 +19,13 @@ from typing import Any
 import pytest
 
 from lit.docker import Docker
-from tests.conftest import ROOT, heldout
+from tests.conftest import EXPORT_PYTHON, ROOT, heldout
 from tests.e2e.conftest import RUN_ID, copy_project, lit
 from tests.fixtures import onnx_models
 
 pytestmark = pytest.mark.e2e
 CNN = ROOT / "images" / "cnn-onnx"
 TEXT = ROOT / "images" / "text-topics"
-EXPORT_PYTHON = Path(os.environ.get("LIT_EXPORT_VENV", ROOT / ".venv-export")) / "bin" / "python"
 
 
 def trained(project: Path, *outputs: str, args: tuple[str, ...] = ()) -> None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from lit.docker import Docker
-from tests.conftest import ROOT
+from tests.conftest import EXPORT_PYTHON, ROOT
 from tests.e2e.conftest import RUN_ID, copy_project, lit
 from tests.fixtures import onnx_models
 
@@ -21,9 +20,9 @@ ONNX_PROJECT = ROOT / "images" / "digits-onnx"
 
 @pytest.fixture(scope="module")
 def onnx_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("torch")
     if not (ONNX_PROJECT / "model" / "digits.onnx").is_file() or not (ONNX_PROJECT / "samples.json").is_file():
-        subprocess.run([sys.executable, str(ONNX_PROJECT / "train_torch.py")], check=True, capture_output=True)
+        # PyTorch lives in the export environment (scripts/setup.sh makes it), not in the main one
+        subprocess.run([str(EXPORT_PYTHON), str(ONNX_PROJECT / "train_torch.py")], check=True, capture_output=True)
     return copy_project(ONNX_PROJECT, tmp_path_factory.mktemp("onnx") / "p", f"onnx-t{RUN_ID}")
 
 
