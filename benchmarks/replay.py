@@ -20,7 +20,6 @@ benchmarks/results/replay.json; removes its containers.
 from __future__ import annotations
 
 import argparse
-import base64
 import http.client
 import json
 import random
@@ -33,25 +32,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from proxy import DIGITS, PATH, body, free_port, lit  # noqa: E402
 
 from lit import plan, simulate  # noqa: E402
 
-DIGITS = ROOT / "images" / "digits"
-PATH = "/2015-03-31/functions/function/invocations"
 CYCLE = ((0.0, 8.0), (30.0, 2.0), (60.0, 0.0))
 CYCLE_S = 85.0
-
-
-def lit(*args: str) -> str:
-    return subprocess.run([sys.executable, "-m", "lit", *args], check=True, capture_output=True, text=True).stdout
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def profile(cycles: int) -> simulate.Traffic:
@@ -132,8 +120,7 @@ def main() -> None:
 
     traffic = profile(args.cycles)
     times = [t for chunk in traffic.arrivals(random.Random(args.seed)) for t in chunk]
-    first_png = sorted((DIGITS / "heldout").glob("*.png"))[0]
-    payload = json.dumps({"image": base64.b64encode(first_png.read_bytes()).decode()}).encode()
+    payload = body()
 
     port = free_port()
     reclaim = f"{args.reclaim:g}s"
