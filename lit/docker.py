@@ -57,6 +57,12 @@ class Container:
     labels: dict[str, str]
 
 
+def repository_of(ref: str) -> str:
+    """host[:port]/path[:tag] without the tag (a port's colon comes before the last slash)."""
+    head, slash, last = ref.rpartition("/")
+    return head + slash + last.split(":", 1)[0].split("@", 1)[0]
+
+
 class Docker:
     def __init__(self, binary: str | None = None) -> None:
         chosen = binary or os.environ.get("LIT_DOCKER") or "docker"
@@ -279,14 +285,22 @@ class Docker:
                     f"log in to it first: `docker login {host}` (for ECR, `lit push` without --registry logs in)",
                 )
             raise RegistryError(f"docker push {ref} failed: {lines[-1] if lines else ''}", "see the push log above")
-        digest = ""
-        for line in lines:
-            if "digest: sha256:" in line:
-                digest = "sha256:" + line.split("digest: sha256:", 1)[1].split()[0]
+        digest = self.repo_digest(ref)
         if not digest:
-            raise RegistryError(f"docker push {ref} printed no digest", "re-run the push")
+            raise RegistryError(f"the engine records no registry digest for {ref} after its push", "re-run the push")
         uploaded = sum(1 for line in lines if line.endswith(": Pushed"))
         return digest, uploaded
+
+    def repo_digest(self, ref: str) -> str | None:
+        """The manifest digest the registry holds for ref's repository, as the engine recorded it at
+        the push (RepoDigests), not as the push printed it."""
+        repository = repository_of(ref)
+        entries: list[str] = (self.image(ref) or {}).get("RepoDigests") or []
+        for entry in entries:
+            name, _, digest = entry.partition("@")
+            if name == repository and digest.startswith("sha256:"):
+                return digest
+        return None
 
     # containers
     def run(

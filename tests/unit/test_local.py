@@ -74,3 +74,22 @@ def test_the_event_lit_invoke_sends(tmp_path: Path) -> None:
     ):
         with pytest.raises(LitError, match=needle):
             local.event_body(*args)
+
+
+@pytest.mark.parametrize(
+    ("ref", "repository"),
+    [
+        (
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/lit-digits:abc123",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/lit-digits",
+        ),
+        ("127.0.0.1:5000/team/fn:v1", "127.0.0.1:5000/team/fn"),
+        ("127.0.0.1:5000/fn", "127.0.0.1:5000/fn"),
+        ("lit-digits:latest", "lit-digits"),
+        ("host/fn@sha256:" + "a" * 64, "host/fn"),
+    ],
+)
+def test_a_pushed_reference_names_its_repository(ref: str, repository: str) -> None:
+    from lit.docker import repository_of
+
+    assert repository_of(ref) == repository
