@@ -181,7 +181,7 @@ def read_traffic(path: Path) -> tuple[Traffic, str]:
                 )
             when, rate = _clock(cells[0]), _number(cells[1])
             if when is None or rate is None:
-                if not steps and number == 1 or (not steps and all(not _numeric(c) for c in cells)):
+                if not steps and (number == 1 or all(_clock(c) is None for c in cells)):
                     continue  # a header
                 bad = cells[0] if when is None else cells[1]
                 raise LitError(
@@ -201,10 +201,6 @@ def read_traffic(path: Path) -> tuple[Traffic, str]:
     return Traffic(
         shifted, end - start
     ), f"{path.name}: {len(steps)} steps over {_span(end - start)}, peak {peak:g} req/s"
-
-
-def _numeric(text: str) -> bool:
-    return _clock(text) is not None
 
 
 def _number(text: str) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from .errors import LitError
@@ -19,7 +20,7 @@ def seconds(value: str) -> float | None:
         number = float(text)
     except ValueError:
         return None
-    return number if number >= 0 and number == number and number != float("inf") else None
+    return number if number >= 0 and math.isfinite(number) else None
 
 
 def option(value: str, flag: str) -> float:
