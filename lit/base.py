@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import assets, rie
+from . import arch, assets, rie
 from .docker import Docker
 from .errors import LitError
 
@@ -27,7 +27,7 @@ ENGINES = ("mxnet", "onnxruntime")
 BASE_TAGS = {"mxnet": "lit-base:py3.11", "onnxruntime": "lit-base:py3.11-onnxruntime"}
 BASE_ENV = {"mxnet": "LIT_BASE_IMAGE", "onnxruntime": "LIT_BASE_IMAGE_ONNXRUNTIME"}
 DEFAULT_FROM = "python:3.11-slim-bookworm"
-BOOTSTRAP_TAG = "lit-os:bookworm"
+BOOTSTRAP_TAG = "lit-os:bookworm"  # x86_64; other architectures' carry a suffix (lit-os:bookworm-arm64)
 # What the bootstrapped OS holds: Python 3.11 with venv, CA roots, and the two libraries mxnet's
 # wheel needs from the OS. usr-is-merged keeps usrmerge (and 47 MB of Perl) out.
 BOOTSTRAP_PACKAGES = ("python3", "python3-venv", "ca-certificates", "libgomp1", "libquadmath0", "usr-is-merged")
@@ -39,6 +39,7 @@ SYSTEM_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 class BaseResult:
     image: str
     engine: str
+    architecture: str
     id: str
     os_image: str
     size: int
@@ -58,54 +59,80 @@ def find_ca_bundle(explicit: Path | None) -> Path | None:
     return SYSTEM_CA if SYSTEM_CA.is_file() else None
 
 
-def os_layer(docker: Docker, from_image: str | None, bootstrap: bool, log: Callable[[str], None]) -> str:
+def suffix(architecture: str) -> str:
+    """What tells an architecture's tags apart: nothing for x86_64 (the tags LIT always had)."""
+    return "" if architecture == "x86_64" else f"-{architecture}"
+
+
+def os_layer(
+    docker: Docker, from_image: str | None, bootstrap: bool, architecture: str, log: Callable[[str], None]
+) -> str:
     """The OS image to build on: the one asked for, a pulled public image, or a bootstrapped one."""
+    platform = arch.PLATFORMS[architecture]
+    bootstrap_tag = BOOTSTRAP_TAG + suffix(architecture)
     if from_image:
-        if docker.image(from_image) is None and not docker.pull(from_image):
+        if docker.image(from_image) is None and not docker.pull(from_image, platform):
             raise LitError(
                 f"OS image {from_image} is not local and could not be pulled",
                 "pull or build it first, or drop --from to bootstrap one from Debian's archive",
             )
+        if (found := arch.of_image(docker.image(from_image) or {})) != architecture:
+            raise LitError(
+                f"OS image {from_image} is {found}, not {architecture}",
+                f"pass an {architecture} image (`docker pull --platform {platform} ...`), or drop --from",
+            )
         return from_image
     if bootstrap:
-        bootstrap_os(docker, BOOTSTRAP_TAG, log)
-        return BOOTSTRAP_TAG
-    for local in (DEFAULT_FROM, BOOTSTRAP_TAG):
-        if docker.image(local) is not None:
+        bootstrap_os(docker, bootstrap_tag, architecture, log)
+        return bootstrap_tag
+    for local in (DEFAULT_FROM, bootstrap_tag):
+        info = docker.image(local)
+        if info is not None and arch.of_image(info) == architecture:
             return local
-    log(f"pulling {DEFAULT_FROM}")
-    if docker.pull(DEFAULT_FROM):
+    log(f"pulling {DEFAULT_FROM} ({platform})")
+    if docker.pull(DEFAULT_FROM, platform) and arch.of_image(docker.image(DEFAULT_FROM) or {}) == architecture:
         return DEFAULT_FROM
     log(f"{DEFAULT_FROM} could not be pulled (no registry reachable?); bootstrapping the OS layer instead")
-    bootstrap_os(docker, BOOTSTRAP_TAG, log)
-    return BOOTSTRAP_TAG
+    bootstrap_os(docker, bootstrap_tag, architecture, log)
+    return bootstrap_tag
 
 
-def bootstrap_os(docker: Docker, tag: str, log: Callable[[str], None]) -> None:
+def bootstrap_os(docker: Docker, tag: str, architecture: str, log: Callable[[str], None]) -> None:
     tool = shutil.which("mmdebstrap")
     if tool is None:
         raise LitError(
             "no OS image could be pulled and mmdebstrap is not installed to bootstrap one",
             "apt-get install mmdebstrap (or pass --from IMAGE with a local Debian-based Python 3.11 image)",
         )
-    log(f"bootstrapping {tag} from Debian's archive with mmdebstrap (about 30 s)")
-    cmd = [tool, "--variant=minbase", "--include=" + ",".join(BOOTSTRAP_PACKAGES), "bookworm", "-"]
-    with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
-        assert proc.stdout is not None
-        try:
-            docker.import_rootfs(proc.stdout, tag, ['CMD ["/bin/bash"]', "ENV LANG=C.UTF-8"])
-        finally:
-            code = proc.wait()
-        if code != 0:
-            errors.seek(0)
-            tail = errors.read().decode(errors="replace").strip().splitlines()[-5:]
-            docker.remove_image(tag)
+    foreign = arch.emulated(architecture)
+    if foreign:
+        arch.require_emulation(architecture)
+        if shutil.which("arch-test") is None:
+            raise LitError(
+                f"mmdebstrap needs arch-test to bootstrap a foreign ({architecture}) OS", "apt-get install arch-test"
+            )
+    took = "about 3 min: its package scripts run under emulation" if foreign else "about 30 s"
+    log(f"bootstrapping {tag} from Debian's archive with mmdebstrap ({took})")
+    # libquadmath exists (and mxnet's wheel needs it) on x86_64 only
+    packages = [p for p in BOOTSTRAP_PACKAGES if architecture == "x86_64" or p != "libquadmath0"]
+    cmd = [tool, "--variant=minbase", f"--arch={arch.DEBIAN[architecture]}", "--include=" + ",".join(packages)]
+    with tempfile.TemporaryDirectory(prefix="lit-os-") as tmp:
+        ctx = Path(tmp)
+        proc = subprocess.run([*cmd, "bookworm", str(ctx / "rootfs.tar")], capture_output=True, check=False)
+        if proc.returncode != 0:
+            tail = proc.stderr.decode(errors="replace").strip().splitlines()[-5:]
             raise LitError("mmdebstrap failed: " + " / ".join(tail), "check that Debian's archive is reachable")
+        # Built, not `docker import`ed: an import records the engine's own architecture whatever
+        # the files are, and Lambda refuses an arm64 function whose image says amd64.
+        (ctx / "Dockerfile").write_text('FROM scratch\nADD rootfs.tar /\nENV LANG=C.UTF-8\nCMD ["/bin/bash"]\n')
+        docker.build(ctx, tag, platform=arch.PLATFORMS[architecture])
 
 
-def default_tag(engine: str = "mxnet") -> str:
-    return os.environ.get(BASE_ENV[engine]) or BASE_TAGS[engine]
+def default_tag(engine: str = "mxnet", architecture: str = "x86_64") -> str:
+    """The engine's base for an architecture: lit-base:py3.11[-onnxruntime][-arm64], or the one
+    LIT_BASE_IMAGE[_ONNXRUNTIME][_ARM64] names."""
+    variable = BASE_ENV[engine] + suffix(architecture).replace("-", "_").upper()
+    return os.environ.get(variable) or BASE_TAGS[engine] + suffix(architecture)
 
 
 DEFAULT_BASE = default_tag("mxnet")
@@ -115,6 +142,7 @@ def build(
     docker: Docker,
     tag: str | None = None,
     engine: str = "mxnet",
+    architecture: str = "x86_64",
     from_image: str | None = None,
     bootstrap: bool = False,
     ca_bundle: Path | None = None,
@@ -123,11 +151,14 @@ def build(
 ) -> BaseResult:
     if engine not in ENGINES:
         raise LitError(f"unknown engine {engine!r}", f"use one of: {', '.join(ENGINES)}")
-    tag = tag or default_tag(engine)
+    if architecture not in arch.ARCHES:
+        raise LitError(f"unknown architecture {architecture!r}", f"use one of: {', '.join(arch.ARCHES)}")
+    tag = tag or default_tag(engine, architecture)
     docker.ensure()
+    arch.require_emulation(architecture)
     start = time.monotonic()
-    base_os = os_layer(docker, from_image, bootstrap, log)
-    rie_path = rie.find("x86_64", log)
+    base_os = os_layer(docker, from_image, bootstrap, architecture, log)
+    rie_path = rie.find(architecture, log)
     bundle = find_ca_bundle(ca_bundle) if use_ca else None
     with tempfile.TemporaryDirectory(prefix="lit-base-") as tmp:
         ctx = Path(tmp)
@@ -139,7 +170,11 @@ def build(
         )
         shutil.copy(rie_path, ctx / "aws-lambda-rie")
         (ctx / "ca-bundle.crt").write_bytes(bundle.read_bytes() if bundle else b"")
-        log(f"building {tag} ({engine}) on {base_os}" + (f" (pip trusts {bundle})" if bundle else ""))
+        emulated = " under emulation: pip and the smoke test run slowly" if arch.emulated(architecture) else ""
+        log(
+            f"building {tag} ({engine}, {architecture}) on {base_os}{emulated}"
+            + (f" (pip trusts {bundle})" if bundle else "")
+        )
         args = {"OS_IMAGE": base_os, "ENGINE": engine, "LIT_RUNTIME_DIGEST": runtime_digest()}
         replaced = (docker.image(tag) or {}).get("Id")
         seen: list[str] = []
@@ -149,13 +184,14 @@ def build(
             log(line)
 
         try:
-            image_id = docker.build(ctx, tag, args, log=keep)
+            image_id = docker.build(ctx, tag, args, log=keep, platform=arch.PLATFORMS[architecture])
         finally:
-            docker.prune_stages(("lit.stage=base-build", f"lit.engine={engine}"), seen)
+            docker.prune_stages(("lit.stage=base-build", f"lit.engine={engine}"), seen, arch.PLATFORMS[architecture])
     if replaced != image_id:
         docker.remove_if_untagged(replaced)
     info = docker.image(tag) or {}
-    return BaseResult(tag, engine, image_id, base_os, int(info.get("Size", 0)), round(time.monotonic() - start, 1))
+    size = int(info.get("Size", 0))
+    return BaseResult(tag, engine, architecture, image_id, base_os, size, round(time.monotonic() - start, 1))
 
 
 def runtime_digest() -> str:
@@ -174,23 +210,31 @@ def engine_of(info: dict[str, Any]) -> str:
     return (info.get("Config", {}).get("Labels") or {}).get("lit.engine") or "mxnet"
 
 
-def require(docker: Docker, tag: str, engine: str = "mxnet") -> None:
+def require(docker: Docker, tag: str, engine: str = "mxnet", architecture: str = "x86_64") -> None:
     info = docker.image(tag)
+    flags = ("" if engine == "mxnet" else f" --engine {engine}") + (
+        "" if architecture == "x86_64" else f" --arch {architecture}"
+    )
     if info is None:
-        flag = "" if engine == "mxnet" else f" --engine {engine}"
         raise LitError(
             f"base image {tag} does not exist",
-            f"build it with `lit base build{flag} --tag {tag}` (once per machine)",
+            f"build it with `lit base build{flags} --tag {tag}` (once per machine)",
         )
     if (carries := engine_of(info)) != engine:
         raise LitError(
             f"base image {tag} carries the {carries} engine, but the function needs {engine}",
-            f"drop [build] base / --base to use {default_tag(engine)}, or build one with "
-            f"`lit base build --engine {engine}`",
+            f"drop [build] base / --base to use {default_tag(engine, architecture)}, or build one with "
+            f"`lit base build{flags}`",
+        )
+    if (built_for := arch.of_image(info)) != architecture:
+        raise LitError(
+            f"base image {tag} is {built_for}, but the function's [function] architecture is {architecture}",
+            f"drop [build] base / --base to use {default_tag(engine, architecture)}, or build one with "
+            f"`lit base build{flags}`",
         )
     carried = (info.get("Config", {}).get("Labels") or {}).get("lit.runtime")
     if carried and carried != runtime_digest():
         raise LitError(
             f"base image {tag} carries another LIT runtime ({carried}) than this lit ({runtime_digest()})",
-            f"rebuild it with `lit base build --engine {engine} --tag {tag}` (layers are cached; seconds to minutes)",
+            f"rebuild it with `lit base build{flags} --tag {tag}` (layers are cached; seconds to minutes)",
         )

@@ -22,13 +22,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import build, local, prices
+from . import arch, build, local, prices
 from .docker import Docker
 from .errors import LitError
 from .project import Project
 
 _BILLED = re.compile(r"Billed Duration: ([\d.]+) ms")
 DEFAULT_BOUND = 1.25  # with no --p99-bound: within 25% of the best p99 measured
+EMULATED_WARM = 20  # warm invokes per size under emulation: enough to see it answers
 
 
 @dataclass
@@ -62,6 +63,8 @@ class SizeResult:
     billed_ms: float = 0.0  # mean billed duration of the warm invokes (1 ms granularity)
     max_memory_mb: float = 0.0
     cost_per_million: float = 0.0
+    answered: int = 0  # invokes that answered without an error (cold and warm)
+    invokes: int = 0
     error: str = ""
 
 
@@ -75,6 +78,8 @@ class Report:
     bound_ms: float = 0.0
     recommended: int | None = None
     reason: str = ""
+    price_gb_second: float = 0.0  # Lambda's duration price for the architecture (us-east-1)
+    emulation: str = ""  # the note, when the image ran under emulation: then no timings are reported
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -216,7 +221,10 @@ def measure_size(
     cold: int,
     warm: int,
     port: int | None = None,
+    emulated: bool = False,
 ) -> SizeResult:
+    """Cold starts, then warm invokes at one memory size. `emulated`: the image runs under
+    emulation, so only whether it answers and its memory are kept, no timings."""
     result = SizeResult(memory, local.cpu_share(memory))
     colds: list[ColdStart] = []
     running = None
@@ -229,6 +237,7 @@ def measure_size(
             t2 = time.perf_counter()
             if not _answered(status, raw):
                 raise LitError(f"the function failed at {memory} MB: {raw[:300].decode(errors='replace')}", "")
+            result.answered, result.invokes = result.answered + 1, result.invokes + 1
             init = local.runtime_lines(docker.logs(running.container), "init")
             ms = init[-1] if init else {}
             colds.append(
@@ -253,6 +262,15 @@ def measure_size(
             latencies.append((time.perf_counter() - t0) * 1000)
             if not _answered(status, raw):
                 raise LitError(f"a warm invoke failed at {memory} MB: {raw[:300].decode(errors='replace')}", "")
+            result.answered, result.invokes = result.answered + 1, result.invokes + 1
+        # the container's peak, as Lambda's Max Memory Used counts it; process RSS (which counts file
+        # pages mapped from the image) only where the cgroup cannot be read
+        peak = local.cgroup_peak_mb(running.container)
+        rss = [float(line["max_rss_mb"]) for line in local.runtime_lines(docker.logs(running.container), "request")]
+        result.max_memory_mb = peak if peak is not None else max(rss, default=0.0)
+        if emulated:
+            result.cold, result.colds = None, []
+            return result
         result.warm_p50_ms = round(statistics.median(latencies), 3)
         result.warm_p99_ms = round(percentile(latencies, 0.99), 3)
         result.warm_samples_ms = [round(x, 3) for x in latencies]
@@ -260,11 +278,6 @@ def measure_size(
         result.warm_p99_ci_ms = (round(lo, 3), round(hi, 3))
         billed = [float(m) for m in _BILLED.findall(docker.logs(running.container))][-warm:]
         result.billed_ms = round(statistics.fmean(billed), 3) if billed else math.ceil(result.warm_p50_ms)
-        # the container's peak, as Lambda's Max Memory Used counts it; process RSS (which counts file
-        # pages mapped from the image) only where the cgroup cannot be read
-        peak = local.cgroup_peak_mb(running.container)
-        rss = [float(line["max_rss_mb"]) for line in local.runtime_lines(docker.logs(running.container), "request")]
-        result.max_memory_mb = peak if peak is not None else max(rss, default=0.0)
         result.cost_per_million = cost_per_million(result.billed_ms, memory, project.function.architecture)
     except LitError as exc:
         logs = docker.logs(running.container) if running else ""
@@ -292,11 +305,25 @@ def run(
         raise LitError(f"port {port} on 127.0.0.1 is in use", "pass another --port, or none (a free one is picked)")
     ref, info = build.built_image(docker, project, image)
     body = body if body is not None else default_event(project)
-    report = Report(ref, round(int(info.get("Size", 0)) / 1e6, 1), layers(docker, ref), project.function.architecture)
+    architecture = arch.of_image(info)
+    report = Report(ref, round(int(info.get("Size", 0)) / 1e6, 1), layers(docker, ref), architecture)
+    report.price_gb_second = prices.GB_SECOND.get(architecture, 0.0)
+    report.emulation = arch.note(architecture) or ""
+    if report.emulation:
+        # one cold start is enough to show it answers; more would only take minutes
+        cold, warm = 1, min(warm, EMULATED_WARM)
+        log(f"note: {ref} {report.emulation}: reporting whether it answers, its size and memory, no timings")
     for memory in memories:
-        log(f"{memory} MB: {cold} cold starts, {warm} warm invokes")
-        report.results.append(measure_size(docker, project, ref, memory, body, cold, warm, port))
-    report.recommended, report.bound_ms, report.reason = recommend(report.results, bound_ms)
+        log(f"{memory} MB: {cold} cold start{'s' if cold > 1 else ''}, {warm} warm invokes")
+        report.results.append(
+            measure_size(docker, project, ref, memory, body, cold, warm, port, emulated=bool(report.emulation))
+        )
+    if report.emulation:
+        report.reason = (
+            f"timings under emulation say nothing about Lambda: run `lit bench` on an {architecture} machine"
+        )
+    else:
+        report.recommended, report.bound_ms, report.reason = recommend(report.results, bound_ms)
     return report
 
 
@@ -311,8 +338,10 @@ def save(project: Project, report: Report) -> Path:
 
 
 def text(report: Report) -> str:
-    lines = [f"{report.image}: {report.size_mb} MB in {len(report.layers)} layers"]
+    lines = [f"{report.image}: {report.size_mb} MB in {len(report.layers)} layers, {report.architecture}"]
     lines += [f"  {layer.size_mb:>8.1f} MB  {layer.id}  {layer.created_by}" for layer in report.layers]
+    if report.emulation:
+        return "\n".join([*lines, *_emulated_text(report)])
     head = "memory  vCPU  start ms  imports  load  warm-up  init ms  first ms  p50 ms  p99 ms  billed  max MB  $ per 1M"
     lines += ["", head]
     for r in report.results:
@@ -330,6 +359,25 @@ def text(report: Report) -> str:
     else:
         lines.append(f"\nno recommendation: {report.reason}")
     return "\n".join(lines)
+
+
+def _emulated_text(report: Report) -> list[str]:
+    lines = [
+        "",
+        f"note: the image {report.emulation}; no latency or cost per request is reported",
+        "memory  answered  max MB",
+    ]
+    for r in report.results:
+        if r.error:
+            lines.append(f"{r.memory:>6}  failed: {r.error}")
+        else:
+            lines.append(f"{r.memory:>6}  {f'{r.answered}/{r.invokes}':>8}  {r.max_memory_mb:>6.0f}")
+    lines.append(
+        f"\nLambda's {report.architecture} price: ${report.price_gb_second:.10f} per GB-second "
+        f"(x86_64: ${prices.GB_SECOND['x86_64']:.10f}), plus ${prices.REQUEST * 1e6:.2f} per 1M requests"
+    )
+    lines.append(f"no recommendation: {report.reason}")
+    return lines
 
 
 def plot(report: Report, path: Path) -> None:

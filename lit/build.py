@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import base
+from . import arch, base
 from .docker import Docker, Stopped, signalled
 from .errors import EngineError, LitError
 from .project import Project
@@ -105,7 +105,7 @@ def dockerfile(project: Project, base_image: str, mxnet_base: str | None = None)
         onnx_from = "COPY model/ /tmp/lit/onnx/"
         if project.model_format == "mxnet":
             lines += [
-                f"FROM {mxnet_base or base.default_tag('mxnet')} AS export",
+                f"FROM {mxnet_base or base.default_tag('mxnet', project.function.architecture)} AS export",
                 f"LABEL lit.stage=function-build lit.project={project.name}",
                 "COPY ca-bundle.crt /tmp/lit/",
                 f"RUN {_pip(ONNX_PACKAGES)}",
@@ -216,6 +216,7 @@ def assemble(
 
 def check(docker: Docker, image: str, project: Project) -> None:
     """Run the runtime's init inside the image; a model that fails to load fails the build."""
+    architecture = project.function.architecture
     proc = docker.run_once(
         image,
         [
@@ -232,6 +233,8 @@ def check(docker: Docker, image: str, project: Project) -> None:
             f"{CHECK_LABEL}={project.name}",
         ],
         ["-m", "lit_runtime.check"],
+        timeout=1800 if arch.emulated(architecture) else 300,
+        platform=arch.PLATFORMS[architecture],
     )
     if signalled(proc.returncode) and "lit-check: " not in proc.stderr:
         raise LitError(
@@ -285,12 +288,14 @@ def _explain(project: Project, build_log: list[str]) -> LitError:
     return EngineError(f"docker build failed:\n{tail}", "read the build log above; fix the step that failed")
 
 
-def ensure_base(docker: Docker, engine: str, log: Callable[[str], None]) -> str:
-    """The engine's default base, built first when it is missing (minutes, once per machine)."""
-    tag = base.default_tag(engine)
+def ensure_base(docker: Docker, engine: str, architecture: str, log: Callable[[str], None]) -> str:
+    """The engine's default base for the architecture, built first when it is missing (minutes,
+    once per machine; longer for a foreign architecture, built under emulation)."""
+    tag = base.default_tag(engine, architecture)
     if docker.image(tag) is None:
-        log(f"base image {tag} is missing: building it (`lit base build --engine {engine}`)")
-        base.build(docker, tag, engine, log=log)
+        flags = f"--engine {engine}" + ("" if architecture == "x86_64" else f" --arch {architecture}")
+        log(f"base image {tag} is missing: building it (`lit base build {flags}`)")
+        base.build(docker, tag, engine, architecture, log=log)
     return tag
 
 
@@ -304,12 +309,14 @@ def build(
 ) -> BuildResult:
     docker.ensure()
     start = time.monotonic()
-    base_ref = base_image or project.base or ensure_base(docker, project.engine, log)
-    base.require(docker, base_ref, project.engine)
+    architecture = project.function.architecture
+    arch.require_emulation(architecture)
+    base_ref = base_image or project.base or ensure_base(docker, project.engine, architecture, log)
+    base.require(docker, base_ref, project.engine, architecture)
     mxnet_base = None
     if project.converts and project.engine == "onnxruntime":  # the export runs on the MXNet base
-        mxnet_base = ensure_base(docker, "mxnet", log)
-        base.require(docker, mxnet_base, "mxnet")
+        mxnet_base = ensure_base(docker, "mxnet", architecture, log)
+        base.require(docker, mxnet_base, "mxnet", architecture)
     image = tag or f"{project.image_repo}:latest"
     clean_leftovers(docker, project)
     # the pid in the tag tells the next build whether the build that made it is still running
@@ -379,7 +386,9 @@ def _build(
     with tempfile.TemporaryDirectory(prefix="lit-build-") as tmp:
         assemble(project, Path(tmp), base_ref, bundle, mxnet_base)
         try:
-            image_id = docker.build(Path(tmp), candidate, log=keep)
+            image_id = docker.build(
+                Path(tmp), candidate, log=keep, platform=arch.PLATFORMS[project.function.architecture]
+            )
         except Stopped:
             raise
         except EngineError:

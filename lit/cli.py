@@ -40,6 +40,13 @@ class UrlAuth(StrEnum):
     NONE = "NONE"
 
 
+class Architecture(StrEnum):
+    """A Lambda architecture, as lit.toml's [function] architecture names them (lit.arch.ARCHES)."""
+
+    x86_64 = "x86_64"
+    arm64 = "arm64"
+
+
 UrlAuthOpt = Annotated[UrlAuth, typer.Option(help="Function URL auth: AWS_IAM, or NONE for a public URL.")]
 PortOpt = Annotated[int, typer.Option(help="Port on 127.0.0.1 for the local endpoint.", envvar="LIT_PORT")]
 
@@ -106,9 +113,20 @@ def base_build(
     engine: Annotated[
         str, typer.Option(help="Engine: mxnet (lit-base:py3.11) or onnxruntime (lit-base:py3.11-onnxruntime).")
     ] = "mxnet",
+    architecture: Annotated[
+        Architecture,
+        typer.Option(
+            "--arch",
+            help="Lambda architecture: x86_64, or arm64 (Graviton; built under emulation on an x86 host, "
+            "tagged ...-arm64).",
+        ),
+    ] = Architecture.x86_64,
     tag: Annotated[
         str | None,
-        typer.Option(help="Tag for the base image (default: the engine's, or LIT_BASE_IMAGE[_ONNXRUNTIME])."),
+        typer.Option(
+            help="Tag for the base image (default: the engine's and architecture's, or "
+            "LIT_BASE_IMAGE[_ONNXRUNTIME][_ARM64])."
+        ),
     ] = None,
     from_image: Annotated[
         str | None, typer.Option("--from", help="OS image to start from (Debian-based, Python 3.11).")
@@ -129,9 +147,18 @@ def base_build(
     from . import base
 
     result = base.build(
-        _docker(), tag, engine, from_image, bootstrap, ca_bundle, not no_ca_bundle, _quiet if quiet else _log
+        _docker(),
+        tag,
+        engine,
+        architecture.value,
+        from_image,
+        bootstrap,
+        ca_bundle,
+        not no_ca_bundle,
+        _quiet if quiet else _log,
     )
-    _emit(as_json, result, f"{result.image}  ({result.size / 1e6:.0f} MB, from {result.os_image}, {result.seconds}s)")
+    said = f"{result.image}  ({result.size / 1e6:.0f} MB, {result.architecture}, from {result.os_image}, {result.seconds}s)"
+    _emit(as_json, result, said)
 
 
 @app.command("build")
@@ -189,6 +216,8 @@ def run(
         _docker(), _project(directory), image, port, memory, timeout, concurrency, sandbox, idle_reclaim=reclaim
     )
     instances = f", {running.concurrency} instances" if running.instances else ""
+    if running.emulation and not as_json:
+        _log(f"note: {running.image} {running.emulation}")
     _emit(
         as_json,
         running,
@@ -321,6 +350,9 @@ def bench_command(
     report = bench.run(
         _docker(), project, sizes, body, cold, warm, p99_bound, image, log=_quiet if as_json else _log, port=port
     )
+    if plot is not None and report.emulation:
+        _log(f"no plot drawn: the image {report.emulation}")
+        plot = None
     if plot is not None:
         bench.plot(report, plot)
     saved = bench.save(project, report)
@@ -473,8 +505,11 @@ def deploy_command(
         if last is None:
             raise LitError(f"nothing pushed from {project.root} yet", "run `lit push` first, or pass --image-uri")
         image_uri = last.uri
+    image_arch = push.architecture_of(_docker(), project, image_uri)
+    if image_arch is None and not as_json:
+        _log(f"note: this machine has no record of {image_uri}'s architecture: it is not checked against lit.toml's")
     _, clients = _clients(region)
-    want = deploy.desired(project, clients, image_uri, role, alias, url_auth.value if url else None)
+    want = deploy.desired(project, clients, image_uri, role, alias, url_auth.value if url else None, image_arch)
     plan = deploy.plan(clients, want)
     if dry_run:
         _emit(

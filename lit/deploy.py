@@ -164,11 +164,27 @@ def role_policy(project: Project, account: str, region: str) -> str:
 
 
 def desired(
-    project: Project, clients: Clients, image_uri: str, role: str | None, alias: str, url_auth: str | None
+    project: Project,
+    clients: Clients,
+    image_uri: str,
+    role: str | None,
+    alias: str,
+    url_auth: str | None,
+    image_architecture: str | None = None,
 ) -> Desired:
+    """What lit.toml asks for, with the image to run. `image_architecture` (when known) must be
+    the function's: Lambda takes a mismatched image and every invoke then fails (exec format error)."""
     if "@sha256:" not in image_uri:
         raise LitError(f"{image_uri} is not pinned by digest", "deploy REPOSITORY@sha256:... (what `lit push` prints)")
     fn = project.function
+    if image_architecture is not None and image_architecture != fn.architecture:
+        raise LitError(
+            f"{image_uri} is an {image_architecture} image, but lit.toml's [function] architecture is "
+            f"{fn.architecture}: on Lambda every invoke would fail (exec format error); nothing was changed",
+            f'set [function] architecture = "{image_architecture}" in lit.toml, or `lit build` and `lit push` '
+            f"the project for {fn.architecture}, then deploy again",
+            exit_code=2,
+        )
     return Desired(
         name=project.name,
         image_uri=image_uri,

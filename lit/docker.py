@@ -182,8 +182,9 @@ class Docker:
         """The engine's `docker info` (storage root, driver, OS), as a dict."""
         return dict(json.loads(self._run("info", "--format", "{{json .}}", timeout=timeout) or "{}"))
 
-    def pull(self, ref: str) -> bool:
-        return subprocess.run([self.binary, "pull", "-q", ref], capture_output=True, env=self._env()).returncode == 0
+    def pull(self, ref: str, platform: str | None = None) -> bool:
+        args = [self.binary, "pull", "-q", *(["--platform", platform] if platform else []), ref]
+        return subprocess.run(args, capture_output=True, env=self._env()).returncode == 0
 
     def references(self, pattern: str) -> list[str]:
         """Local REPOSITORY:TAG names matching a reference filter (e.g. '*/lit-digits')."""
@@ -195,12 +196,16 @@ class Docker:
         filters = [arg for label in labels for arg in ("--filter", f"label={label}")]
         return self._run("images", "-q", "--no-trunc", "--filter", "dangling=true", *filters).split()
 
-    def prune_stages(self, labels: tuple[str, ...], build_log: list[str]) -> int:
+    def prune_stages(self, labels: tuple[str, ...], build_log: list[str], platform: str | None = None) -> int:
         """Remove the untagged build stages carrying `labels` that the build whose log is given did
         not use: a changed input leaves the old stage (0.5-0.8 GB) behind on every build otherwise.
-        The ones just used stay, as the cache that keeps the next build fast."""
+        The ones just used stay, as the cache that keeps the next build fast, and so do other
+        platforms' (`platform` given: linux/amd64 or linux/arm64), the cache of their builds."""
         used = {m[1] for line in build_log if (m := STEP_ID.match(line.rstrip()))}
         stale = [i for i in self.dangling(*labels) if i.removeprefix("sha256:")[:12] not in used]
+        if platform is not None:
+            wanted = platform.split("/", 1)[1]
+            stale = [i for i in stale if (self.image(i) or {}).get("Architecture", wanted) == wanted]
         for image_id in stale:
             self.remove_image(image_id)
         return len(stale)
@@ -216,25 +221,17 @@ class Docker:
     def remove_image(self, ref: str) -> None:
         self._run("image", "rm", ref, check=False)
 
-    def import_rootfs(self, stream: IO[bytes], ref: str, changes: list[str]) -> None:
-        args = [self.binary, "import"]
-        for change in changes:
-            args += ["--change", change]
-        proc = subprocess.run([*args, "-", ref], stdin=stream, capture_output=True, env=self._env(), check=False)
-        if proc.returncode != 0:
-            raise EngineError(
-                f"`docker import` failed: {proc.stderr.decode().strip()}", "check the engine's disk space"
-            )
-
     def build(
         self,
         context: Path,
         tag: str,
         build_args: dict[str, str] | None = None,
         log: Callable[[str], None] | None = None,
+        platform: str | None = None,
     ) -> str:
-        """Build context/Dockerfile as tag; stream the build log to `log`; return the image id."""
-        args = [self.binary, "build", "-t", tag, "--rm", "--force-rm"]
+        """Build context/Dockerfile as tag (for `platform`, e.g. linux/arm64, when given); stream the
+        build log to `log`; return the image id."""
+        args = [self.binary, "build", "-t", tag, "--rm", "--force-rm", *(["--platform", platform] if platform else [])]
         for key, value in (build_args or {}).items():
             args += ["--build-arg", f"{key}={value}"]
         args.append(str(context))
@@ -304,13 +301,21 @@ class Docker:
 
     # containers
     def run(
-        self, image: str, args: list[str], name: str | None = None, detach: bool = True, command: tuple[str, ...] = ()
+        self,
+        image: str,
+        args: list[str],
+        name: str | None = None,
+        detach: bool = True,
+        command: tuple[str, ...] = (),
+        platform: str | None = None,
     ) -> str:
         cmd = ["run"]
         if detach:
             cmd.append("-d")
         if name:
             cmd += ["--name", name]
+        if platform:
+            cmd += ["--platform", platform]
         out = self._run(*cmd, *args, image, *command)
         return out.strip()
 
@@ -324,12 +329,13 @@ class Docker:
         raise EngineError(f"container {container[:12]} has no port {port} published on 127.0.0.1", "see `docker ps`")
 
     def run_once(
-        self, image: str, args: list[str], command: list[str], timeout: float = 300
+        self, image: str, args: list[str], command: list[str], timeout: float = 300, platform: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run a throwaway container to completion (--rm); return its exit code and output."""
         self.ensure()
+        chosen = ["--platform", platform] if platform else []
         return subprocess.run(
-            [self.binary, "run", "--rm", *args, image, *command],
+            [self.binary, "run", "--rm", *chosen, *args, image, *command],
             capture_output=True,
             text=True,
             env=self._env(),

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import base, build, rie
+from . import arch, base, build, rie
 from .docker import Docker
 from .errors import AwsError, LitError
 from .project import Project
@@ -30,7 +30,6 @@ LAMBDA_IMAGE_LIMIT = 10 * 2**30  # Lambda's limit on a container image's uncompr
 ENTRYPOINT = ["/lambda-entrypoint.sh"]
 RIE_IN_IMAGE = "/usr/local/bin/aws-lambda-rie"
 AWS_TIMEOUT = 6.0
-_ARCH = {"amd64": "x86_64", "arm64": "arm64", "aarch64": "arm64", "x86_64": "x86_64"}
 
 
 @dataclass(frozen=True)
@@ -127,9 +126,9 @@ def check_disk(docker: Docker) -> Check:
     return Check("disk", OK, detail)
 
 
-def check_base(docker: Docker, ref: str, engine: str = "mxnet") -> Check:
+def check_base(docker: Docker, ref: str, engine: str = "mxnet", architecture: str = "x86_64") -> Check:
     try:
-        base.require(docker, ref, engine)  # the same test `lit build` makes
+        base.require(docker, ref, engine, architecture)  # the same test `lit build` makes
     except LitError as exc:
         return _failed("base image", exc)
     info = docker.image(ref) or {}
@@ -146,16 +145,19 @@ def check_base(docker: Docker, ref: str, engine: str = "mxnet") -> Check:
 
 
 def _probe(docker: Docker, image: str, handler: str) -> dict[str, Any]:
+    architecture = arch.of_image(docker.image(image) or {})
+    limit = 600 if arch.emulated(architecture) else 120
     try:
         proc = docker.run_once(
             image,
             ["--network", "none", "--entrypoint", "/opt/lit/bin/python"],
             ["-m", "lit_runtime.probe", handler, RIE_IN_IMAGE],  # the image's own runtime answers
-            120,
+            limit,
+            arch.PLATFORMS.get(architecture),
         )
     except subprocess.TimeoutExpired:
         raise LitError(
-            f"a probe container of {image} ran over 120 s", "see `docker ps`; is the engine overloaded?"
+            f"a probe container of {image} ran over {limit} s", "see `docker ps`; is the engine overloaded?"
         ) from None
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
@@ -168,20 +170,38 @@ def _probe(docker: Docker, image: str, handler: str) -> dict[str, Any]:
     return dict(json.loads(lines[-1]))
 
 
-def check_rie(docker: Docker, base_ref: str | None) -> Check:
-    arch = rie.host_arch()
+def check_emulation(architecture: str) -> Check:
+    """Whether this machine runs the function's architecture, and how (natively or emulated)."""
+    if (problem := arch.emulation_problem(architecture)) is not None:
+        return Check(
+            "architecture",
+            FAIL,
+            f"{architecture} containers cannot run here: {problem}",
+            arch.emulation_fix(architecture),
+        )
+    if arch.emulated(architecture):
+        return Check(
+            "architecture",
+            WARN,
+            f"{architecture} {arch.note(architecture)}",
+            f"bench on an {architecture} machine for Lambda's timings",
+        )
+    return Check("architecture", OK, f"{architecture}, as this machine")
+
+
+def check_rie(docker: Docker, base_ref: str | None, architecture: str) -> Check:
     try:
-        local = rie.locate(arch)
+        local = rie.locate(architecture)
     except LitError as exc:
         return _failed("lambda rie", exc)
     host = f"cached at {local}" if local else "not on this machine (`lit base build` downloads it)"
     if base_ref is None:
         if local:
-            return Check("lambda rie", OK, f"{arch}: {host}")
+            return Check("lambda rie", OK, f"{architecture}: {host}")
         return Check(
             "lambda rie",
             WARN,
-            f"{arch}: {host}; the base image is missing too",
+            f"{architecture}: {host}; the base image is missing too",
             "let `lit base build` fetch it (release page or the aws-sam-cli wheel), or set LIT_RIE to a downloaded binary",
         )
     try:
@@ -289,15 +309,15 @@ def check_image(docker: Docker, proj: Project, image: str | None = None) -> list
         return [Check("image", FAIL, f"image {ref} does not exist", f"build it with `lit build {proj.root}`")]
     cfg = info.get("Config") or {}
     size = int(info.get("Size", 0))
-    arch = _ARCH.get(str(info.get("Architecture", "")), str(info.get("Architecture", "")))
+    built_for = arch.of_image(info)
     problems: list[tuple[str, str]] = []
     if cfg.get("Entrypoint") != ENTRYPOINT:
         problems.append((f"ENTRYPOINT is {cfg.get('Entrypoint')}, not {ENTRYPOINT}", "build it FROM a LIT base"))
-    if arch != proj.function.architecture:
+    if built_for != proj.function.architecture:
         problems.append(
             (
-                f"the image is {arch}, lit.toml says {proj.function.architecture}",
-                "build it for the function's architecture",
+                f"the image is {built_for}, lit.toml says {proj.function.architecture}: on Lambda it would not start",
+                f"`lit build {proj.root}` (it builds for lit.toml's architecture)",
             )
         )
     if size > LAMBDA_IMAGE_LIMIT:
@@ -323,7 +343,7 @@ def check_image(docker: Docker, proj: Project, image: str | None = None) -> list
             Check(
                 "image contract",
                 OK,
-                f"{ref} ({size / 1e6:.0f} MB, {arch}): ENTRYPOINT /lambda-entrypoint.sh, CMD {handler}, "
+                f"{ref} ({size / 1e6:.0f} MB, {built_for}): ENTRYPOINT /lambda-entrypoint.sh, CMD {handler}, "
                 "the RIE and awslambdaric present",
             )
         )
@@ -361,10 +381,13 @@ def run(
         report.checks.append(check_builder(docker))
         report.checks.append(check_disk(docker))
         engine_name = proj.engine if proj else "mxnet"
-        base_ref = base_image or (proj.base if proj else None) or base.default_tag(engine_name)
-        base_check = check_base(docker, base_ref, engine_name)
+        architecture = proj.function.architecture if proj else arch.host()
+        if arch.emulated(architecture):
+            report.checks.append(check_emulation(architecture))
+        base_ref = base_image or (proj.base if proj else None) or base.default_tag(engine_name, architecture)
+        base_check = check_base(docker, base_ref, engine_name, architecture)
         report.checks.append(base_check)
-        report.checks.append(check_rie(docker, base_ref if base_check.status != FAIL else None))
+        report.checks.append(check_rie(docker, base_ref if base_check.status != FAIL else None, architecture))
     report.checks += check_aws(region, aws_timeout)
     if project_check is not None:
         report.checks.append(project_check)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import build
+from . import arch, build
 from .docker import Docker
 from .errors import LitError
 from .project import Project
@@ -47,10 +47,16 @@ class Running:
     memory: int
     cpus: float
     instances: dict[int, str] = field(default_factory=dict)  # host port -> container id
+    architecture: str = arch.host()  # the image's
 
     @property
     def concurrency(self) -> int:
         return len(self.instances) or 1
+
+    @property
+    def emulation(self) -> str | None:
+        """The note owed when the image runs under emulation here (its timings are not Lambda's)."""
+        return arch.note(self.architecture)
 
 
 @dataclass
@@ -62,9 +68,13 @@ class Invocation:
     request_id: str = ""
     seconds: float = 0.0
     init_report: list[str] = field(default_factory=list)  # Lambda's INIT_REPORT lines, when init ran over 10 s
+    emulation: str | None = None  # the note, when the function ran under emulation
 
     def warnings(self) -> list[str]:
-        """What a user should hear besides the answer: an init over Lambda's limit, as Lambda reports it."""
+        """What a user should hear besides the answer: that its timings are emulated, or an init over
+        Lambda's limit, as Lambda reports it (emulated, an init's duration says nothing of Lambda's)."""
+        if self.emulation:
+            return [f"note: the function {self.emulation}"]
         if not self.init_report:
             return []
         return [
@@ -198,7 +208,10 @@ def start(
     docker.ensure()
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise LitError(f"--concurrency {concurrency} is out of range", f"pass 1..{MAX_CONCURRENCY}")
-    ref, _ = build.built_image(docker, project, image)
+    ref, info = build.built_image(docker, project, image)
+    architecture = arch.of_image(info)
+    arch.require_emulation(architecture)
+    platform = arch.PLATFORMS.get(architecture)
     stop(docker, project)  # one warm function per project; its port is freed here
     if not port_free(port):
         raise LitError(f"port {port} on 127.0.0.1 is in use", "stop what holds it, or pass --port with a free port")
@@ -209,9 +222,10 @@ def start(
     try:
         if concurrency == 1 and not idle_reclaim:
             args = run_args(project, f"127.0.0.1:{port}:8080", mem, limit, sandbox) + _labels(project, "instance", port)
-            started.append(docker.run(ref, args, name=name))
-            _listening(docker, started[0], port, ref)
-            return Running(started[0], name, port, f"http://127.0.0.1:{port}{INVOKE_PATH}", ref, mem, cpu_share(mem))
+            started.append(docker.run(ref, args, name=name, platform=platform))
+            _listening(docker, started[0], port, ref, architecture)
+            url = f"http://127.0.0.1:{port}{INVOKE_PATH}"
+            return Running(started[0], name, port, url, ref, mem, cpu_share(mem), architecture=architecture)
         instances: dict[int, str] = {}
         for i in range(1, concurrency + 1):
             args = run_args(project, "127.0.0.1::8080", mem, limit, sandbox)
@@ -223,27 +237,27 @@ def start(
                 "--label",
                 "lit.role=instance",
             ]  # no lit.port: behind the proxy
-            cid = docker.run(ref, args, name=f"{name}-{i}")
+            cid = docker.run(ref, args, name=f"{name}-{i}", platform=platform)
             started.append(cid)
             instances[docker.host_port(cid, 8080)] = cid
         for instance_port, cid in instances.items():
-            _listening(docker, cid, instance_port, ref)
+            _listening(docker, cid, instance_port, ref, architecture)
         proxy_args = ["--network", "host", "--read-only", "--user", LAMBDA_USER, "--memory=256m"]
         proxy_args += ["--entrypoint", "/opt/lit/bin/python", *_labels(project, "proxy", port)]
         proxy_args += ["--label", "lit.instances=" + ",".join(f"{p}={c}" for p, c in instances.items())]
         command = ("-m", "lit_runtime.proxy", str(port), ",".join(map(str, instances)))
-        started.append(docker.run(ref, proxy_args, name=name, command=command))
-        _listening(docker, started[-1], port, ref)
+        started.append(docker.run(ref, proxy_args, name=name, command=command, platform=platform))
+        _listening(docker, started[-1], port, ref, architecture)
         url = f"http://127.0.0.1:{port}{INVOKE_PATH}"
-        return Running(started[-1], name, port, url, ref, mem, cpu_share(mem), instances)
+        return Running(started[-1], name, port, url, ref, mem, cpu_share(mem), instances, architecture)
     except BaseException:
         for cid in started:
             docker.remove_container(cid)
         raise
 
 
-def _listening(docker: Docker, container: str, port: int, ref: str) -> None:
-    if not _wait_listening(port, 15):
+def _listening(docker: Docker, container: str, port: int, ref: str, architecture: str) -> None:
+    if not _wait_listening(port, 60 if arch.emulated(architecture) else 15):
         logs = docker.logs(container)
         raise LitError(
             f"the container for {ref} exited or never listened on {port}:\n{logs[-2000:]}", "see its log above"
@@ -266,7 +280,9 @@ def find(docker: Docker, project: Project) -> Running:
             pairs = (item.split("=", 1) for item in listed.split(",") if item)
             instances = {int(p): cid for p, cid in pairs}
         url = f"http://127.0.0.1:{port}{INVOKE_PATH}"
-        return Running(info["Id"], c.name, port, url, info["Config"]["Image"], mem, cpu_share(mem), instances)
+        image = info["Config"]["Image"]
+        architecture = arch.of_image(docker.image(image) or {}) or arch.host()
+        return Running(info["Id"], c.name, port, url, image, mem, cpu_share(mem), instances, architecture)
     raise LitError(f"{project.name} is not running locally", f"start it with `lit run {project.root}`")
 
 
@@ -364,7 +380,7 @@ def invoke(docker: Docker | None, running: Running, body: bytes, timeout: float 
     seconds = time.perf_counter() - t0
     payload = parse_payload(raw)
     failed = status != 200 or (isinstance(payload, dict) and "errorType" in payload and "errorMessage" in payload)
-    result = Invocation(status, payload, failed, seconds=round(seconds, 4))
+    result = Invocation(status, payload, failed, seconds=round(seconds, 4), emulation=running.emulation)
     # behind the --concurrency proxy, the instance that served it holds the logs
     container = running.instances.get(int(headers.get("x-lit-instance") or 0), running.container)
     if docker is not None and status != 429:

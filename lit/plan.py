@@ -238,6 +238,11 @@ def read_figures(path: Path, memories: list[int] | None = None) -> tuple[str, li
         architecture = report.get("architecture", "x86_64")
     except (ValueError, KeyError, TypeError):
         raise LitError(f"{path} is not a `lit bench` results file", "run `lit bench DIR` again") from None
+    if report.get("emulation"):
+        raise LitError(
+            f"{path} was measured under emulation ({architecture} on another machine): it has no timings to plan from",
+            f"run `lit bench DIR` on an {architecture} machine (for arm64: a Graviton instance), then `lit plan`",
+        )
     figures = []
     for r in results:
         if r.get("error") or (memories and r["memory"] not in memories):

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import build
+from . import arch, build
 from .docker import Docker, RegistryAuthError
 from .errors import LitError
 from .project import Project
@@ -32,6 +32,7 @@ class PushResult:
     repository: str
     tag: str
     uploaded_layers: int
+    architecture: str = ""  # the image config's, in Lambda's name ("" in records from before it was kept)
 
 
 def git_tag(root: Path) -> str | None:
@@ -89,7 +90,7 @@ def push(
             "run `lit push` again",
             exit_code=130,
         ) from None
-    result = PushResult(target, digest, f"{uri}@{digest}", host, repository, tag, uploaded)
+    result = PushResult(target, digest, f"{uri}@{digest}", host, repository, tag, uploaded, arch.of_image(info))
     record = project.root / RECORD
     record.parent.mkdir(exist_ok=True)
     record.write_text(json.dumps(asdict(result), indent=1))
@@ -113,6 +114,21 @@ def _login(docker: Docker, ecr: Any, log: Callable[[str], None]) -> None:
     login = ecr.login()
     log(f"logging in to {login.host}")
     docker.login(login.host, login.username, login.password)
+
+
+def architecture_of(docker: Docker | None, project: Project, uri: str) -> str | None:
+    """The architecture of a pushed image (REPOSITORY@sha256:...), as far as this machine knows it:
+    from the record of the push that sent it, else from the engine's copy of it; None if neither."""
+    last = last_push(project)
+    if last is not None and last.uri == uri and last.architecture:
+        return last.architecture
+    if docker is None:
+        return None
+    try:
+        info = docker.image(uri)
+    except (LitError, OSError):  # no engine here: a deploy needs none
+        return None
+    return arch.of_image(info) if info else None
 
 
 def last_push(project: Project) -> PushResult | None:

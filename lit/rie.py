@@ -1,14 +1,14 @@
 """Finding the Lambda Runtime Interface Emulator binary for an architecture.
 
-In order: LIT_RIE (a path), the cache (~/.cache/lit), `aws-lambda-rie` on PATH (host architecture
-only), the GitHub release page, and finally the aws-sam-cli wheel on the package index, which
-carries both architectures' binaries (works where only the package index is reachable).
+In order: LIT_RIE (a path), the cache (~/.cache/lit), `aws-lambda-rie` on PATH, the GitHub
+release page, and finally the aws-sam-cli wheel on the package index, which carries both
+architectures' binaries (works where only the package index is reachable). A binary is taken
+only when its ELF header names the architecture asked for.
 """
 
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -33,14 +33,25 @@ def cache_dir() -> Path:
     return Path(base) / "lit"
 
 
-def host_arch() -> str:
-    return "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+_MACHINE = {"x86_64": 0x3E, "arm64": 0xB7}  # the ELF header's e_machine: EM_X86_64, EM_AARCH64
 
 
-def _looks_like_elf(path: Path) -> bool:
+def elf_arch(path: Path) -> str | None:
+    """The architecture a 64-bit little-endian ELF executable is for, or None if it is none."""
     try:
         with path.open("rb") as f:
-            return f.read(4) == b"\x7fELF" and path.stat().st_size > 1_000_000
+            head = f.read(20)
+    except OSError:
+        return None
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        return None
+    machine = int.from_bytes(head[18:20], "little")
+    return next((name for name, code in _MACHINE.items() if code == machine), f"machine {machine:#x}")
+
+
+def _looks_like_elf(path: Path, arch: str) -> bool:
+    try:
+        return elf_arch(path) == arch and path.stat().st_size > 1_000_000
     except OSError:
         return False
 
@@ -49,14 +60,15 @@ def locate(arch: str = "x86_64") -> Path | None:
     """The emulator already on this machine (LIT_RIE, the cache, PATH), or None; never downloads."""
     if env := os.environ.get("LIT_RIE"):
         path = Path(env)
-        if not _looks_like_elf(path):
+        if elf_arch(path) is None:
             raise LitError(f"LIT_RIE={env} is not an emulator binary", "point LIT_RIE at aws-lambda-rie, or unset it")
-        return path
+        if _looks_like_elf(path, arch):
+            return path  # (one for another architecture: the other places are looked in)
     cached = cache_dir() / f"aws-lambda-rie-{arch}"
-    if _looks_like_elf(cached):
+    if _looks_like_elf(cached, arch):
         return cached
     on_path = shutil.which("aws-lambda-rie")
-    if on_path and arch == host_arch() and _looks_like_elf(Path(on_path)):
+    if on_path and _looks_like_elf(Path(on_path), arch):
         return Path(on_path)
     return None
 
@@ -74,10 +86,10 @@ def find(arch: str = "x86_64", log: Callable[[str], None] = lambda _: None) -> P
         except Exception as exc:  # network or packaging failure: try the next source
             errors.append(f"{source}: {exc}")
             continue
-        if _looks_like_elf(cached):
+        if _looks_like_elf(cached, arch):
             cached.chmod(0o755)
             return cached
-        errors.append(f"{source}: downloaded file is not an ELF binary")
+        errors.append(f"{source}: downloaded file is not an {arch} ELF binary")
     raise LitError(
         "could not find or download the Lambda Runtime Interface Emulator (" + "; ".join(errors) + ")",
         f"download aws-lambda-rie for {arch} by hand and set LIT_RIE to its path",

@@ -24,6 +24,13 @@ command -v dockerd >/dev/null || need_apt+=(docker.io)
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
 command -v openssl >/dev/null || need_apt+=(openssl)
+# arm64 (Graviton) images, built and run here under QEMU user emulation; arch-test lets mmdebstrap
+# bootstrap a foreign OS layer.
+if [ "$DEMO" = 0 ] && [ "$(uname -m)" = x86_64 ]; then
+  [ -x /usr/bin/qemu-aarch64-static ] || need_apt+=(qemu-user-static)
+  command -v update-binfmts >/dev/null || need_apt+=(binfmt-support)
+  command -v arch-test >/dev/null || need_apt+=(arch-test)
+fi
 # Real labelled text for the text example (topic files under /usr/share/games/fortunes).
 [ -f /usr/share/games/fortunes/computers ] || need_apt+=(fortunes)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
@@ -32,6 +39,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${need_apt[@]}" ca-certificates
+fi
+
+if [ "$DEMO" = 0 ] && [ "$(uname -m)" = x86_64 ] && ! grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64; then
+  say "registering QEMU for arm64 binaries (binfmt_misc)"
+  [ -e /proc/sys/fs/binfmt_misc/status ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  update-binfmts --enable qemu-aarch64
 fi
 
 if ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then

@@ -6,7 +6,8 @@ engine=${1:-mxnet}
 need=""
 if [ "$engine" = mxnet ]; then
   ldconfig -p | grep -q 'libgomp.so.1 ' || need="$need libgomp1"          # mxnet's OpenMP
-  ldconfig -p | grep -q 'libquadmath.so.0 ' || need="$need libquadmath0"  # mxnet's libgfortran
+  # mxnet's libgfortran (x86_64 only: aarch64 has no libquadmath, and its wheel needs none)
+  [ "$(uname -m)" != x86_64 ] || ldconfig -p | grep -q 'libquadmath.so.0 ' || need="$need libquadmath0"
 fi
 # usrmerge is a one-time conversion tool that drags in 47 MB of Perl; usr-is-merged replaces it.
 dpkg -s usrmerge >/dev/null 2>&1 && need="$need usr-is-merged"
