@@ -8,6 +8,11 @@ if [ "$engine" = mxnet ]; then
   ldconfig -p | grep -q 'libgomp.so.1 ' || need="$need libgomp1"          # mxnet's OpenMP
   # mxnet's libgfortran (x86_64 only: aarch64 has no libquadmath, and its wheel needs none)
   [ "$(uname -m)" != x86_64 ] || ldconfig -p | grep -q 'libquadmath.so.0 ' || need="$need libquadmath0"
+  if [ "$(uname -m)" = aarch64 ]; then  # what stands in for Arm's libraries (see mxnet-armpl.sh)
+    ldconfig -p | grep -q 'libopenblas.so.0 ' || need="$need libopenblas0-openmp"
+    ldconfig -p | grep -q 'liblapacke.so.3 ' || need="$need liblapacke"
+    command -v patchelf >/dev/null || need="$need patchelf"
+  fi
 fi
 # usrmerge is a one-time conversion tool that drags in 47 MB of Perl; usr-is-merged replaces it.
 dpkg -s usrmerge >/dev/null 2>&1 && need="$need usr-is-merged"

@@ -3,6 +3,7 @@ free ports, and cleanup of every container and image a test made, even when it f
 
 from __future__ import annotations
 
+import base64
 import calendar
 import json
 import os
@@ -20,6 +21,7 @@ from lit.base import SYSTEM_CA
 from lit.docker import Docker
 from lit.errors import LitError
 from tests.conftest import free_port
+from tests.e2e.registry import ecr_registry
 
 RUN_ID = uuid.uuid4().hex[:8]
 
@@ -184,3 +186,24 @@ def copy_project(src: Path, dest: Path, name: str) -> Path:
     old = _function_name(src)
     config.write_text(text.replace(f'name = "{old}"', f'name = "{name}"'))
     return dest
+
+
+@pytest.fixture(scope="module")
+def registry(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The ECR stand-in (tests/e2e/registry.py) under the host name moto's ECR token names."""
+    if os.geteuid() != 0:
+        pytest.skip("the ECR stand-in needs root (port 443, /etc/hosts)")
+    import boto3
+
+    ecr = boto3.client(
+        "ecr",
+        region_name="us-east-1",
+        endpoint_url=moto_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    token = ecr.get_authorization_token()["authorizationData"][0]
+    user, _, password = base64.b64decode(token["authorizationToken"]).decode().partition(":")
+    host = token["proxyEndpoint"].removeprefix("https://")
+    with ecr_registry(tmp_path_factory.mktemp("registry"), host, user, password) as reg:
+        yield reg

@@ -106,18 +106,28 @@ def ecr_registry(work: Path, host: str, username: str, password: str) -> Iterato
             shutil.rmtree(cert_dir, ignore_errors=True)
 
 
+def _auth(registry: dict) -> str:
+    return "Basic " + base64.b64encode(f"{registry['username']}:{registry['password']}".encode()).decode()
+
+
 def manifest(registry: dict, repository: str, reference: str) -> tuple[str, dict]:
     """(Docker-Content-Digest, manifest JSON) of repository:reference, as Lambda would fetch it."""
-    import ssl
-
-    auth = base64.b64encode(f"{registry['username']}:{registry['password']}".encode()).decode()
     req = urllib.request.Request(
         f"https://{registry['host']}/v2/{repository}/manifests/{reference}",
         headers={
-            "Authorization": f"Basic {auth}",
+            "Authorization": _auth(registry),
             "Accept": "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, "
             "application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json",
         },
     )
     with urllib.request.urlopen(req, context=ssl.create_default_context(cafile=registry["cafile"]), timeout=10) as resp:
         return resp.headers["Docker-Content-Digest"], json.loads(resp.read())
+
+
+def blob(registry: dict, repository: str, digest: str) -> bytes:
+    """A blob of the repository (an image config, a layer), as Lambda would fetch it."""
+    req = urllib.request.Request(
+        f"https://{registry['host']}/v2/{repository}/blobs/{digest}", headers={"Authorization": _auth(registry)}
+    )
+    with urllib.request.urlopen(req, context=ssl.create_default_context(cafile=registry["cafile"]), timeout=30) as resp:
+        return bytes(resp.read())

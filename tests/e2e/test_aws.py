@@ -7,7 +7,6 @@ host name from moto's token, so `lit push` runs its production path unchanged.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,29 +17,9 @@ from lit import aws
 from lit import push as pusher
 from lit.docker import Docker
 from tests.e2e.conftest import RUN_ID, copy_project, lit, read_until
-from tests.e2e.registry import ecr_registry, manifest
+from tests.e2e.registry import manifest
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def registry(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    if os.geteuid() != 0:
-        pytest.skip("the ECR stand-in needs root (port 443, /etc/hosts)")
-    import boto3
-
-    ecr = boto3.client(
-        "ecr",
-        region_name="us-east-1",
-        endpoint_url=moto_server,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    token = ecr.get_authorization_token()["authorizationData"][0]
-    user, _, password = __import__("base64").b64decode(token["authorizationToken"]).decode().partition(":")
-    host = token["proxyEndpoint"].removeprefix("https://")
-    with ecr_registry(tmp_path_factory.mktemp("registry"), host, user, password) as reg:
-        yield reg
 
 
 @pytest.fixture()
