@@ -153,6 +153,14 @@ def build(
         raise LitError(f"unknown engine {engine!r}", f"use one of: {', '.join(ENGINES)}")
     if architecture not in arch.ARCHES:
         raise LitError(f"unknown architecture {architecture!r}", f"use one of: {', '.join(arch.ARCHES)}")
+    if engine == "onnxruntime" and arch.emulated(architecture):
+        raise LitError(
+            f"the onnxruntime base for {architecture} cannot be built on this {arch.host()} machine: ONNX Runtime's "
+            f"{architecture} build does not run under QEMU user emulation (its import hangs or crashes, so the base's "
+            "smoke test and the model optimisation of `lit build` cannot run)",
+            f"build it on an {architecture} machine (`lit base build --engine onnxruntime --arch {architecture}` on a "
+            f'Graviton instance), or serve the model with engine = "mxnet" on {architecture}',
+        )
     tag = tag or default_tag(engine, architecture)
     docker.ensure()
     arch.require_emulation(architecture)

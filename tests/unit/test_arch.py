@@ -10,6 +10,7 @@ from unittest.mock import Mock
 import pytest
 
 from lit import arch, aws, base, bench, deploy, plan, project, push, rie
+from lit.docker import Docker
 from lit.errors import LitError
 
 pytestmark = pytest.mark.unit
@@ -134,3 +135,9 @@ def test_a_pushed_images_architecture_comes_from_the_push_record(digits_stub: Pa
     record.write_text(json.dumps({**json.loads(record.read_text()), "architecture": "arm64"}))
     assert push.architecture_of(None, proj, URI) == "arm64"
     assert push.architecture_of(None, proj, URI.replace("b" * 64, "c" * 64)) is None
+
+
+def test_the_onnxruntime_base_is_refused_under_emulation_with_the_way_out() -> None:
+    with pytest.raises(LitError, match="does not run under QEMU user emulation") as err:
+        base.build(Docker(), engine="onnxruntime", architecture=FOREIGN)  # refused before any docker call
+    assert f"on an {FOREIGN} machine" in err.value.fix and 'engine = "mxnet"' in err.value.fix
