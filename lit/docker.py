@@ -141,6 +141,13 @@ class Docker:
         self._checked = True
         return version
 
+    def buildx_version(self) -> str | None:
+        """The buildx plugin's version line, or None when it is not installed."""
+        try:
+            return self._run("buildx", "version", timeout=15).strip()
+        except EngineError:
+            return None
+
     def ensure(self) -> None:
         if not self._checked:
             self.ping()

@@ -77,8 +77,8 @@ def check_builder(docker: Docker) -> Check:
     forced = os.environ.get("DOCKER_BUILDKIT", "")
     if forced in ("", "0", "false"):
         return Check("builder", OK, "the classic builder (LIT sets DOCKER_BUILDKIT=0 for its builds)")
-    proc = subprocess.run([docker.binary, "buildx", "version"], capture_output=True, text=True, timeout=15, check=False)
-    if proc.returncode != 0:
+    buildx = docker.buildx_version()
+    if buildx is None:
         return Check(
             "builder",
             FAIL,
@@ -88,7 +88,7 @@ def check_builder(docker: Docker) -> Check:
     return Check(
         "builder",
         WARN,
-        f"DOCKER_BUILDKIT={forced}: BuildKit ({proc.stdout.strip()}); LIT's builds are made and tested "
+        f"DOCKER_BUILDKIT={forced}: BuildKit ({buildx}); LIT's builds are made and tested "
         "with the classic builder",
         "unset DOCKER_BUILDKIT (LIT picks the classic builder itself)",
     )

@@ -78,3 +78,22 @@ def test_help_and_json(command: str) -> None:
     # (tests/functional/test_cli.py's COMMANDS also checks the README row, once it is written)
     proc = lit(command, "--help")
     assert proc.returncode == 0 and "Usage" in proc.stdout and "--json" in proc.stdout
+
+
+def test_buildkit_forced_without_buildx_is_a_failed_builder_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    from lit import doctor
+    from lit.docker import Docker
+
+    docker = Docker()
+    monkeypatch.setenv("DOCKER_BUILDKIT", "0")
+    assert doctor.check_builder(docker).status == "ok"
+    monkeypatch.setenv("DOCKER_BUILDKIT", "1")
+    has_buildx = subprocess.run([docker.binary, "buildx", "version"], capture_output=True).returncode == 0
+    check = doctor.check_builder(docker)
+    if has_buildx:
+        assert check.status == "warn" and "BuildKit" in check.detail
+    else:
+        assert check.status == "fail" and "buildx plugin is not installed" in check.detail
+        assert "unset DOCKER_BUILDKIT" in check.fix
