@@ -147,7 +147,7 @@ def role_policy(project: Project, account: str, region: str) -> str:
         statements.append(
             {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{u.netloc}/{u.path.strip('/')}/*"}
         )
-    if output := project.raw.get("output", {}).get("s3"):
+    if output := project.output_s3:
         u = urlparse(output)
         prefix = u.path.strip("/")
         statements.append(

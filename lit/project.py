@@ -106,7 +106,7 @@ class Project:
     base: str | None
     requirements: Path | None
     exclude: tuple[str, ...]
-    raw: dict[str, Any]
+    output_s3: str | None = None  # s3://bucket/prefix for the predictions of S3-triggered runs
     text: Text | None = None
     input_shape: tuple[int, ...] = ()
     image_size: tuple[int, int] = (224, 224)  # width, height
@@ -290,7 +290,7 @@ def load(root: Path) -> Project:
         base=_get(doc, "build", "base", str, None, path),
         requirements=requirements if requirements.is_file() else None,
         exclude=tuple(_get(doc, "build", "exclude", list, [], path)),
-        raw=doc,
+        output_s3=output,
         text=text,
         input_shape=tuple(shape),
         image_size=(size[0], size[1]),

@@ -20,7 +20,7 @@ def _s3_policies(project: Project) -> list[Any]:
     policies: list[Any] = []
     if project.model_url and project.model_url.startswith("s3://"):
         policies.append({"S3ReadPolicy": {"BucketName": urlparse(project.model_url).netloc}})
-    if output := project.raw.get("output", {}).get("s3"):
+    if output := project.output_s3:
         policies.append({"S3WritePolicy": {"BucketName": urlparse(output).netloc}})
     return policies
 
