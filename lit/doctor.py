@@ -88,8 +88,7 @@ def check_builder(docker: Docker) -> Check:
     return Check(
         "builder",
         WARN,
-        f"DOCKER_BUILDKIT={forced}: BuildKit ({buildx}); LIT's builds are made and tested "
-        "with the classic builder",
+        f"DOCKER_BUILDKIT={forced}: BuildKit ({buildx}); LIT's builds are made and tested with the classic builder",
         "unset DOCKER_BUILDKIT (LIT picks the classic builder itself)",
     )
 

@@ -63,6 +63,11 @@ def push(
 ) -> PushResult:
     docker.ensure()
     local, info = build.built_image(docker, project, image)
+    if (built_for := arch.of_image(info)) != project.function.architecture:
+        log(
+            f"note: {local} is {built_for} but lit.toml's [function] architecture is {project.function.architecture}: "
+            "`lit deploy` will refuse it until they match"
+        )
     repository = project.image_repo
     tag = tag or git_tag(project.root) or f"img-{info['Id'].split(':')[-1][:12]}"
     if registry is None:

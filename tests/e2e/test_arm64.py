@@ -133,12 +133,14 @@ def test_push_sends_one_arm64_manifest_and_a_mismatched_deploy_is_refused(
     config = json.loads(blob(registry, out["repository"], doc["config"]["digest"]))
     assert (config["architecture"], config["os"]) == ("arm64", "linux")
 
-    # lit.toml now says x86_64, the pushed image is arm64: nothing reaches Lambda
+    # lit.toml now says x86_64, the pushed image is arm64: the push says so, the deploy refuses
     set_architecture(arm_project, "x86_64")
     try:
+        again = lit("push", str(arm_project), "--tag", "arm")
         refused = lit("deploy", str(arm_project), check=False)
     finally:
         set_architecture(arm_project, "arm64")
+    assert "is arm64 but lit.toml's [function] architecture is x86_64" in again.stderr
     assert refused.returncode == 2, refused.stderr
     assert "is an arm64 image, but lit.toml's [function] architecture is x86_64" in refused.stderr
     lam = boto3.client("lambda", region_name="us-east-1")
