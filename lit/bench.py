@@ -235,9 +235,10 @@ def measure_size(
             t1 = time.perf_counter()
             status, raw, _ = local.post(running.url, body, project.function.timeout + 5)
             t2 = time.perf_counter()
+            result.invokes += 1
             if not _answered(status, raw):
                 raise LitError(f"the function failed at {memory} MB: {raw[:300].decode(errors='replace')}", "")
-            result.answered, result.invokes = result.answered + 1, result.invokes + 1
+            result.answered += 1
             init = local.runtime_lines(docker.logs(running.container), "init")
             ms = init[-1] if init else {}
             colds.append(
@@ -260,9 +261,10 @@ def measure_size(
             t0 = time.perf_counter()
             status, raw, _ = local.post(running.url, body, project.function.timeout + 5)
             latencies.append((time.perf_counter() - t0) * 1000)
+            result.invokes += 1
             if not _answered(status, raw):
                 raise LitError(f"a warm invoke failed at {memory} MB: {raw[:300].decode(errors='replace')}", "")
-            result.answered, result.invokes = result.answered + 1, result.invokes + 1
+            result.answered += 1
         # the container's peak, as Lambda's Max Memory Used counts it; process RSS (which counts file
         # pages mapped from the image) only where the cgroup cannot be read
         peak = local.cgroup_peak_mb(running.container)
@@ -368,10 +370,11 @@ def _emulated_text(report: Report) -> list[str]:
         "memory  answered  max MB",
     ]
     for r in report.results:
+        answered = f"{r.answered}/{r.invokes}"
         if r.error:
-            lines.append(f"{r.memory:>6}  failed: {r.error}")
+            lines.append(f"{r.memory:>6}  {answered:>8}  failed: {r.error}")
         else:
-            lines.append(f"{r.memory:>6}  {f'{r.answered}/{r.invokes}':>8}  {r.max_memory_mb:>6.0f}")
+            lines.append(f"{r.memory:>6}  {answered:>8}  {r.max_memory_mb:>6.0f}")
     lines.append(
         f"\nLambda's {report.architecture} price: ${report.price_gb_second:.10f} per GB-second "
         f"(x86_64: ${prices.GB_SECOND['x86_64']:.10f}), plus ${prices.REQUEST * 1e6:.2f} per 1M requests"

@@ -61,6 +61,24 @@ def arm_project(
         docker.remove_image(ref)
 
 
+def test_a_bootstrapped_os_layer_records_the_architecture_of_its_files(docker: Docker) -> None:
+    """For this machine's architecture (a foreign one takes minutes: the arm64 base's own OS layer
+    is the test of that): built, not imported, so the config says what the files are."""
+    from lit import base
+
+    tag = f"lit-os:test-{RUN_ID}"
+    try:
+        base.bootstrap_os(docker, tag, arch.host(), lambda _: None)
+        info = docker.image(tag) or {}
+        assert arch.of_image(info) == arch.host() and "LANG=C.UTF-8" in info["Config"]["Env"]
+        proc = docker.run_once(
+            tag, ["--network", "none"], ["python3", "-c", "import platform, venv; print(platform.machine())"]
+        )
+        assert arch.name(proc.stdout.strip()) == arch.host(), proc.stderr
+    finally:
+        docker.remove_image(tag)
+
+
 def test_the_base_and_function_images_are_arm64_and_carry_the_arm64_rie(docker: Docker, arm_project: Path) -> None:
     for ref in (default_tag("mxnet", "arm64"), f"lit-arm-t{RUN_ID}:latest"):
         info = docker.image(ref) or {}
