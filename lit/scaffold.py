@@ -27,6 +27,7 @@ std = [0.229, 0.224, 0.225]
 [function]
 memory = 2048           # MB; CPU share is memory / 1769 vCPUs, as on Lambda
 timeout = 30            # seconds
+# architecture = "arm64"  # Graviton: about 20% cheaper per GB-second (default x86_64)
 """
 
 SERVICE = '''\
