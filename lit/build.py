@@ -325,16 +325,26 @@ def build(
     try:
         return _build(docker, project, image, candidate, base_ref, mxnet_base, run_check, log, start)
     except KeyboardInterrupt:
-        # the check's container outlives its docker CLI and holds the candidate: remove both
-        for c in docker.containers(f"{CHECK_LABEL}={project.name}"):
-            docker.remove_container(c.id)
-        docker.remove_image(candidate)
+        _discard(docker, project, candidate)
         was = f"still {before.removeprefix('sha256:')[:12]}" if before else "not built yet"
         raise LitError(
             f"interrupted: {image} is unchanged ({was}); the half-built image was removed",
             "run `lit build` again (the layers already built are reused)",
             exit_code=130,
         ) from None
+
+
+def _discard(docker: Docker, project: Project, candidate: str, attempts: int = 20) -> None:
+    """Remove an interrupted build's candidate image. The image check's container outlives its
+    killed docker CLI and holds the candidate, and the engine may still be creating it when the
+    interrupt lands: remove the check containers, then the tag, again until the tag is gone."""
+    for _ in range(attempts):
+        for c in docker.containers(f"{CHECK_LABEL}={project.name}"):
+            docker.remove_container(c.id)
+        docker.remove_image(candidate)
+        if docker.image(candidate) is None:
+            return
+        time.sleep(0.25)
 
 
 def clean_leftovers(docker: Docker, project: Project) -> list[str]:
