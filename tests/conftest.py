@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -22,6 +23,11 @@ FIXTURES = Path(__file__).parent / "fixtures"
 DIGITS = ROOT / "images" / "digits"
 # PyTorch and its ONNX exporters live in their own environment (scripts/setup.sh makes it)
 EXPORT_PYTHON = Path(os.environ.get("LIT_EXPORT_VENV", ROOT / ".venv-export")) / "bin" / "python"
+
+# The Ctrl-C tests send SIGINT to the `lit` processes they start. A suite launched in the
+# background by a shell without job control inherits SIGINT ignored, and so would every child
+# (an ignored signal stays ignored across exec): take the default back, so children get it too.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
