@@ -108,8 +108,13 @@ def base_image(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Iter
     lit("base", "build", "--tag", tag, "--ca-bundle", str(bundle), "-q", "--json")
     yield tag, marker
     docker.remove_image(tag)
-    # Build stages (the base's holds the marked bundle) are left by the engine as dangling cache
-    # images; remove the ones this session made, and only those.
+    # (the base's build stage holds the marked bundle)
+    remove_stages_since(docker, started)
+
+
+def remove_stages_since(docker: Docker, started: float) -> None:
+    """Build stages are left by the engine as dangling cache images: remove the ones made since
+    `started` (a time.time()), and only those."""
     out = subprocess.run(
         [docker.binary, "images", "-q", "--no-trunc", "-f", "dangling=true", "-f", "label=lit.stage"],
         capture_output=True,
