@@ -25,6 +25,9 @@ NOT_RUNNING = (
     "start it (`sudo systemctl start docker`, or `dockerd &` where there is no systemd), "
     "or point DOCKER_HOST at a running engine"
 )
+# What the docker CLI says when it reaches no engine (`docker run` and buildx put a prefix before it).
+# Matched at a line's start: a container's own output, which `docker run` passes on, is not the CLI.
+ENGINE_DOWN = re.compile(r"^(?:docker: |ERROR: )?(?:Cannot connect to the Docker daemon|error during connect)", re.M)
 
 
 # The classic builder's line after each step: the image that step made (or took from the cache).
@@ -40,6 +43,16 @@ SIGNALLED = (130, 137, 143)  # 128 + SIGINT / SIGKILL / SIGTERM, as a shell repo
 
 def signalled(code: int) -> bool:
     return code < 0 or code in SIGNALLED
+
+
+class TimedOut(EngineError):
+    """A docker command gave no answer within its time limit."""
+
+
+def check_engine(output: str) -> None:
+    """Raise the one "not running" error when the docker CLI's output says it reached no engine."""
+    if ENGINE_DOWN.search(output):
+        raise EngineError("the Docker engine is not running", NOT_RUNNING)
 
 
 class RegistryError(EngineError):
@@ -77,32 +90,46 @@ class Docker:
         env.setdefault("DOCKER_CLI_HINTS", "false")
         return env
 
-    def _run(self, *args: str, check: bool = True, input: bytes | None = None, timeout: float | None = None) -> str:
+    def _argv(self, *args: str) -> list[str]:
+        """The docker command line for `args`; raises EngineError when there is no docker to run."""
         if not self.binary:
             raise EngineError(
                 "the docker command is not installed (or LIT_DOCKER names no program)",
                 "install Docker (Debian: apt-get install docker.io), or fix LIT_DOCKER",
             )
+        return [self.binary, *args]
+
+    def _call(
+        self, *args: str, input: bytes | None = None, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run one docker command to its end. No docker, no engine and no answer in time raise
+        EngineError; any other non-zero exit is the caller's to read."""
         try:
             proc = subprocess.run(
-                [self.binary, *args], capture_output=True, input=input, env=self._env(), timeout=timeout, check=False
+                self._argv(*args), capture_output=True, input=input, env=self._env(), timeout=timeout, check=False
             )
         except subprocess.TimeoutExpired:
-            raise EngineError(f"`docker {args[0]}` did not answer within {timeout:.0f}s", NOT_RUNNING) from None
+            raise TimedOut(f"`docker {args[0]}` did not answer within {timeout:.0f}s", NOT_RUNNING) from None
+        if proc.returncode != 0:
+            check_engine(proc.stderr.decode(errors="replace"))
+        return proc
+
+    def _run(self, *args: str, check: bool = True, input: bytes | None = None, timeout: float | None = None) -> str:
+        proc = self._call(*args, input=input, timeout=timeout)
         out = proc.stdout.decode(errors="replace")
         if check and proc.returncode != 0:
             err = proc.stderr.decode(errors="replace").strip()
-            if "Cannot connect to the Docker daemon" in err or "error during connect" in err:
-                raise EngineError("the Docker engine is not running", NOT_RUNNING)
             raise EngineError(
                 f"`docker {' '.join(args[:2])}` failed: {err or out.strip()}", "see the engine's message above"
             )
         return out
 
     def _stream(self, args: list[str], log: Callable[[str], None] | None) -> tuple[int, list[str]]:
-        """Run a long docker command, handing each output line to `log` as it comes."""
+        """Run a long docker command, handing each output line to `log` as it comes; raises
+        EngineError when it found no engine."""
         lines: list[str] = []
-        with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self._env()) as proc:
+        argv = self._argv(*args)
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self._env()) as proc:
             assert proc.stdout is not None
             try:
                 for raw in proc.stdout:
@@ -110,7 +137,7 @@ class Docker:
                     lines.append(line)
                     if log:
                         log(line)
-                return proc.wait(), lines
+                code = proc.wait()
             except KeyboardInterrupt:
                 # Ctrl-C reached us (and maybe not docker): stop docker's build or push too, so that
                 # nothing finishes after we have cleaned up
@@ -120,21 +147,16 @@ class Docker:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                 raise
+        if code != 0:
+            check_engine("\n".join(lines[-15:]))
+        return code, lines
 
     def ping(self, timeout: float | None = None) -> str:
         """The engine's version; raises EngineError when no engine answers (within `timeout` s)."""
-        if not self.binary:
-            self._run("version")
         try:
-            proc = subprocess.run(
-                [self.binary, "version", "--format", "{{.Server.Version}}"],
-                capture_output=True,
-                env=self._env(),
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise EngineError(f"the Docker engine did not answer within {timeout:.0f}s", NOT_RUNNING) from None
+            proc = self._call("version", "--format", "{{.Server.Version}}", timeout=timeout)
+        except TimedOut:
+            raise TimedOut(f"the Docker engine did not answer within {timeout:.0f}s", NOT_RUNNING) from None
         version = proc.stdout.decode().strip()
         if proc.returncode != 0 or not version:
             raise EngineError("the Docker engine is not running (no answer from `docker version`)", NOT_RUNNING)
@@ -154,7 +176,7 @@ class Docker:
 
     # images
     def image(self, ref: str) -> dict[str, Any] | None:
-        proc = subprocess.run([self.binary, "image", "inspect", ref], capture_output=True, env=self._env(), check=False)
+        proc = self._call("image", "inspect", ref)
         if proc.returncode != 0:
             return None
         return dict(json.loads(proc.stdout)[0])
@@ -168,7 +190,7 @@ class Docker:
         """`docker save ref` as a stream (the tar is never written to disk); raises EngineError on failure."""
         self.ensure()
         with tempfile.TemporaryFile() as errors:
-            proc = subprocess.Popen([self.binary, "save", ref], stdout=subprocess.PIPE, stderr=errors, env=self._env())
+            proc = subprocess.Popen(self._argv("save", ref), stdout=subprocess.PIPE, stderr=errors, env=self._env())
             assert proc.stdout is not None
             try:
                 yield proc.stdout
@@ -183,6 +205,7 @@ class Docker:
             if code != 0:
                 errors.seek(0)
                 err = errors.read().decode(errors="replace").strip()
+                check_engine(err)
                 raise EngineError(f"`docker save {ref}` failed: {err}", "check that the image exists (`docker images`)")
 
     def info(self, timeout: float = 10) -> dict[str, Any]:
@@ -190,8 +213,7 @@ class Docker:
         return dict(json.loads(self._run("info", "--format", "{{json .}}", timeout=timeout) or "{}"))
 
     def pull(self, ref: str, platform: str | None = None) -> bool:
-        args = [self.binary, "pull", "-q", *(["--platform", platform] if platform else []), ref]
-        return subprocess.run(args, capture_output=True, env=self._env()).returncode == 0
+        return self._call("pull", "-q", *(["--platform", platform] if platform else []), ref).returncode == 0
 
     def references(self, pattern: str) -> list[str]:
         """Local REPOSITORY:TAG names matching a reference filter (e.g. '*/lit-digits')."""
@@ -238,15 +260,13 @@ class Docker:
     ) -> str:
         """Build context/Dockerfile as tag (for `platform`, e.g. linux/arm64, when given); stream the
         build log to `log`; return the image id."""
-        args = [self.binary, "build", "-t", tag, "--rm", "--force-rm", *(["--platform", platform] if platform else [])]
+        args = ["build", "-t", tag, "--rm", "--force-rm", *(["--platform", platform] if platform else [])]
         for key, value in (build_args or {}).items():
             args += ["--build-arg", f"{key}={value}"]
         args.append(str(context))
         code, lines = self._stream(args, log)
         if code != 0:
             tail = "\n".join(lines[-15:])
-            if "Cannot connect to the Docker daemon" in tail:
-                raise EngineError("the Docker engine is not running", NOT_RUNNING)
             if signalled(code):
                 raise Stopped(
                     f"docker build of {tag} was stopped by a signal (exit code {code}), not by a failing step",
@@ -263,20 +283,14 @@ class Docker:
 
     # registries
     def login(self, host: str, username: str, password: str) -> None:
-        proc = subprocess.run(
-            [self.binary, "login", "-u", username, "--password-stdin", host],
-            input=password.encode(),
-            capture_output=True,
-            env=self._env(),
-            check=False,
-        )
+        proc = self._call("login", "-u", username, "--password-stdin", host, input=password.encode())
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace").strip()
             raise RegistryError(f"docker login to {host} failed: {err}", "check the registry's address and credentials")
 
     def push(self, ref: str, log: Callable[[str], None] | None = None) -> tuple[str, int]:
         """Push ref; return (manifest digest, number of layers actually uploaded)."""
-        code, lines = self._stream([self.binary, "push", ref], log)
+        code, lines = self._stream(["push", ref], log)
         text = "\n".join(lines)
         if code != 0:
             lowered = text.lower()
@@ -341,14 +355,14 @@ class Docker:
         """Run a throwaway container to completion (--rm); return its exit code and output."""
         self.ensure()
         chosen = ["--platform", platform] if platform else []
-        return subprocess.run(
-            [self.binary, "run", "--rm", *chosen, *args, image, *command],
-            capture_output=True,
-            text=True,
-            env=self._env(),
-            timeout=timeout,
-            check=False,
-        )
+        try:
+            proc = self._call("run", "--rm", *chosen, *args, image, *command, timeout=timeout)
+        except TimedOut:
+            raise TimedOut(
+                f"a container of {image} ran over {timeout:.0f} s", "see `docker ps`; is the engine overloaded?"
+            ) from None
+        out, err = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
     def containers(self, label: str) -> list[Container]:
         out = self._run("ps", "-a", "--filter", f"label={label}", "--format", "{{json .}}")
@@ -360,21 +374,26 @@ class Docker:
         return found
 
     def inspect_container(self, ref: str) -> dict[str, Any] | None:
-        proc = subprocess.run([self.binary, "inspect", ref], capture_output=True, env=self._env(), check=False)
+        proc = self._call("inspect", ref)
         return dict(json.loads(proc.stdout)[0]) if proc.returncode == 0 else None
 
     def logs(self, ref: str, since: str | None = None, timestamps: bool = False) -> str:
         args = ["logs", *(["--timestamps"] if timestamps else [])]
         if since:
             args += ["--since", since]
-        proc = subprocess.run([self.binary, *args, ref], capture_output=True, env=self._env(), check=False)
+        proc = self._call(*args, ref)
         return proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
 
     def follow_logs(self, ref: str, since: str | None = None) -> Iterator[str]:
         """The container's output as it is written (stdout and stderr, with timestamps), until it stops."""
-        args = [self.binary, "logs", "--follow", "--timestamps", *(["--since", since] if since else []), ref]
+        args = ["logs", "--follow", "--timestamps", *(["--since", since] if since else []), ref]
         proc = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self._env(), text=True, errors="replace"
+            self._argv(*args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=self._env(),
+            text=True,
+            errors="replace",
         )
         assert proc.stdout is not None
         try:

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import arch, base, build, rie
-from .docker import Docker
+from .docker import Docker, TimedOut
 from .errors import AwsError, LitError
 from .project import Project
 
@@ -154,7 +153,7 @@ def _probe(docker: Docker, image: str, handler: str) -> dict[str, Any]:
             limit,
             arch.PLATFORMS.get(architecture),
         )
-    except subprocess.TimeoutExpired:
+    except TimedOut:
         raise LitError(
             f"a probe container of {image} ran over {limit} s", "see `docker ps`; is the engine overloaded?"
         ) from None
