@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import spine  # noqa: E402
 
 from lit import base, local  # noqa: E402
-from lit.docker import Docker  # noqa: E402
+from lit.docker import Docker, Publish, RunSpec  # noqa: E402
 
 LIT = ROOT / ".venv" / "bin" / "lit"
 ENGINES = {"mxnet": "bench-r50-mxnet", "onnxruntime": "bench-r50-ort"}
@@ -123,10 +123,19 @@ def in_process(docker: Docker, image: str, event: Path, memory: int, n: int, sta
     """The engine's forward pass and the whole handler, timed inside the image at the size's CPU share."""
     name = f"lit-bench-engines-{uuid.uuid4().hex[:8]}"
     started.append(name)
-    args = ["--name", name, "--network", "none", f"--cpus={local.cpu_share(memory)}", f"--memory={memory}m"]
-    args += [f"--memory-swap={memory}m", "-e", f"AWS_LAMBDA_FUNCTION_MEMORY_SIZE={memory}"]
-    args += ["-v", f"{event.parent}:/e:ro", "--entrypoint", "/opt/lit/bin/python"]
-    proc = docker.run_once(image, args, ["-c", INPROCESS, str(n)], timeout=1800)
+    spec = RunSpec(
+        image,
+        ("-c", INPROCESS, str(n)),
+        name=name,
+        network="none",
+        memory_mb=memory,
+        memory_swap_mb=memory,
+        cpus=local.cpu_share(memory),
+        env={"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory)},
+        volumes={str(event.parent): "/e:ro"},
+        entrypoint="/opt/lit/bin/python",
+    )
+    proc = docker.run_once(spec, timeout=1800)
     if proc.returncode != 0:
         raise RuntimeError(f"in-process timing in {image} failed:\n{proc.stderr[-3000:]}")
     return {k: float(v) for k, v in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
@@ -136,9 +145,16 @@ def echo_p50(docker: Docker, image: str, body: bytes, memory: int, warm: int, st
     """The RIE round trip of the echo handler, warm, as spine.measure takes it (CPU share capped at the host's)."""
     name, port = f"lit-bench-engines-echo-{uuid.uuid4().hex[:8]}", spine.free_port()
     started.append(name)
-    args = ["-p", f"127.0.0.1:{port}:8080", f"--memory={memory}m", f"--memory-swap={memory}m"]
-    args += [f"--cpus={local.cpu_share(memory)}", "-e", f"AWS_LAMBDA_FUNCTION_MEMORY_SIZE={memory}"]
-    docker.run(image, args, name=name)
+    spec = RunSpec(
+        image,
+        name=name,
+        publish=Publish(8080, port),
+        memory_mb=memory,
+        memory_swap_mb=memory,
+        cpus=local.cpu_share(memory),
+        env={"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory)},
+    )
+    docker.run(spec)
     try:
         spine.first_answer(port, body, time.perf_counter())
         spine.post(port, body)

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lit import base, build, project, rie  # noqa: E402
-from lit.docker import Docker  # noqa: E402
+from lit.docker import Docker, Publish, RunSpec  # noqa: E402
 
 DIGITS = ROOT / "images" / "digits"
 URL = "http://127.0.0.1:{port}/2015-03-31/functions/function/invocations"
@@ -58,16 +58,15 @@ def post(port: int, body: bytes, timeout: float = 120) -> dict:
 
 
 def start(docker: Docker, image: str, port: int, memory: int) -> str:
-    args = [
-        "-p",
-        f"127.0.0.1:{port}:8080",
-        f"--memory={memory}m",
-        f"--memory-swap={memory}m",
-        f"--cpus={memory / 1769:.3f}",
-        "-e",
-        f"AWS_LAMBDA_FUNCTION_MEMORY_SIZE={memory}",
-    ]
-    return docker.run(image, args)
+    spec = RunSpec(
+        image,
+        publish=Publish(8080, port),
+        memory_mb=memory,
+        memory_swap_mb=memory,
+        cpus=round(memory / 1769, 3),
+        env={"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory)},
+    )
+    return docker.run(spec)
 
 
 def first_answer(port: int, body: bytes, t0: float) -> float:
@@ -86,24 +85,17 @@ def in_process(docker: Docker, image: str, body: bytes, memory: int, n: int) -> 
     with tempfile.TemporaryDirectory() as tmp:
         event = Path(tmp) / "event.json"
         event.write_bytes(body)
-        proc = docker.run_once(
+        spec = RunSpec(
             image,
-            [
-                "--network",
-                "none",
-                f"--memory={memory}m",
-                f"--cpus={memory / 1769:.3f}",
-                "-e",
-                f"AWS_LAMBDA_FUNCTION_MEMORY_SIZE={memory}",
-                "-v",
-                f"{ROOT / 'benchmarks'}:/b:ro",
-                "-v",
-                f"{tmp}:/e:ro",
-                "--entrypoint",
-                "/opt/lit/bin/python",
-            ],
-            ["/b/inprocess.py", "/e/event.json", str(n)],
+            ("/b/inprocess.py", "/e/event.json", str(n)),
+            network="none",
+            memory_mb=memory,
+            cpus=round(memory / 1769, 3),
+            env={"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory)},
+            volumes={str(ROOT / "benchmarks"): "/b:ro", tmp: "/e:ro"},
+            entrypoint="/opt/lit/bin/python",
         )
+        proc = docker.run_once(spec)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-2000:])
     return json.loads(proc.stdout.strip().splitlines()[-1])

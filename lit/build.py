@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import arch, base
-from .docker import Docker, Stopped, signalled
+from .docker import Docker, RunSpec, Stopped, signalled
 from .errors import EngineError, LitError
 from .project import Project
 
@@ -217,25 +217,17 @@ def assemble(
 def check(docker: Docker, image: str, project: Project) -> None:
     """Run the runtime's init inside the image; a model that fails to load fails the build."""
     architecture = project.function.architecture
-    proc = docker.run_once(
+    spec = RunSpec(
         image,
-        [
-            "--network",
-            "none",
-            "--entrypoint",
-            "/opt/lit/bin/python",
-            "-e",
-            f"AWS_LAMBDA_FUNCTION_MEMORY_SIZE={project.function.memory}",
-            "-e",
-            "LIT_CHECK_OFFLINE=1",
-            f"--memory={project.function.memory}m",
-            "--label",
-            f"{CHECK_LABEL}={project.name}",
-        ],
-        ["-m", "lit_runtime.check"],
-        timeout=1800 if arch.emulated(architecture) else 300,
+        ("-m", "lit_runtime.check"),
         platform=arch.PLATFORMS[architecture],
+        network="none",
+        entrypoint="/opt/lit/bin/python",
+        env={"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(project.function.memory), "LIT_CHECK_OFFLINE": "1"},
+        memory_mb=project.function.memory,
+        labels={CHECK_LABEL: project.name},
     )
+    proc = docker.run_once(spec, timeout=1800 if arch.emulated(architecture) else 300)
     if signalled(proc.returncode) and "lit-check: " not in proc.stderr:
         raise LitError(
             f"the image check was stopped (exit code {proc.returncode}) before it finished: killed by a signal, "

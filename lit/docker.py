@@ -1,7 +1,9 @@
 """The one client for the Docker engine: the docker CLI, run as a subprocess.
 
 The CLI (not docker-py) because it speaks to any engine version the user has and honours their
-contexts, DOCKER_HOST and credential helpers. Every failure becomes an EngineError with a fix.
+contexts, DOCKER_HOST and credential helpers. Every command goes through one runner, where a
+missing docker, an engine that is not running and a timeout become an EngineError with a fix.
+Containers are described by a RunSpec; only this module turns one into `docker run` flags.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -68,6 +70,83 @@ class Container:
     id: str
     name: str
     labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Publish:
+    """A container port published on the host: on host_port, or on one the engine picks (None)."""
+
+    container_port: int
+    host_port: int | None = None
+    host_ip: str = "127.0.0.1"
+
+    def __str__(self) -> str:
+        return f"{self.host_ip}:{self.host_port or ''}:{self.container_port}"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A container to run, as data: what it runs and what it may use. Only flags() speaks docker's dialect."""
+
+    image: str
+    command: tuple[str, ...] = ()
+    name: str | None = None
+    platform: str | None = None  # linux/amd64 or linux/arm64
+    entrypoint: str | None = None
+    network: str | None = None  # "none", "host"
+    publish: Publish | None = None
+    memory_mb: int | None = None
+    memory_swap_mb: int | None = None  # memory plus swap; equal to memory_mb for no swap
+    cpus: float | None = None
+    read_only: bool = False
+    tmpfs: Mapping[str, str] = field(default_factory=dict)  # path -> mount options
+    user: str | None = None  # uid:gid
+    cap_drop: tuple[str, ...] = ()
+    security_opt: tuple[str, ...] = ()
+    pids_limit: int | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    volumes: Mapping[str, str] = field(default_factory=dict)  # host path -> container path[:ro]
+    remove: bool = False  # --rm: the engine removes the container when it exits
+
+    def flags(self) -> list[str]:
+        """The `docker run` options for this spec (the image and its command come after them)."""
+        flags = ["--rm"] if self.remove else []
+        if self.name:
+            flags += ["--name", self.name]
+        if self.platform:
+            flags += ["--platform", self.platform]
+        if self.publish:
+            flags += ["-p", str(self.publish)]
+        if self.network:
+            flags += ["--network", self.network]
+        if self.memory_mb is not None:
+            flags.append(f"--memory={self.memory_mb}m")
+        if self.memory_swap_mb is not None:
+            flags.append(f"--memory-swap={self.memory_swap_mb}m")
+        if self.cpus is not None:
+            flags.append(f"--cpus={self.cpus}")
+        if self.read_only:
+            flags.append("--read-only")
+        for path, options in self.tmpfs.items():
+            flags += ["--tmpfs", f"{path}:{options}"]
+        if self.user:
+            flags += ["--user", self.user]
+        for capability in self.cap_drop:
+            flags += ["--cap-drop", capability]
+        for option in self.security_opt:
+            flags += ["--security-opt", option]
+        if self.pids_limit is not None:
+            flags.append(f"--pids-limit={self.pids_limit}")
+        if self.entrypoint:
+            flags += ["--entrypoint", self.entrypoint]
+        for host, inside in self.volumes.items():
+            flags += ["-v", f"{host}:{inside}"]
+        for key, value in self.env.items():
+            flags += ["-e", f"{key}={value}"]
+        for key, value in self.labels.items():
+            flags += ["--label", f"{key}={value}"]
+        return flags
 
 
 def repository_of(ref: str) -> str:
@@ -321,24 +400,9 @@ class Docker:
         return None
 
     # containers
-    def run(
-        self,
-        image: str,
-        args: list[str],
-        name: str | None = None,
-        detach: bool = True,
-        command: tuple[str, ...] = (),
-        platform: str | None = None,
-    ) -> str:
-        cmd = ["run"]
-        if detach:
-            cmd.append("-d")
-        if name:
-            cmd += ["--name", name]
-        if platform:
-            cmd += ["--platform", platform]
-        out = self._run(*cmd, *args, image, *command)
-        return out.strip()
+    def run(self, spec: RunSpec) -> str:
+        """Start the container in the background; return its id."""
+        return self._run("run", "-d", *spec.flags(), spec.image, *spec.command).strip()
 
     def host_port(self, container: str, port: int) -> int:
         """The host port published for a container's port (published as 127.0.0.1::PORT)."""
@@ -349,17 +413,15 @@ class Docker:
                 return int(b["HostPort"])
         raise EngineError(f"container {container[:12]} has no port {port} published on 127.0.0.1", "see `docker ps`")
 
-    def run_once(
-        self, image: str, args: list[str], command: list[str], timeout: float = 300, platform: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
+    def run_once(self, spec: RunSpec, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Run a throwaway container to completion (--rm); return its exit code and output."""
         self.ensure()
-        chosen = ["--platform", platform] if platform else []
+        flags = replace(spec, remove=True).flags()
         try:
-            proc = self._call("run", "--rm", *chosen, *args, image, *command, timeout=timeout)
+            proc = self._call("run", *flags, spec.image, *spec.command, timeout=timeout)
         except TimedOut:
             raise TimedOut(
-                f"a container of {image} ran over {timeout:.0f} s", "see `docker ps`; is the engine overloaded?"
+                f"a container of {spec.image} ran over {timeout:.0f} s", "see `docker ps`; is the engine overloaded?"
             ) from None
         out, err = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
         return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

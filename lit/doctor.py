@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import arch, base, build, rie
-from .docker import Docker, TimedOut
+from .docker import Docker, RunSpec, TimedOut
 from .errors import AwsError, LitError
 from .project import Project
 
@@ -145,14 +145,15 @@ def check_base(docker: Docker, ref: str, engine: str = "mxnet", architecture: st
 def _probe(docker: Docker, image: str, handler: str) -> dict[str, Any]:
     architecture = arch.of_image(docker.image(image) or {})
     limit = 600 if arch.emulated(architecture) else 120
+    spec = RunSpec(
+        image,
+        ("-m", "lit_runtime.probe", handler, RIE_IN_IMAGE),  # the image's own runtime answers
+        platform=arch.PLATFORMS.get(architecture),
+        network="none",
+        entrypoint="/opt/lit/bin/python",
+    )
     try:
-        proc = docker.run_once(
-            image,
-            ["--network", "none", "--entrypoint", "/opt/lit/bin/python"],
-            ["-m", "lit_runtime.probe", handler, RIE_IN_IMAGE],  # the image's own runtime answers
-            limit,
-            arch.PLATFORMS.get(architecture),
-        )
+        proc = docker.run_once(spec, limit)
     except TimedOut:
         raise LitError(
             f"a probe container of {image} ran over {limit} s", "see `docker ps`; is the engine overloaded?"

@@ -14,13 +14,13 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from . import arch, build
-from .docker import Docker
+from .docker import Docker, Publish, RunSpec
 from .errors import LitError
 from .project import Project
 
@@ -141,26 +141,35 @@ def cpu_share(memory: int) -> float:
     return round(min(memory / MB_PER_VCPU, float(os.cpu_count() or 1)), 3)
 
 
-def sandbox_args(project: Project) -> list[str]:
+def sandbox(spec: RunSpec, project: Project) -> RunSpec:
     """What a Lambda execution environment allows: a read-only root, /tmp (the function's
     ephemeral storage) as the only writable place, an unprivileged user with no capabilities and
     no way to gain privileges, and at most 1,024 processes and threads."""
-    tmp = f"/tmp:rw,exec,nosuid,nodev,size={project.function.ephemeral_storage}m,mode=1777"
-    return [
-        "--read-only",
-        "--tmpfs",
-        tmp,
-        "--user",
-        LAMBDA_USER,
-        "--cap-drop",
-        "ALL",
-        "--security-opt",
-        "no-new-privileges",
-        f"--pids-limit={PIDS_LIMIT}",
-    ]
+    return replace(
+        spec,
+        read_only=True,
+        tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={project.function.ephemeral_storage}m,mode=1777"},
+        user=LAMBDA_USER,
+        cap_drop=("ALL",),
+        security_opt=("no-new-privileges",),
+        pids_limit=PIDS_LIMIT,
+    )
 
 
-def run_args(project: Project, publish: str, memory: int, timeout: int, sandbox: bool = True) -> list[str]:
+def instance(
+    project: Project,
+    image: str,
+    publish: Publish,
+    memory: int,
+    timeout: int,
+    sandboxed: bool = True,
+    *,
+    name: str | None = None,
+    platform: str | None = None,
+    idle_reclaim: float | None = None,
+) -> RunSpec:
+    """One execution environment: published on a port of its own (labelled, for `lit invoke` to
+    find), or on one the engine picks, behind the --concurrency proxy."""
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": project.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
@@ -171,24 +180,46 @@ def run_args(project: Project, publish: str, memory: int, timeout: int, sandbox:
         "LAMBDA_TASK_ROOT": "/var/task",
         **project.function.environment,
     }
-    args = [
-        "-p",
-        publish,
-        f"--memory={memory}m",
-        f"--memory-swap={memory}m",
-        f"--cpus={cpu_share(memory)}",
-        "--label",
-        f"lit.memory={memory}",
-    ]
-    if sandbox:
-        args += sandbox_args(project)
-    for key, value in env.items():
-        args += ["-e", f"{key}={value}"]
-    return args
+    if idle_reclaim:
+        env["LIT_IDLE_RECLAIM_S"] = f"{idle_reclaim:g}"
+    spec = RunSpec(
+        image,
+        name=name,
+        platform=platform,
+        publish=publish,
+        memory_mb=memory,
+        memory_swap_mb=memory,
+        cpus=cpu_share(memory),
+        env=env,
+        labels={"lit.memory": str(memory), **_labels(project, "instance", publish.host_port)},
+    )
+    return sandbox(spec, project) if sandboxed else spec
 
 
-def _labels(project: Project, role: str, port: int) -> list[str]:
-    return ["--label", f"{LABEL}={project.name}", "--label", f"lit.role={role}", "--label", f"lit.port={port}"]
+def proxy(
+    project: Project, image: str, port: int, instances: dict[int, str], name: str, platform: str | None
+) -> RunSpec:
+    """The --concurrency proxy: on the port, in front of the instances (host port -> container id)."""
+    return RunSpec(
+        image,
+        ("-m", "lit_runtime.proxy", str(port), ",".join(map(str, instances))),
+        name=name,
+        platform=platform,
+        network="host",
+        read_only=True,
+        user=LAMBDA_USER,
+        memory_mb=256,
+        entrypoint="/opt/lit/bin/python",
+        labels={
+            **_labels(project, "proxy", port),
+            "lit.instances": ",".join(f"{p}={c}" for p, c in instances.items()),
+        },
+    )
+
+
+def _labels(project: Project, role: str, port: int | None) -> dict[str, str]:
+    """What `lit stop` and `lit invoke` find containers by (only the one on the port has lit.port)."""
+    return {LABEL: project.name, "lit.role": role, **({"lit.port": str(port)} if port is not None else {})}
 
 
 def start(
@@ -221,32 +252,22 @@ def start(
     started: list[str] = []
     try:
         if concurrency == 1 and not idle_reclaim:
-            args = run_args(project, f"127.0.0.1:{port}:8080", mem, limit, sandbox) + _labels(project, "instance", port)
-            started.append(docker.run(ref, args, name=name, platform=platform))
+            spec = instance(project, ref, Publish(8080, port), mem, limit, sandbox, name=name, platform=platform)
+            started.append(docker.run(spec))
             _listening(docker, started[0], port, ref, architecture)
             url = f"http://127.0.0.1:{port}{INVOKE_PATH}"
             return Running(started[0], name, port, url, ref, mem, cpu_share(mem), architecture=architecture)
         instances: dict[int, str] = {}
+        behind = instance(
+            project, ref, Publish(8080), mem, limit, sandbox, platform=platform, idle_reclaim=idle_reclaim
+        )
         for i in range(1, concurrency + 1):
-            args = run_args(project, "127.0.0.1::8080", mem, limit, sandbox)
-            if idle_reclaim:
-                args += ["-e", f"LIT_IDLE_RECLAIM_S={idle_reclaim:g}"]
-            args += [
-                "--label",
-                f"{LABEL}={project.name}",
-                "--label",
-                "lit.role=instance",
-            ]  # no lit.port: behind the proxy
-            cid = docker.run(ref, args, name=f"{name}-{i}", platform=platform)
+            cid = docker.run(replace(behind, name=f"{name}-{i}"))
             started.append(cid)
             instances[docker.host_port(cid, 8080)] = cid
         for instance_port, cid in instances.items():
             _listening(docker, cid, instance_port, ref, architecture)
-        proxy_args = ["--network", "host", "--read-only", "--user", LAMBDA_USER, "--memory=256m"]
-        proxy_args += ["--entrypoint", "/opt/lit/bin/python", *_labels(project, "proxy", port)]
-        proxy_args += ["--label", "lit.instances=" + ",".join(f"{p}={c}" for p, c in instances.items())]
-        command = ("-m", "lit_runtime.proxy", str(port), ",".join(map(str, instances)))
-        started.append(docker.run(ref, proxy_args, name=name, command=command, platform=platform))
+        started.append(docker.run(proxy(project, ref, port, instances, name, platform)))
         _listening(docker, started[-1], port, ref, architecture)
         url = f"http://127.0.0.1:{port}{INVOKE_PATH}"
         return Running(started[-1], name, port, url, ref, mem, cpu_share(mem), instances, architecture)

@@ -19,7 +19,7 @@ import pytest
 
 from lit import arch, prices
 from lit.base import default_tag, require
-from lit.docker import Docker
+from lit.docker import Docker, RunSpec
 from lit.errors import LitError
 from tests.conftest import heldout
 from tests.e2e.conftest import RUN_ID, copy_project, lit, remove_stages_since
@@ -79,9 +79,8 @@ def test_a_bootstrapped_os_layer_records_the_architecture_of_its_files(docker: D
         base.bootstrap_os(docker, tag, arch.host(), lambda _: None)
         info = docker.image(tag) or {}
         assert arch.of_image(info) == arch.host() and "LANG=C.UTF-8" in info["Config"]["Env"]
-        proc = docker.run_once(
-            tag, ["--network", "none"], ["python3", "-c", "import platform, venv; print(platform.machine())"]
-        )
+        command = ("python3", "-c", "import platform, venv; print(platform.machine())")
+        proc = docker.run_once(RunSpec(tag, command, network="none"))
         assert arch.name(proc.stdout.strip()) == arch.host(), proc.stderr
     finally:
         docker.remove_image(tag)
@@ -91,12 +90,14 @@ def test_the_base_and_function_images_are_arm64_and_carry_the_arm64_rie(docker: 
     for ref in (default_tag("mxnet", "arm64"), f"lit-arm-t{RUN_ID}:latest"):
         info = docker.image(ref) or {}
         assert (info.get("Architecture"), info.get("Os")) == ("arm64", "linux"), ref
-    proc = docker.run_once(
+    spec = RunSpec(
         f"lit-arm-t{RUN_ID}:latest",
-        ["--network", "none", "--entrypoint", "/bin/sh"],
-        ["-c", "uname -m; head -c 20 /usr/local/bin/aws-lambda-rie | od -An -tx1 | tr -d ' \\n'"],
+        ("-c", "uname -m; head -c 20 /usr/local/bin/aws-lambda-rie | od -An -tx1 | tr -d ' \\n'"),
         platform="linux/arm64",
+        network="none",
+        entrypoint="/bin/sh",
     )
+    proc = docker.run_once(spec)
     machine, header = proc.stdout.split()
     assert machine == "aarch64" and header[36:40] == "b700", "the RIE in the image is an aarch64 binary"
 

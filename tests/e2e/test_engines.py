@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from lit.docker import Docker
+from lit.docker import Docker, RunSpec
 from tests.conftest import EXPORT_PYTHON, ROOT, heldout
 from tests.e2e.conftest import RUN_ID, copy_project, lit
 from tests.fixtures import onnx_models
@@ -48,7 +48,7 @@ def invoke(port: int, event: Any) -> Any:
 
 
 def no_mxnet(docker: Docker, image: str) -> None:
-    proc = docker.run_once(image, ["--network", "none", "--entrypoint", "/opt/lit/bin/python"], ["-c", "import mxnet"])
+    proc = docker.run_once(RunSpec(image, ("-c", "import mxnet"), network="none", entrypoint="/opt/lit/bin/python"))
     assert proc.returncode != 0 and "No module named 'mxnet'" in proc.stderr, "an ONNX Runtime image carries no MXNet"
 
 
@@ -151,7 +151,7 @@ def test_an_mxnet_checkpoint_served_by_onnx_runtime(
     image = out["image"]
     try:
         no_mxnet(docker, image)
-        files = docker.run_once(image, ["--network", "none", "--entrypoint", "ls"], ["/var/task/model"]).stdout.split()
+        files = docker.run_once(RunSpec(image, ("/var/task/model",), network="none", entrypoint="ls")).stdout.split()
         assert "lit-parity.npz" in files and "lit-optimized.onnx" in files
         assert out["size"] < (docker.image(digits_image) or {})["Size"]
         scan = json.loads(lit("scan", image, "--json").stdout)  # the export stage's pip had the CA
@@ -221,7 +221,7 @@ def test_text_classifier_from_the_legacy_exporter_at_opset_17(
     (project / "legacy").rename(project / "model")
     image = json.loads(lit("build", str(project), "--base", ort_base_image, "--json").stdout)["image"]
     try:
-        meta = docker.run_once(image, ["--network", "none", "--entrypoint", "cat"], ["/var/task/model/lit-model.json"])
+        meta = docker.run_once(RunSpec(image, ("/var/task/model/lit-model.json",), network="none", entrypoint="cat"))
         assert json.loads(meta.stdout)["opset"] == 17
         check_text_image(docker, project, image, running)
     finally:
@@ -264,15 +264,10 @@ def test_the_onnx_runtime_base_keeps_every_guarantee_of_the_mxnet_one(
         config.get("Entrypoint") == ["/lambda-entrypoint.sh"]
         and config.get("Labels", {})["lit.engine"] == "onnxruntime"
     )
-    probe = docker.run_once(
-        ort_base_image,
-        ["--network", "none", "--entrypoint", "/opt/lit/bin/python"],
-        ["-c", "import onnxruntime, numpy, cv2, tokenizers, awslambdaric, lit_runtime.app; print(numpy.__version__)"],
-    )
+    imports = "import onnxruntime, numpy, cv2, tokenizers, awslambdaric, lit_runtime.app; print(numpy.__version__)"
+    probe = docker.run_once(RunSpec(ort_base_image, ("-c", imports), network="none", entrypoint="/opt/lit/bin/python"))
     assert probe.returncode == 0 and probe.stdout.startswith("2."), probe.stderr
-    rie = docker.run_once(
-        ort_base_image, ["--network", "none", "--entrypoint", "ls"], ["/usr/local/bin/aws-lambda-rie"]
-    )
+    rie = docker.run_once(RunSpec(ort_base_image, ("/usr/local/bin/aws-lambda-rie",), network="none", entrypoint="ls"))
     assert rie.returncode == 0
     no_mxnet(docker, ort_base_image)
     scan = json.loads(lit("scan", ort_base_image, "--json").stdout)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lit.docker import Docker
+from lit.docker import Docker, RunSpec
 from tests.conftest import EXPORT_PYTHON, ROOT
 from tests.e2e.conftest import RUN_ID, copy_project, lit
 from tests.fixtures import onnx_models
@@ -31,9 +31,8 @@ def test_pytorch_outputs_match_through_the_rie(
 ) -> None:
     out = json.loads(lit("build", str(onnx_project), "--base", base_image[0], "--json").stdout)
     try:
-        proc = docker.run_once(
-            out["image"], ["--network", "none", "--entrypoint", "/opt/lit/bin/python"], ["-c", "import onnx"]
-        )
+        spec = RunSpec(out["image"], ("-c", "import onnx"), network="none", entrypoint="/opt/lit/bin/python")
+        proc = docker.run_once(spec)
         assert proc.returncode != 0 and "No module named 'onnx'" in proc.stderr, "the function image carries no onnx"
         scan = json.loads(lit("scan", out["image"], "--json").stdout)  # the convert stage's pip had the CA
         assert scan["findings"] == [] and scan["unscanned"] == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lit.base import SYSTEM_CA
-from lit.docker import Docker
+from lit.docker import Docker, RunSpec
 from tests.e2e.conftest import RUN_ID, lit
 
 pytestmark = pytest.mark.e2e
@@ -48,9 +48,8 @@ def test_a_key_and_the_build_ca_bundle_deleted_in_a_later_layer_are_still_found(
     tag = f"lit-planted:t{RUN_ID}"
     try:
         docker.build(ctx, tag)
-        gone = docker.run_once(
-            tag, ["--network", "none", "--entrypoint", "sh"], ["-c", "test ! -e /root/.ssh/id_ed25519 -a ! -e /tmp/lit"]
-        )
+        check = ("-c", "test ! -e /root/.ssh/id_ed25519 -a ! -e /tmp/lit")
+        gone = docker.run_once(RunSpec(tag, check, network="none", entrypoint="sh"))
         assert gone.returncode == 0, "the top layer deletes both"
 
         proc = lit("scan", tag, "--json", check=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lit.docker import Docker
+from lit.docker import Docker, RunSpec
 from tests.conftest import FIXTURES, heldout
 from tests.e2e.conftest import RUN_ID, _function_name, copy_project, lit
 
@@ -39,14 +39,16 @@ def test_base_image_contract(docker: Docker, base_image: tuple[str, str]) -> Non
     assert info["Config"]["Entrypoint"] == ["/lambda-entrypoint.sh"]
     assert info["Config"]["Cmd"] == ["lit_runtime.handler.handler"]
     assert info["Config"]["WorkingDir"] == "/var/task"
-    proc = docker.run_once(
+    spec = RunSpec(
         tag,
-        ["--network", "none", "--entrypoint", "/opt/lit/bin/python"],
-        [
+        (
             "-c",
             "import sys, mxnet, cv2, numpy, awslambdaric, lit_runtime; print(sys.version_info[:2], mxnet.__version__, numpy.__version__)",
-        ],
+        ),
+        network="none",
+        entrypoint="/opt/lit/bin/python",
     )
+    proc = docker.run_once(spec)
     assert proc.returncode == 0, proc.stderr
     assert "(3, 11) 1.9.1 1.23.5" in proc.stdout
 
@@ -196,9 +198,8 @@ def test_port_in_use_and_missing_images(base_image: tuple[str, str], digits_proj
 def test_on_lambda_the_entrypoint_runs_the_runtime_client_directly(docker: Docker, digits_image: str) -> None:
     # With AWS_LAMBDA_RUNTIME_API set (as on Lambda) the emulator must not start: awslambdaric
     # runs the init, then asks that (here unreachable) Runtime API for work and exits.
-    proc = docker.run_once(
-        digits_image, ["--network", "none", "-e", "AWS_LAMBDA_RUNTIME_API=127.0.0.1:9"], [], timeout=120
-    )
+    spec = RunSpec(digits_image, network="none", env={"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9"})
+    proc = docker.run_once(spec, timeout=120)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert '"event": "init"' in output, output[-2000:]
@@ -230,9 +231,8 @@ def test_extra_requirements_get_their_own_layer_and_keep_the_base_pins(
     tag = f"lit-reqs-t{RUN_ID}:latest"
     try:
         lit("build", str(project), "--base", base_image[0], "-q")  # its check imports tabulate in init
-        proc = docker.run_once(
-            tag, ["--network", "none", "--entrypoint", "sh"], ["-c", "ls /opt/extra/lib/python3.11/site-packages"]
-        )
+        listing = ("-c", "ls /opt/extra/lib/python3.11/site-packages")
+        proc = docker.run_once(RunSpec(tag, listing, network="none", entrypoint="sh"))
         assert proc.stdout.split() == ["tabulate", "tabulate-0.9.0.dist-info"], "only the new package, numpy untouched"
         # pip ran with the build's CA bundle in the requirements stage: no layer of the image holds it
         scan = json.loads(lit("scan", tag, "--json").stdout)

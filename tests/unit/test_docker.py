@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lit.docker import Docker, TimedOut
+from lit.docker import Docker, Publish, RunSpec, TimedOut
 from lit.errors import EngineError
 
 pytestmark = pytest.mark.unit
@@ -95,7 +95,7 @@ def test_run_once_returns_the_containers_failure(tmp_path: Path, monkeypatch: py
   run) echo 'out'; echo 'OSError: error during connect to the model store' >&2; exit 1 ;;
 esac"""
     docker = fake_docker(tmp_path, monkeypatch, answers)
-    proc = docker.run_once("img", [], ["-c", "x"])
+    proc = docker.run_once(RunSpec("img", ("-c", "x")))
     assert (proc.returncode, proc.stdout, proc.stderr) == (
         1,
         "out\n",
@@ -106,5 +106,56 @@ esac"""
 def test_run_once_over_its_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     docker = fake_docker(tmp_path, monkeypatch, 'case "$1" in version) echo 28.2.2 ;; *) exec sleep 30 ;; esac')
     with pytest.raises(TimedOut, match="a container of img ran over 0 s") as caught:
-        docker.run_once("img", [], [], timeout=0.2)
+        docker.run_once(RunSpec("img"), timeout=0.2)
     assert "docker ps" in caught.value.fix
+
+
+def test_a_run_spec_is_docker_run_flags() -> None:
+    spec = RunSpec(
+        "img",
+        ("-c", "print(1)"),
+        remove=True,
+        network="none",
+        entrypoint="/opt/lit/bin/python",
+        memory_mb=1024,
+        cpus=0.579,
+        volumes={"/host/events": "/e:ro"},
+        env={"A": "1", "B": "x=y"},
+        labels={"lit.check": "digits"},
+    )
+    assert spec.flags() == [
+        *("--rm", "--network", "none", "--memory=1024m", "--cpus=0.579", "--entrypoint", "/opt/lit/bin/python"),
+        *("-v", "/host/events:/e:ro", "-e", "A=1", "-e", "B=x=y", "--label", "lit.check=digits"),
+    ]
+    assert RunSpec("img").flags() == []
+    assert str(Publish(8080)) == "127.0.0.1::8080" and str(Publish(8080, 9000, "0.0.0.0")) == "0.0.0.0:9000:8080"
+
+
+def test_run_and_run_once_hand_docker_the_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    said = tmp_path / "argv"
+    docker = fake_docker(
+        tmp_path, monkeypatch, f'case "$1" in version) echo 28.2.2 ;; *) echo "$@" >> {said}; echo c0ffee ;; esac'
+    )
+    spec = RunSpec("img", ("a", "b"), name="n", network="none")
+    assert docker.run(spec) == "c0ffee"
+    assert docker.run_once(spec, timeout=10).stdout == "c0ffee\n"
+    assert said.read_text().splitlines() == [
+        "run -d --name n --network none img a b",
+        "run --rm --name n --network none img a b",
+    ]
+
+
+def test_the_image_check_runs_offline_at_the_functions_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, digits_stub: Path
+) -> None:
+    from lit import build, project
+
+    said = tmp_path / "argv"
+    docker = fake_docker(tmp_path, monkeypatch, f'case "$1" in version) echo 28.2.2 ;; *) echo "$@" > {said} ;; esac')
+    build.check(docker, "lit-digits:building-1", project.load(digits_stub))
+    assert said.read_text().split() == [
+        *("run", "--rm", "--platform", "linux/amd64", "--network", "none", "--memory=1024m"),
+        *("--entrypoint", "/opt/lit/bin/python", "-e", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024"),
+        *("-e", "LIT_CHECK_OFFLINE=1", "--label", "lit.check=digits"),
+        *("lit-digits:building-1", "-m", "lit_runtime.check"),
+    ]

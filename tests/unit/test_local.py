@@ -7,22 +7,93 @@ from pathlib import Path
 import pytest
 
 from lit import local, project
+from lit.docker import Publish
 
 pytestmark = pytest.mark.unit
 
 
-def test_run_args_give_lambda_limits_and_sandbox(digits_stub: Path) -> None:
+LAMBDA_ENV = [
+    "-e",
+    "AWS_LAMBDA_FUNCTION_NAME=digits",
+    "-e",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=2048",
+    "-e",
+    "AWS_LAMBDA_FUNCTION_TIMEOUT=15",
+    "-e",
+    "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+    "-e",
+    "AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/digits",
+    "-e",
+    "AWS_REGION=us-east-1",
+    "-e",
+    "LAMBDA_TASK_ROOT=/var/task",
+]
+
+
+def test_an_instance_gets_lambdas_limits_and_sandbox(digits_stub: Path) -> None:
     proj = project.load(digits_stub)
-    args = local.run_args(proj, "127.0.0.1:9000:8080", 2048, 15)
-    assert args[:2] == ["-p", "127.0.0.1:9000:8080"]
-    assert "--memory=2048m" in args and "--memory-swap=2048m" in args
-    assert f"--cpus={local.cpu_share(2048)}" in args
-    assert "--read-only" in args and args[args.index("--user") + 1] == "993:990"
-    tmpfs = args[args.index("--tmpfs") + 1]
-    assert tmpfs.startswith("/tmp:") and f"size={proj.function.ephemeral_storage}m" in tmpfs
-    assert "AWS_LAMBDA_FUNCTION_TIMEOUT=15" in args
-    loose = local.run_args(proj, "127.0.0.1:9000:8080", 2048, 15, sandbox=False)
-    assert "--read-only" not in loose and "--user" not in loose
+    spec = local.instance(proj, "lit-digits:latest", Publish(8080, 9000), 2048, 15, name="lit-digits-9000")
+    assert (spec.image, spec.command) == ("lit-digits:latest", ())
+    assert spec.flags() == [
+        "--name",
+        "lit-digits-9000",
+        "-p",
+        "127.0.0.1:9000:8080",
+        "--memory=2048m",
+        "--memory-swap=2048m",
+        f"--cpus={local.cpu_share(2048)}",
+        "--read-only",
+        "--tmpfs",
+        f"/tmp:rw,exec,nosuid,nodev,size={proj.function.ephemeral_storage}m,mode=1777",
+        "--user",
+        "993:990",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "--pids-limit=1024",
+        *LAMBDA_ENV,
+        "--label",
+        "lit.memory=2048",
+        "--label",
+        "lit.run=digits",
+        "--label",
+        "lit.role=instance",
+        "--label",
+        "lit.port=9000",
+    ]
+    loose = local.instance(proj, "lit-digits:latest", Publish(8080, 9000), 2048, 15, sandboxed=False).flags()
+    assert loose == [
+        "-p",
+        "127.0.0.1:9000:8080",
+        "--memory=2048m",
+        "--memory-swap=2048m",
+        f"--cpus={local.cpu_share(2048)}",
+        *LAMBDA_ENV,
+        *("--label", "lit.memory=2048", "--label", "lit.run=digits", "--label", "lit.role=instance"),
+        *("--label", "lit.port=9000"),
+    ]
+
+
+def test_instances_behind_the_proxy_and_the_proxy(digits_stub: Path) -> None:
+    proj = project.load(digits_stub)
+    spec = local.instance(
+        proj, "img", Publish(8080), 2048, 15, name="lit-digits-9000-1", platform="linux/arm64", idle_reclaim=2.5
+    )
+    flags = spec.flags()
+    assert flags[:6] == ["--name", "lit-digits-9000-1", "--platform", "linux/arm64", "-p", "127.0.0.1::8080"]
+    assert flags[flags.index("LAMBDA_TASK_ROOT=/var/task") + 1 :] == [
+        *("-e", "LIT_IDLE_RECLAIM_S=2.5"),
+        *("--label", "lit.memory=2048", "--label", "lit.run=digits", "--label", "lit.role=instance"),
+    ], "no lit.port: `lit invoke` finds the proxy, not the instances"
+    proxy = local.proxy(proj, "img", 9000, {40001: "c1", 40002: "c2"}, name="lit-digits-9000", platform=None)
+    assert proxy.command == ("-m", "lit_runtime.proxy", "9000", "40001,40002")
+    assert proxy.flags() == [
+        *("--name", "lit-digits-9000", "--network", "host", "--memory=256m", "--read-only", "--user", "993:990"),
+        *("--entrypoint", "/opt/lit/bin/python"),
+        *("--label", "lit.run=digits", "--label", "lit.role=proxy", "--label", "lit.port=9000"),
+        *("--label", "lit.instances=40001=c1,40002=c2"),
+    ]
 
 
 def test_rie_timeout_text_becomes_lambdas_error_shape() -> None:
