@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import arch, build
+from . import arch, build, runtime_config
 from .docker import Docker
 from .errors import LitError
 from .project import Project
@@ -48,6 +48,7 @@ class Running:
     cpus: float
     instances: dict[int, str] = field(default_factory=dict)  # host port -> container id
     architecture: str = arch.host()  # the image's
+    stale: bool = False  # built from another lit.toml than the project's now
 
     @property
     def concurrency(self) -> int:
@@ -209,6 +210,7 @@ def start(
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise LitError(f"--concurrency {concurrency} is out of range", f"pass 1..{MAX_CONCURRENCY}")
     ref, info = build.built_image(docker, project, image)
+    stale = runtime_config.stale(project, info)
     architecture = arch.of_image(info)
     arch.require_emulation(architecture)
     platform = arch.PLATFORMS.get(architecture)
@@ -225,7 +227,7 @@ def start(
             started.append(docker.run(ref, args, name=name, platform=platform))
             _listening(docker, started[0], port, ref, architecture)
             url = f"http://127.0.0.1:{port}{INVOKE_PATH}"
-            return Running(started[0], name, port, url, ref, mem, cpu_share(mem), architecture=architecture)
+            return Running(started[0], name, port, url, ref, mem, cpu_share(mem), {}, architecture, stale)
         instances: dict[int, str] = {}
         for i in range(1, concurrency + 1):
             args = run_args(project, "127.0.0.1::8080", mem, limit, sandbox)
@@ -249,7 +251,7 @@ def start(
         started.append(docker.run(ref, proxy_args, name=name, command=command, platform=platform))
         _listening(docker, started[-1], port, ref, architecture)
         url = f"http://127.0.0.1:{port}{INVOKE_PATH}"
-        return Running(started[-1], name, port, url, ref, mem, cpu_share(mem), instances, architecture)
+        return Running(started[-1], name, port, url, ref, mem, cpu_share(mem), instances, architecture, stale)
     except BaseException:
         for cid in started:
             docker.remove_container(cid)
