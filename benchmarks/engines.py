@@ -172,9 +172,8 @@ def tensor_decode(runs: int = 20) -> dict[str, float]:
     """Median ms from the raw JSON string to the float32 batch: JSON nested lists vs base64 .npy."""
     import numpy as np
     from lit_runtime import defaults, events
-    from lit_runtime.settings import Settings
 
-    ctx = SimpleNamespace(model=None, settings=Settings(name="x", model_dir=Path("."), input_kind="tensor"))
+    ctx = SimpleNamespace(model=None, settings=SimpleNamespace(input_kind="tensor"))
     x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
     buf = io.BytesIO()
     np.save(buf, x)

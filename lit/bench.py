@@ -166,7 +166,7 @@ def default_event(project: Project) -> bytes:
     """With no event given: a blank image of the model's input size, a sentence for a text model,
     or zeros of its input shape."""
     if project.input_kind == "image":
-        width, height = project.image_size
+        width, height = project.image.size
         return json.dumps({"image": _png_base64(int(width), int(height))}).encode()
     if project.input_kind == "text":
         return json.dumps({"text": "A short sentence of about the length a caller sends, to time the model."}).encode()

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import arch, base
+from . import arch, base, runtime_config
 from .docker import Docker, RunSpec, Stopped, signalled
-from .errors import EngineError, LitError
-from .project import Project
+from .errors import ConfigError, EngineError, LitError
+from .project import CONFIG, Project
 
 ALWAYS_EXCLUDED = (
     ".git",
@@ -77,8 +77,8 @@ def needs_pip(project: Project) -> bool:
 def export_shape(project: Project) -> str:
     """One batch's shape for exporting an MXNet model to ONNX (the batch dimension stays dynamic)."""
     if project.input_kind == "image":
-        channels = 1 if project.image_color == "gray" else 3
-        width, height = project.image_size
+        channels = 1 if project.image.color == "gray" else 3
+        width, height = project.image.size
         return f"1,{channels},{height},{width}"
     return ",".join(str(v) for v in (1, *project.input_shape))
 
@@ -147,7 +147,8 @@ def dockerfile(project: Project, base_image: str, mxnet_base: str | None = None)
     lines += [
         model_from,
         "COPY code/ /var/task/",
-        f'LABEL lit.function="{project.name}" lit.engine="{project.engine}"',
+        f'LABEL lit.function="{project.name}" lit.engine="{project.engine}" '
+        f'{runtime_config.LABEL}="{runtime_config.digest(project)}"',
         'CMD ["lit_runtime.handler.handler"]',
     ]
     return "\n".join(lines) + "\n"
@@ -207,11 +208,29 @@ def assemble(
                 continue
             (code / rel).parent.mkdir(parents=True, exist_ok=True)
             _link_or_copy(str(here / name), str(code / rel))
+    _config(project, code)
     if project.requirements is not None:
         shutil.copy(project.requirements, ctx / "requirements.txt")
     if needs_pip(project):
         (ctx / "ca-bundle.crt").write_bytes(ca_bundle.read_bytes() if ca_bundle else b"")
     (ctx / "Dockerfile").write_text(dockerfile(project, base_image, mxnet_base))
+
+
+def _config(project: Project, code: Path) -> None:
+    """The runtime's configuration (lit.json) beside the code, once the files it names are there."""
+    if (code / runtime_config.FILE).exists():
+        raise ConfigError(
+            f"{project.root / runtime_config.FILE}: the image's {runtime_config.FILE} is LIT's own (the runtime "
+            "reads its configuration from it)",
+            f"rename that file, or add {runtime_config.FILE!r} to [build] exclude",
+        )
+    tokenizer = runtime_config.tokenizer(project) if project.text is not None else None
+    if tokenizer is not None and tokenizer["in"] == "task" and not (code / tokenizer["path"]).is_file():
+        raise ConfigError(
+            f"{project.root / CONFIG}: the tokenizer {tokenizer['path']} is left out of the image by [build] exclude",
+            "take it out of [build] exclude",
+        )
+    runtime_config.write(project, code / runtime_config.FILE)
 
 
 def check(docker: Docker, image: str, project: Project) -> None:

@@ -218,6 +218,11 @@ def run(
     instances = f", {running.concurrency} instances" if running.instances else ""
     if running.emulation and not as_json:
         _log(f"note: {running.image} {running.emulation}")
+    if running.stale:
+        _log(
+            f"warning: lit.toml changed since {running.image} was built: it runs the configuration it was built "
+            f"with; `lit build {directory}` applies the new one"
+        )
     _emit(
         as_json,
         running,

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import arch, base, build, rie
+from . import arch, base, build, rie, runtime_config
 from .docker import Docker, RunSpec, TimedOut
 from .errors import AwsError, LitError
 from .project import Project
@@ -344,6 +344,15 @@ def check_image(docker: Docker, proj: Project, image: str | None = None) -> list
                 OK,
                 f"{ref} ({size / 1e6:.0f} MB, {built_for}): ENTRYPOINT /lambda-entrypoint.sh, CMD {handler}, "
                 "the RIE and awslambdaric present",
+            )
+        )
+    if runtime_config.stale(proj, info):
+        checks.append(
+            Check(
+                "image config",
+                WARN,
+                f"lit.toml changed since {ref} was built: the image still runs the configuration it was built with",
+                f"`lit build {proj.root}`",
             )
         )
     carried = (cfg.get("Labels") or {}).get("lit.runtime")

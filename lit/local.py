@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import arch, build
+from . import arch, build, runtime_config
 from .docker import Docker, Publish, RunSpec
 from .errors import LitError
 from .project import Project
@@ -48,6 +48,7 @@ class Running:
     cpus: float
     instances: dict[int, str] = field(default_factory=dict)  # host port -> container id
     architecture: str = arch.host()  # the image's
+    stale: bool = False  # built from another lit.toml than the project's now
 
     @property
     def concurrency(self) -> int:
@@ -240,6 +241,7 @@ def start(
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise LitError(f"--concurrency {concurrency} is out of range", f"pass 1..{MAX_CONCURRENCY}")
     ref, info = build.built_image(docker, project, image)
+    stale = runtime_config.stale(project, info)
     architecture = arch.of_image(info)
     arch.require_emulation(architecture)
     platform = arch.PLATFORMS.get(architecture)
@@ -256,7 +258,7 @@ def start(
             started.append(docker.run(spec))
             _listening(docker, started[0], port, ref, architecture)
             url = f"http://127.0.0.1:{port}{INVOKE_PATH}"
-            return Running(started[0], name, port, url, ref, mem, cpu_share(mem), architecture=architecture)
+            return Running(started[0], name, port, url, ref, mem, cpu_share(mem), {}, architecture, stale)
         instances: dict[int, str] = {}
         behind = instance(
             project, ref, Publish(8080), mem, limit, sandbox, platform=platform, idle_reclaim=idle_reclaim
@@ -270,7 +272,7 @@ def start(
         started.append(docker.run(proxy(project, ref, port, instances, name, platform)))
         _listening(docker, started[-1], port, ref, architecture)
         url = f"http://127.0.0.1:{port}{INVOKE_PATH}"
-        return Running(started[-1], name, port, url, ref, mem, cpu_share(mem), instances, architecture)
+        return Running(started[-1], name, port, url, ref, mem, cpu_share(mem), instances, architecture, stale)
     except BaseException:
         for cid in started:
             docker.remove_container(cid)

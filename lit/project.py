@@ -93,6 +93,19 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Image:
+    """How an image input becomes the model's tensor: resized, in this colour order, then
+    (pixel / scale - mean) / std per channel; larger images are refused before decoding."""
+
+    size: tuple[int, int] = (224, 224)  # width, height
+    color: str = "rgb"
+    scale: float = 255.0
+    mean: tuple[float, ...] = (0.0,)  # one value, or one per channel
+    std: tuple[float, ...] = (1.0,)
+    max_pixels: int = 40_000_000
+
+
+@dataclass(frozen=True)
 class Project:
     root: Path
     name: str
@@ -109,8 +122,10 @@ class Project:
     output_s3: str | None = None  # s3://bucket/prefix for the predictions of S3-triggered runs
     text: Text | None = None
     input_shape: tuple[int, ...] = ()
-    image_size: tuple[int, int] = (224, 224)  # width, height
-    image_color: str = "rgb"
+    image: Image = field(default_factory=Image)
+    top_k: int = 5
+    epoch: int | None = None  # None: the newest NAME-NNNN.params
+    sha256: str | None = None  # the model bucket's manifest digest (with model_url)
 
     @property
     def converts(self) -> bool:
@@ -246,7 +261,12 @@ def load(root: Path) -> Project:
         labels = root / labels_rel
         if not labels.is_file():
             raise ConfigError(f"{path}: labels file {labels_rel!r} does not exist", "create it (one label per line)")
-    _get(doc, "model", "top_k", int, 5, path)
+    top_k = _get(doc, "model", "top_k", int, 5, path)
+    if top_k < 1:
+        raise ConfigError(f"{path}: [model] top_k = {top_k}", "use 1 or more (how many classes an answer lists)")
+    epoch = _get(doc, "model", "epoch", int, None, path)
+    if epoch is not None and epoch < 0:
+        raise ConfigError(f"{path}: [model] epoch = {epoch}", "use the NNNN of a NAME-NNNN.params file, or drop it")
     shape = _get(doc, "model", "input_shape", list, [], path)
     if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
         raise ConfigError(
@@ -259,12 +279,7 @@ def load(root: Path) -> Project:
             "set [model] input_shape (one example's shape, e.g. [1, 8, 8])",
         )
     text = _text(doc, path, root, model_path, kind)
-    color = _get(doc, "image", "color", str, "rgb", path)
-    if color not in COLORS:
-        raise ConfigError(f"{path}: [image] color {color!r} is not known", f"use one of: {', '.join(COLORS)}")
-    size = _get(doc, "image", "size", list, [224, 224], path)
-    if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
-        raise ConfigError(f"{path}: [image] size must be [width, height], got {size!r}", "e.g. size = [224, 224]")
+    image = _image(doc, path)
 
     fn = _function(doc, path)
     output = _get(doc, "output", "s3", str, None, path)
@@ -293,9 +308,48 @@ def load(root: Path) -> Project:
         output_s3=output,
         text=text,
         input_shape=tuple(shape),
-        image_size=(size[0], size[1]),
-        image_color=color,
+        image=image,
+        top_k=top_k,
+        epoch=epoch,
+        sha256=sha256 if model_url else None,
     )
+
+
+def _image(doc: dict[str, Any], path: Path) -> Image:
+    """The [image] table: size, colour and normalisation, with a mean and std per channel (or one)."""
+    color = _get(doc, "image", "color", str, "rgb", path)
+    if color not in COLORS:
+        raise ConfigError(f"{path}: [image] color {color!r} is not known", f"use one of: {', '.join(COLORS)}")
+    size = _get(doc, "image", "size", list, [224, 224], path)
+    if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+        raise ConfigError(f"{path}: [image] size must be [width, height], got {size!r}", "e.g. size = [224, 224]")
+    scale = _get(doc, "image", "scale", (int, float), 255.0, path)
+    if not scale > 0:
+        raise ConfigError(f"{path}: [image] scale = {scale}", "use the pixel value that maps to 1 (e.g. 255.0)")
+    channels = 1 if color == "gray" else 3
+    mean = _channels(doc, "mean", 0.0, channels, path)
+    std = _channels(doc, "std", 1.0, channels, path)
+    if 0.0 in std:
+        raise ConfigError(f"{path}: [image] std has a 0 (pixels are divided by it)", "use positive values")
+    max_pixels = _get(doc, "image", "max_pixels", int, 40_000_000, path)
+    if max_pixels < 1:
+        raise ConfigError(f"{path}: [image] max_pixels = {max_pixels}", "use a positive pixel count")
+    return Image((size[0], size[1]), color, float(scale), mean, std, max_pixels)
+
+
+def _channels(doc: dict[str, Any], key: str, default: float, channels: int, path: Path) -> tuple[float, ...]:
+    """[image] mean or std: one number for every channel, or a list with one per channel."""
+    value = _get(doc, "image", key, (int, float, list), default, path)
+    values = value if isinstance(value, list) else [value]
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    if not numbers or len(values) not in (1, channels):
+        raise ConfigError(
+            f"{path}: [image] {key} must be "
+            + ("one number (gray has one channel)" if channels == 1 else f"a number or {channels} (one per channel)")
+            + f", got {value!r}",
+            f"e.g. {key} = {[0.5] * channels if channels > 1 else 0.5}",
+        )
+    return tuple(float(v) for v in values)
 
 
 def _function(doc: dict[str, Any], path: Path) -> Function:

@@ -14,6 +14,7 @@ import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,6 +112,21 @@ def digits_stub(tmp_path: Path) -> Path:
     (dest / "model" / "digits-symbol.json").write_text("{}")
     (dest / "model" / "digits-0000.params").write_bytes(b"placeholder")
     return dest
+
+
+def image_config(root: Path) -> Path:
+    """The configuration `lit build` writes into the image (lit.json), written for the project at
+    root into its .lit directory: what the runtime reads when a test starts it in-process."""
+    from lit import project, runtime_config
+
+    return runtime_config.write(project.load(root), root / ".lit" / runtime_config.FILE)
+
+
+def start_app(root: Path) -> Any:
+    """The runtime in-process on a project, started as in its image (no MXNet import before this)."""
+    from lit_runtime.app import App
+
+    return App.start(root, image_config(root))
 
 
 def heldout(root: Path) -> list[tuple[Path, int]]:

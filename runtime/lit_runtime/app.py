@@ -44,11 +44,13 @@ class App:
         self.s3: Any = None  # see _s3()
 
     @classmethod
-    def start(cls, root: Any = None) -> App:
+    def start(cls, root: Any = None, config: Any = None) -> App:
+        """The function, initialized from the task root (default: LAMBDA_TASK_ROOT) and the
+        configuration `lit build` wrote there (or the one at `config`)."""
         t0 = time.perf_counter()
         p0 = _process_start()
         cpus = threads.configure()
-        conf = settings.load(root) if root is not None else settings.load()
+        conf = settings.load(root, config) if root is not None else settings.load(path=config)
         if conf.engine == "mxnet":
             fastmx.install()  # before anything (service.py included) imports mxnet
         # OpenCV's own ceiling, for formats whose header imagesize.py does not read

@@ -20,10 +20,6 @@ from .errors import ModelError
 MANIFEST = "lit-manifest.json"
 
 
-def is_remote(path: str) -> bool:
-    return path.startswith(("s3://", "https://", "http://"))
-
-
 def _get(url: str) -> bytes:
     if url.startswith("s3://"):
         from .s3 import S3, S3Error, parse_url

@@ -1,65 +1,63 @@
-"""The function's lit.toml, as the runtime needs it (a subset of what the CLI validates)."""
+"""The function's configuration, as `lit build` wrote it into the image (/var/task/lit.json).
+
+lit.toml is validated once, by the CLI (lit/project.py), which writes every value explicitly and
+every path as the image lays it out (lit/runtime_config.py). This module reads that file and holds
+no defaults of its own, so the two sides cannot drift.
+"""
 
 from __future__ import annotations
 
+import json
 import os
-import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from .fetch import is_remote
-
 TASK_ROOT = Path(os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
+FILE = "lit.json"
+SCHEMA = 1  # the version lit/runtime_config.py writes
+MAX_OBJECT_BYTES = 50 * 1024 * 1024  # an S3 object read for one prediction
 
 
 class ConfigError(Exception):
-    """lit.toml inside the image is missing or wrong; raised at init, so the function never starts."""
+    """The image's configuration (or a file it names) is missing or wrong: raised at init, so the function
+    never starts."""
 
 
 @dataclass(frozen=True)
 class ImageOptions:
-    size: tuple[int, int] = (224, 224)  # width, height
-    color: str = "rgb"  # rgb | bgr | gray
-    scale: float = 255.0
-    mean: tuple[float, ...] = (0.0,)
-    std: tuple[float, ...] = (1.0,)
-    max_pixels: int = 40_000_000
+    size: tuple[int, int]  # width, height
+    color: str  # rgb | bgr | gray
+    scale: float
+    mean: tuple[float, ...]  # one value, or one per channel
+    std: tuple[float, ...]
+    max_pixels: int
 
 
 @dataclass(frozen=True)
 class TextOptions:
-    tokenizer: Path | None = None  # default: tokenizer.json in the model directory
-    max_length: int = 128
-    padding: str = "longest"  # longest | max_length (a graph with a fixed sequence length pads to it)
-    truncation: bool = True
+    tokenizer: Path | None  # None: tokenizer.json in the model directory (a model bucket's)
+    max_length: int
+    padding: str  # longest | max_length (a graph with a fixed sequence length pads to it)
+    truncation: bool
 
 
 @dataclass(frozen=True)
 class Settings:
     name: str
     model_dir: Path
-    model_format: str = "mxnet"
-    engine: str = "mxnet"  # mxnet | onnxruntime
-    input_kind: str = "image"  # image | tensor | text
-    epoch: int | None = None
-    top_k: int = 5
-    labels: tuple[str, ...] = ()
-    image: ImageOptions = field(default_factory=ImageOptions)
-    text: TextOptions = field(default_factory=TextOptions)
-    service: Path | None = None
-    model_url: str | None = None  # s3:// or https:// model bucket, fetched at cold start
-    model_sha256: str | None = None
-    input_shape: tuple[int, ...] = ()  # one example's shape, for warming a tensor model at init
-    output_s3: str | None = None  # s3://bucket/prefix for predictions of S3-triggered runs
-    max_object_bytes: int = 50 * 1024 * 1024
-
-
-def _floats(value: object, what: str) -> tuple[float, ...]:
-    if isinstance(value, (int, float)):
-        return (float(value),)
-    if isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
-        return tuple(float(v) for v in value)
-    raise ConfigError(f"lit.toml: [image] {what} must be a number or a list of numbers, got {value!r}")
+    engine: str  # mxnet | onnxruntime
+    input_kind: str  # image | tensor | text
+    epoch: int | None  # None: the newest NAME-NNNN.params
+    top_k: int
+    labels: tuple[str, ...]
+    image: ImageOptions
+    text: TextOptions | None  # None unless input_kind is text
+    service: Path | None
+    model_url: str | None  # s3:// or https:// model bucket, fetched at cold start
+    model_sha256: str | None
+    input_shape: tuple[int, ...]  # one example's shape, for warming a tensor model at init
+    output_s3: str | None  # s3://bucket/prefix for predictions of S3-triggered runs
+    max_object_bytes: int = MAX_OBJECT_BYTES
 
 
 def _engine(name: str) -> str:
@@ -73,57 +71,64 @@ def _engine(name: str) -> str:
     return name
 
 
-def load(root: Path = TASK_ROOT) -> Settings:
-    path = Path(os.environ.get("LIT_CONFIG", root / "lit.toml"))
+def load(root: Path = TASK_ROOT, path: Path | None = None) -> Settings:
+    """The configuration at `path` (default: LIT_CONFIG, else lit.json in the task root)."""
+    path = Path(path or os.environ.get("LIT_CONFIG") or root / FILE)
+    rebuild = "rebuild the image with `lit build` (lit and the image's base must be the same release)"
     try:
-        doc = tomllib.loads(path.read_text())
+        doc = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"{path} not found: the image has no lit.toml; build it with `lit build`") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    model = doc.get("model", {})
-    img = doc.get("image", {})
+        raise ConfigError(
+            f"{path} not found: this image was not built by `lit build`, or by a lit older than its runtime; " + rebuild
+        ) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not JSON ({exc}); {rebuild}") from None
+    schema = doc.get("schema") if isinstance(doc, dict) else None
+    if schema != SCHEMA:
+        raise ConfigError(f"{path} has schema {schema!r}, this runtime reads schema {SCHEMA}; {rebuild}")
+    try:
+        return _settings(doc, root)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ConfigError(
+            f"{path} is not a configuration `lit build` wrote ({type(exc).__name__}: {exc}); {rebuild}"
+        ) from None
+
+
+def _settings(doc: dict, root: Path) -> Settings:
+    model, image, text = doc["model"], doc["image"], doc["text"]
     model_dir = Path(os.environ.get("LIT_MODEL_DIR", root / "model"))
-    model_ref = str(model.get("path", "model"))
-    remote = model_ref if is_remote(model_ref) else None
-    if remote and not model.get("sha256"):
-        raise ConfigError(f"[model] path is {remote} but [model] sha256 is missing; `lit model push` prints it")
-    labels: tuple[str, ...] = ()
-    if labels_file := model.get("labels"):
-        labels_path = root / labels_file
-        if not labels_path.is_file():
-            raise ConfigError(f"labels file {labels_path} is missing from the image")
-        labels = tuple(line.strip() for line in labels_path.read_text().splitlines() if line.strip())
-    size = img.get("size", [224, 224])
     service = root / "service.py"
-    fmt = str(model.get("format", "mxnet"))
-    text = doc.get("text", {})
     return Settings(
-        name=str(doc.get("name", "function")),
+        name=str(doc["name"]),
         model_dir=model_dir,
-        model_format=fmt,
-        engine=_engine(str(model.get("engine", {"onnx": "onnxruntime"}.get(fmt, "mxnet")))),
-        input_kind=str(model.get("input", "image")),
-        epoch=model.get("epoch"),
-        top_k=int(model.get("top_k", 5)),
-        labels=labels,
+        engine=_engine(str(model["engine"])),
+        input_kind=str(model["input"]),
+        epoch=None if model["epoch"] is None else int(model["epoch"]),
+        top_k=int(model["top_k"]),
+        labels=tuple(str(label) for label in model["labels"]),
         image=ImageOptions(
-            size=(int(size[0]), int(size[1])),
-            color=str(img.get("color", "rgb")),
-            scale=float(img.get("scale", 255.0)),
-            mean=_floats(img.get("mean", 0.0), "mean"),
-            std=_floats(img.get("std", 1.0), "std"),
-            max_pixels=int(img.get("max_pixels", 40_000_000)),
+            size=(int(image["size"][0]), int(image["size"][1])),
+            color=str(image["color"]),
+            scale=float(image["scale"]),
+            mean=tuple(float(v) for v in image["mean"]),
+            std=tuple(float(v) for v in image["std"]),
+            max_pixels=int(image["max_pixels"]),
         ),
-        text=TextOptions(
-            tokenizer=root / text["tokenizer"] if "tokenizer" in text else None,
-            max_length=int(text.get("max_length", 128)),
-            padding=str(text.get("padding", "longest")),
-            truncation=bool(text.get("truncation", True)),
-        ),
+        text=None if text is None else _text(text, root, model_dir),
         service=service if service.is_file() else None,
-        output_s3=doc.get("output", {}).get("s3"),
-        input_shape=tuple(int(v) for v in model.get("input_shape", ())),
-        model_url=remote,
-        model_sha256=model.get("sha256"),
+        model_url=model["url"],
+        model_sha256=model["sha256"],
+        input_shape=tuple(int(v) for v in model["input_shape"]),
+        output_s3=doc["output"]["s3"],
+    )
+
+
+def _text(text: dict, root: Path, model_dir: Path) -> TextOptions:
+    where = text["tokenizer"]
+    tokenizer = None if where is None else {"model": model_dir, "task": root}[where["in"]] / where["path"]
+    return TextOptions(
+        tokenizer=tokenizer,
+        max_length=int(text["max_length"]),
+        padding=str(text["padding"]),
+        truncation=bool(text["truncation"]),
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InputError, ModelError
-from .settings import ConfigError, Settings
+from .settings import ConfigError, Settings, TextOptions
 
 PAD_TOKENS = ("[PAD]", "<pad>", "<|pad|>", "[pad]")
 
@@ -42,7 +42,7 @@ def check(value: Any, what: str) -> str:
 def load(conf: Settings) -> Any:
     from tokenizers import Tokenizer
 
-    path = conf.text.tokenizer or conf.model_dir / "tokenizer.json"
+    path = options(conf).tokenizer or conf.model_dir / "tokenizer.json"
     if not path.is_file():
         raise ConfigError(f"the tokenizer {path} is missing; save tokenizer.json beside the model")
     try:
@@ -86,17 +86,23 @@ def pad_id(tokenizer: Any) -> int:
     return 0
 
 
-def encode(texts: list[str], tokenizer: Any, conf: Settings, fixed: int | None) -> dict[str, Any]:
+def options(conf: Settings) -> TextOptions:
+    if conf.text is None:
+        raise ConfigError("[model] input is text but the image's configuration has no [text] options; rebuild it")
+    return conf.text
+
+
+def encode(texts: list[str], tokenizer: Any, opts: TextOptions, fixed: int | None) -> dict[str, Any]:
     """Token ids, attention mask and type ids for a batch, as int64 [batch, length] arrays."""
     import numpy as np
 
-    limit = fixed or conf.text.max_length
+    limit = fixed or opts.max_length
     encodings = tokenizer.encode_batch(texts)
     lengths = [len(e.ids) for e in encodings]
-    if not conf.text.truncation and max(lengths) > limit:
+    if not opts.truncation and max(lengths) > limit:
         i = max(range(len(lengths)), key=lengths.__getitem__)
         raise InputError(f"text {i} is {lengths[i]} tokens, over max_length {limit} ([text] truncation = false)", 413)
-    if fixed or conf.text.padding == "max_length":
+    if fixed or opts.padding == "max_length":
         width = limit
     else:
         width = min(max(max(lengths), 1), limit)
@@ -126,7 +132,7 @@ def preprocess(inputs: list[Any], ctx: Any) -> dict[str, Any]:
     shapes = getattr(ctx.model, "lit_shapes", {}) or {}
     seq = (shapes.get(mapping.ids) or [None, None])[1:2]
     fixed = seq[0] if seq and isinstance(seq[0], int) else None
-    encoded = encode(inputs, ctx.state["tokenizer"], ctx.settings, fixed)
+    encoded = encode(inputs, ctx.state["tokenizer"], options(ctx.settings), fixed)
     dtypes = input_dtypes(ctx)
     batch: dict[str, Any] = {mapping.ids: encoded["ids"]}
     if mapping.mask:

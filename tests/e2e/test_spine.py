@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lit.docker import Docker, RunSpec
-from tests.conftest import FIXTURES, heldout
+from tests.conftest import FIXTURES, free_port, heldout
 from tests.e2e.conftest import RUN_ID, _function_name, copy_project, lit
 
 pytestmark = pytest.mark.e2e
@@ -160,6 +160,40 @@ def test_code_only_rebuild_changes_only_the_top_layer(
         docker.remove_image(tag)
         if first:
             docker.remove_image(first["id"])  # the replaced image, left dangling by the rebuild
+
+
+def test_the_image_carries_lit_toml_as_checked_and_runs_it_until_rebuilt(
+    docker: Docker, base_image: tuple[str, str], digits_project: Path, tmp_path: Path, running
+) -> None:
+    from lit import project as projects
+    from lit import runtime_config
+
+    project = copy_project(digits_project, tmp_path / "config", f"config-t{RUN_ID}")
+    tag = f"lit-config-t{RUN_ID}:latest"
+    replaced = ""
+    try:
+        replaced = json.loads(lit("build", str(project), "--base", base_image[0], "--json").stdout)["id"]
+        carried = docker.run_once(RunSpec(tag, ("/var/task/lit.json",), network="none", entrypoint="cat")).stdout
+        assert json.loads(carried) == runtime_config.document(projects.load(project))
+        path, _ = heldout(project)[0]
+        config = project / "lit.toml"
+        config.write_text(config.read_text().replace("top_k = 3", "top_k = 2"))
+
+        started = lit("run", str(project), "--port", str(port := free_port()))
+        assert "lit.toml changed since" in started.stderr and "`lit build" in started.stderr
+        assert len(post(port, {"image": b64(path)})[1]["predictions"][0]) == 3, "the image runs what it was built with"
+        lit("stop", str(project))
+
+        lit("build", str(project), "--base", base_image[0], "-q")
+        port = running(project)
+        assert len(post(port, {"image": b64(path)})[1]["predictions"][0]) == 2
+        again = lit("run", str(project), "--port", str(free_port()))
+        assert "lit.toml changed" not in again.stderr
+    finally:
+        lit("stop", str(project), check=False)
+        docker.remove_image(tag)
+        if replaced:
+            docker.remove_image(replaced)
 
 
 def test_model_that_fails_to_load_fails_the_build_and_keeps_the_old_image(

@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import batch_event, heldout, load_event
+from tests.conftest import batch_event, heldout, load_event, start_app
 
 pytestmark = pytest.mark.functional
 pytest.importorskip("mxnet")
@@ -644,7 +644,7 @@ def check(case: Case, answer: Any) -> None:
 def app(digits_model: Path) -> App:
     """One App for the module, on the digits project. It writes no predictions to S3: moto server's
     round trips are most of the S3 test's time, and tests/functional/test_triggers.py covers that."""
-    return App.start(digits_model)
+    return start_app(digits_model)
 
 
 @pytest.fixture(scope="module")

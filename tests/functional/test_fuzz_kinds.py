@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import batch_event, load_event
+from tests.conftest import batch_event, load_event, start_app
 from tests.fixtures import onnx_models
 
 pytestmark = pytest.mark.functional
@@ -50,7 +50,7 @@ def make_app(root: Path, kind: str) -> App:
     onnx_models.bag_of_words_classifier(root / "model" / "m.onnx")
     onnx_models.word_tokenizer(root / "model" / "tokenizer.json")
     (root / "labels.txt").write_text("\n".join(onnx_models.TOPICS) + "\n")
-    return App.start(root)
+    return start_app(root)
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, heldout, load_event
+from tests.conftest import FIXTURES, heldout, load_event, start_app
 
 pytestmark = pytest.mark.functional
 pytest.importorskip("mxnet")
 
-from lit_runtime.app import App  # noqa: E402
 
 UNITS = {"Milliseconds", "Megabytes", "Count"}
 
@@ -49,7 +48,7 @@ def records(out: str, event: str) -> list[dict]:
 
 def test_init_and_request_lines_are_emf(digits_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     shutil.copy(FIXTURES / "services" / "raises_in_inference.py", digits_copy / "service.py")
-    app = App.start(digits_copy)
+    app = start_app(digits_copy)
     (init,) = records(capsys.readouterr().out, "init")
     assert set(check_emf(init)) == {"imports_ms", "setup_ms", "model_load_ms", "warm_up_ms", "init_ms"}
     parts = init["imports_ms"] + init["setup_ms"] + init["model_load_ms"] + init["warm_up_ms"]

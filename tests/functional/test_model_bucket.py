@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import heldout, load_event
+from tests.conftest import heldout, load_event, start_app
 
 pytestmark = pytest.mark.functional
 pytest.importorskip("mxnet")
 
-from lit_runtime.app import App  # noqa: E402
 from lit_runtime.errors import ModelError  # noqa: E402
 
 
@@ -56,20 +55,20 @@ def test_push_fetch_verify_and_cache(
     monkeypatch.setenv("LIT_MODEL_CACHE", str(tmp_path / "cache"))
     project = remote_project(digits_copy, pushed["url"], pushed["sha256"])
 
-    app = App.start(project)
+    app = start_app(project)
     path, label = heldout(project)[0]
     assert int(app.handle(load_event("direct-image", path.read_bytes()))["predictions"][0][0]["label"]) == label
     assert (tmp_path / "cache" / pushed["sha256"] / ".verified").is_file()
 
     # a second cold start in the same sandbox reads /tmp, not the bucket
     s3.delete_object(Bucket=bucket, Key="digits/v1/digits-0000.params")
-    App.start(project)
+    start_app(project)
 
     # a changed model no longer matches the pinned digest: init fails, saying so
     s3.put_object(Bucket=bucket, Key="digits/v1/lit-manifest.json", Body=b'{"files": {}}')
     shutil.rmtree(tmp_path / "cache")
     with pytest.raises(ModelError, match="model changed since it was pinned"):
-        App.start(project)
+        start_app(project)
 
 
 def test_tampered_file_is_refused(aws: str, digits_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,7 +81,7 @@ def test_tampered_file_is_refused(aws: str, digits_copy: Path, tmp_path: Path, m
     s3.put_object(Bucket=bucket, Key="m/digits-0000.params", Body=b"evil")
     monkeypatch.setenv("LIT_MODEL_CACHE", str(tmp_path / "cache"))
     with pytest.raises(ModelError, match="its manifest says"):
-        App.start(remote_project(digits_copy, pushed["url"], pushed["sha256"]))
+        start_app(remote_project(digits_copy, pushed["url"], pushed["sha256"]))
     assert not any((tmp_path / "cache").glob("*")), "nothing half-fetched is left to be trusted"
 
 
@@ -102,7 +101,7 @@ def test_https_model_url(digits_copy: Path, tmp_path: Path, monkeypatch: pytest.
 
         monkeypatch.setenv("LIT_MODEL_CACHE", str(tmp_path / "cache"))
         url = f"http://127.0.0.1:{server.server_address[1]}/digits"
-        app = App.start(remote_project(digits_copy, url, hashlib.sha256(body).hexdigest()))
+        app = start_app(remote_project(digits_copy, url, hashlib.sha256(body).hexdigest()))
         path, label = heldout(digits_copy)[0]
         assert (
             int(
@@ -172,7 +171,7 @@ def test_an_onnx_text_model_and_its_tokenizer_from_the_bucket_on_onnx_runtime(
     )
     monkeypatch.setenv("LIT_MODEL_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("LIT_MODEL_DIR", raising=False)
-    app = App.start(root)
+    app = start_app(root)
     assert app.ctx.settings.engine == "onnxruntime"
     answer = app.handle({"texts": ["the judge", "pasta with cheese"]})
     assert [p[0]["label"] for p in answer["predictions"]] == ["law", "food"]
@@ -194,14 +193,14 @@ def test_the_model_bucket_with_signatures_checked(
     boto3.session.Session(region_name="us-east-1").client("s3").create_bucket(Bucket=bucket)  # no cached keys
     pushed = push(digits_copy / "model", f"s3://{bucket}/digits v1+ü/ö")
     project = remote_project(digits_copy, pushed["url"], pushed["sha256"])
-    app = App.start(project)
+    app = start_app(project)
     path, label = heldout(project)[0]
     assert int(app.handle(load_event("direct-image", path.read_bytes()))["predictions"][0][0]["label"]) == label
 
     shutil.rmtree(tmp_path / "cache")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto_auth["secret"][:-1] + "x")
     with pytest.raises(ModelError, match="SignatureDoesNotMatch"):
-        App.start(project)
+        start_app(project)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIA" + "Z" * 16)
     with pytest.raises(ModelError, match="InvalidAccessKeyId"):
-        App.start(project)
+        start_app(project)

@@ -47,14 +47,13 @@ def test_not_an_onnx_file(tmp_path: Path) -> None:
 
 
 def test_named_inputs_and_warm_up_from_the_graph(tmp_path: Path) -> None:
-    from lit_runtime.app import App
-
-    from tests.conftest import batch_event
+    from tests.conftest import batch_event, start_app
 
     src = onnx_models.two_inputs(tmp_path / "two.onnx")
     convert(src, tmp_path / "model")
     (tmp_path / "lit.toml").write_text(
-        'name = "two"\n[model]\npath = "model"\nformat = "onnx"\nengine = "mxnet"\ninput = "tensor"\n'
+        # the model directory holds the conversion's output, as the image does
+        'name = "two"\n[model]\npath = "model"\nformat = "mxnet"\ninput = "tensor"\n'
     )
     (tmp_path / "service.py").write_text(
         "from lit_runtime import defaults\n"
@@ -62,7 +61,7 @@ def test_named_inputs_and_warm_up_from_the_graph(tmp_path: Path) -> None:
         "    context.state.setdefault('calls', []).append(sorted(batch) if isinstance(batch, dict) else None)\n"
         "    return defaults.inference(batch, context)\n"
     )
-    app = App.start(tmp_path)
+    app = start_app(tmp_path)
     assert app.ctx.state["calls"] == [["x", "y"]], "warmed at init with the graph's shapes"
     answer = app.handle({"input": {"x": [1.0, 2.0, 3.0], "y": [0.5, 0.5, 0.5]}})
     assert answer["predictions"] == [[2.5, 4.5, 6.5]]

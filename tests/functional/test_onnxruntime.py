@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import batch_event, load_event
+from tests.conftest import batch_event, image_config, load_event, start_app
 from tests.fixtures import onnx_models
 
 pytestmark = pytest.mark.functional
@@ -51,7 +51,7 @@ def text_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> App:
     onnx_models.bag_of_words_classifier(root / "model" / "topics.onnx")
     onnx_models.word_tokenizer(root / "model" / "tokenizer.json")
     (root / "labels.txt").write_text("\n".join(onnx_models.TOPICS) + "\n")
-    return App.start(root)
+    return start_app(root)
 
 
 def top(answer: dict) -> list[str]:
@@ -105,7 +105,7 @@ def test_tensor_model_takes_npy_and_json_in_its_own_dtype(tmp_path: Path, monkey
     root = project(tmp_path / "ids", TEXT_TOML.replace('input = "text"', 'input = "tensor"').split("[text]")[0])
     onnx_models.bag_of_words_classifier(root / "model" / "bow.onnx")
     (root / "labels.txt").write_text("a\nb\nc\n")
-    app = App.start(root)
+    app = start_app(root)
     ids = np.array([[2, 3, 0], [8, 9, 0]], np.int64)
     mask = (ids > 0).astype(np.int64)
     want = app.handle({"inputs": [{"input_ids": i.tolist(), "attention_mask": m.tolist()} for i, m in zip(ids, mask)]})
@@ -149,11 +149,13 @@ def test_a_missing_tokenizer_fails_init_naming_it(tmp_path: Path, monkeypatch: p
     root = project(tmp_path / "t", TEXT_TOML)
     onnx_models.bag_of_words_classifier(root / "model" / "topics.onnx")
     (root / "labels.txt").write_text("a\n")
-    with pytest.raises(ConfigError, match="tokenizer.json is missing"):
-        App.start(root)
     (root / "model" / "tokenizer.json").write_text("{not json")
+    config = image_config(root)  # lit build checks only that the file is there
     with pytest.raises(ConfigError, match="is not a tokenizers tokenizer.json"):
-        App.start(root)
+        App.start(root, config)
+    (root / "model" / "tokenizer.json").unlink()  # an image that lost it
+    with pytest.raises(ConfigError, match="tokenizer.json is missing"):
+        App.start(root, config)
 
 
 def test_parity_check_catches_a_model_that_drifted(text_app: App, tmp_path: Path) -> None:

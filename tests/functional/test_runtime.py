@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, heldout, load_event
+from tests.conftest import FIXTURES, heldout, load_event, start_app
 
 pytestmark = pytest.mark.functional
 mx = pytest.importorskip("mxnet")
@@ -24,7 +24,7 @@ def start(monkeypatch: pytest.MonkeyPatch):
     def _start(root: Path, service: str | None = None) -> App:
         if service:
             shutil.copy(FIXTURES / "services" / f"{service}.py", root / "service.py")
-        return App.start(root)
+        return start_app(root)
 
     return _start
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, batch_event, heldout, load_event
+from tests.conftest import FIXTURES, batch_event, heldout, load_event, start_app
 
 pytestmark = pytest.mark.functional
 pytest.importorskip("mxnet")
@@ -23,7 +23,7 @@ BATCH_TRIGGERS = ["sqs-batch", "kinesis-batch", "dynamodb-batch"]
 @pytest.fixture()
 def counting_app(digits_copy: Path) -> App:
     shutil.copy(FIXTURES / "services" / "counts_inference.py", digits_copy / "service.py")
-    return App.start(digits_copy)
+    return start_app(digits_copy)
 
 
 def _images(root: Path, n: int) -> list[tuple[bytes, int]]:
@@ -72,7 +72,7 @@ def test_dynamodb_remove_records_are_reported_not_crashed(counting_app: App, dig
 def test_shape_mismatch_in_a_batch_isolates_the_bad_record(digits_copy: Path) -> None:
     config = digits_copy / "lit.toml"
     config.write_text(config.read_text().replace('input = "image"', 'input = "tensor"'))
-    app = App.start(digits_copy)
+    app = start_app(digits_copy)
     good = [[[0.0] * 8] * 8]
     event = batch_event("sqs-batch", [b"x", b"x", b"x"])
     for record, doc in zip(event["Records"], ({"input": good}, {"input": [[1.0, 2.0]]}, {"input": good})):
@@ -85,7 +85,7 @@ def test_shape_mismatch_in_a_batch_isolates_the_bad_record(digits_copy: Path) ->
 def test_direct_tensor_input(digits_copy: Path) -> None:
     config = digits_copy / "lit.toml"
     config.write_text(config.read_text().replace('input = "image"', 'input = "tensor"'))
-    app = App.start(digits_copy)
+    app = start_app(digits_copy)
     answer = app.handle({"inputs": [[[[0.0] * 8] * 8], [[[1.0] * 8] * 8]]})
     assert len(answer["predictions"]) == 2 and len(answer["predictions"][0]) == 10
     with pytest.raises(InputError, match="shape"):
@@ -103,7 +103,7 @@ def test_s3_object_created_reads_and_writes_through_moto(aws: str, digits_copy: 
     s3.create_bucket(Bucket=out)
     config = digits_copy / "lit.toml"
     config.write_text(config.read_text() + f'\n[output]\ns3 = "s3://{out}/predictions"\n')
-    app = App.start(digits_copy)
+    app = start_app(digits_copy)
     ((img, label),) = _images(digits_copy, 1)
     key = "uploads/my digit (1).png"
     s3.put_object(Bucket=bucket, Key=key, Body=img)

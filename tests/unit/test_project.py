@@ -57,6 +57,17 @@ def test_good_config_loads_with_defaults(tmp_path: Path) -> None:
         ("name = 'x'\n[model]\npath = 'model'\n[function]\ntimeout = '30'\n", "must be int"),
         ("name = 'x'\n[model]\npath = 'model'\n[function]\nmemory = true\n", "must be int"),
         ("name = 'x'\n[model]\npath = 'model'\n[image]\nsize = [8]\n", "[width, height]"),
+        ("name = 'x'\n[model]\npath = 'model'\ntop_k = 0\n", "top_k = 0"),
+        ("name = 'x'\n[model]\npath = 'model'\nepoch = -1\n", "epoch = -1"),
+        ("name = 'x'\n[model]\npath = 'model'\n[image]\nscale = 0\n", "scale = 0"),
+        ("name = 'x'\n[model]\npath = 'model'\n[image]\nmean = [0.5, 0.5]\n", "a number or 3 (one per channel)"),
+        (
+            "name = 'x'\n[model]\npath = 'model'\n[image]\ncolor = 'gray'\nstd = [1, 2, 3]\n",
+            "one number (gray has one channel)",
+        ),
+        ("name = 'x'\n[model]\npath = 'model'\n[image]\nstd = [1.0, 0.0, 1.0]\n", "std has a 0"),
+        ("name = 'x'\n[model]\npath = 'model'\n[image]\nmean = true\n", "must be int or float or list"),
+        ("name = 'x'\n[model]\npath = 'model'\n[image]\nmax_pixels = 0\n", "max_pixels = 0"),
         ("name = 'x'\n[model]\npath = 'model'\nlabels = 'none.txt'\n", "labels file"),
         ("name = 'x'\n[model\npath = 'model'\n", "not valid TOML"),
         (
@@ -102,7 +113,7 @@ def test_engine_follows_the_format_unless_set(tmp_path: Path) -> None:
     legacy = project.load(make(tmp_path, onnx.replace('format = "onnx"', 'format = "onnx"\nengine = "mxnet"')))
     assert legacy.engine == "mxnet" and legacy.converts
     exported = project.load(make(tmp_path, GOOD.replace('path = "model"', 'path = "model"\nengine = "onnxruntime"')))
-    assert exported.engine == "onnxruntime" and exported.converts and exported.image_size == (8, 8)
+    assert exported.engine == "onnxruntime" and exported.converts and exported.image.size == (8, 8)
 
 
 def test_onnx_from_a_model_bucket_runs_on_onnxruntime(tmp_path: Path) -> None:
