@@ -280,7 +280,7 @@ def measure_size(
         result.warm_p99_ci_ms = (round(lo, 3), round(hi, 3))
         billed = [float(m) for m in _BILLED.findall(docker.logs(running.container))][-warm:]
         result.billed_ms = round(statistics.fmean(billed), 3) if billed else math.ceil(result.warm_p50_ms)
-        result.cost_per_million = cost_per_million(result.billed_ms, memory, project.function.architecture)
+        result.cost_per_million = cost_per_million(result.billed_ms, memory, running.architecture)
     except LitError as exc:
         logs = docker.logs(running.container) if running else ""
         oom = "signal: killed" in logs or "signal: killed" in str(exc)  # the RIE's word for the OOM killer

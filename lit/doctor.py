@@ -142,8 +142,8 @@ def check_base(docker: Docker, ref: str, engine: str = "mxnet", architecture: st
     return Check("base image", OK, f"{ref} ({size}), runtime {carried} matches this lit")
 
 
-def _probe(docker: Docker, image: str, handler: str) -> dict[str, Any]:
-    architecture = arch.of_image(docker.image(image) or {})
+def _probe(docker: Docker, image: str, handler: str, architecture: str) -> dict[str, Any]:
+    """What the image's own runtime says of itself; `architecture` is the image's (its platform)."""
     limit = 600 if arch.emulated(architecture) else 120
     spec = RunSpec(
         image,
@@ -204,7 +204,7 @@ def check_rie(docker: Docker, base_ref: str | None, architecture: str) -> Check:
             "let `lit base build` fetch it (release page or the aws-sam-cli wheel), or set LIT_RIE to a downloaded binary",
         )
     try:
-        found = _probe(docker, base_ref, "lit_runtime.handler.handler")
+        found = _probe(docker, base_ref, "lit_runtime.handler.handler", arch.of_image(docker.image(base_ref) or {}))
     except LitError as exc:
         return _failed("lambda rie", exc)
     if not found["rie"]:
@@ -323,7 +323,7 @@ def check_image(docker: Docker, proj: Project, image: str | None = None) -> list
         problems.append((f"{size / 2**30:.1f} GiB is over Lambda's 10 GiB image limit", "drop files or requirements"))
     handler = (cfg.get("Cmd") or ["lit_runtime.handler.handler"])[0]
     try:
-        found = _probe(docker, ref, handler)
+        found = _probe(docker, ref, handler, built_for)
     except LitError as exc:
         return [_failed("image", exc)]
     if not found["entrypoint"]:

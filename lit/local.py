@@ -192,7 +192,7 @@ def instance(
         memory_swap_mb=memory,
         cpus=cpu_share(memory),
         env=env,
-        labels={"lit.memory": str(memory), **_labels(project, "instance", publish.host_port)},
+        labels={"lit.memory": str(memory), **_labels(project, "instance", publish.host_port, platform)},
     )
     return sandbox(spec, project) if sandboxed else spec
 
@@ -212,15 +212,21 @@ def proxy(
         memory_mb=256,
         entrypoint="/opt/lit/bin/python",
         labels={
-            **_labels(project, "proxy", port),
+            **_labels(project, "proxy", port, platform),
             "lit.instances": ",".join(f"{p}={c}" for p, c in instances.items()),
         },
     )
 
 
-def _labels(project: Project, role: str, port: int | None) -> dict[str, str]:
-    """What `lit stop` and `lit invoke` find containers by (only the one on the port has lit.port)."""
-    return {LABEL: project.name, "lit.role": role, **({"lit.port": str(port)} if port is not None else {})}
+def _labels(project: Project, role: str, port: int | None, platform: str | None) -> dict[str, str]:
+    """What `lit stop` and `lit invoke` find containers by (only the one on the port has lit.port),
+    and the image's platform, so that `lit invoke` need not inspect the image for it."""
+    labels = {LABEL: project.name, "lit.role": role}
+    if port is not None:
+        labels["lit.port"] = str(port)
+    if platform is not None:
+        labels["lit.platform"] = platform
+    return labels
 
 
 def start(
@@ -304,7 +310,11 @@ def find(docker: Docker, project: Project) -> Running:
             instances = {int(p): cid for p, cid in pairs}
         url = f"http://127.0.0.1:{port}{INVOKE_PATH}"
         image = info["Config"]["Image"]
-        architecture = arch.of_image(docker.image(image) or {}) or arch.host()
+        platform = c.labels.get("lit.platform")
+        if platform:
+            architecture = arch.name(platform.rpartition("/")[2])
+        else:  # started by an earlier lit
+            architecture = arch.of_image(docker.image(image) or {}) or arch.host()
         return Running(info["Id"], c.name, port, url, image, mem, cpu_share(mem), instances, architecture)
     raise LitError(f"{project.name} is not running locally", f"start it with `lit run {project.root}`")
 

@@ -85,6 +85,7 @@ def test_instances_behind_the_proxy_and_the_proxy(digits_stub: Path) -> None:
     assert flags[flags.index("LAMBDA_TASK_ROOT=/var/task") + 1 :] == [
         *("-e", "LIT_IDLE_RECLAIM_S=2.5"),
         *("--label", "lit.memory=2048", "--label", "lit.run=digits", "--label", "lit.role=instance"),
+        *("--label", "lit.platform=linux/arm64"),
     ], "no lit.port: `lit invoke` finds the proxy, not the instances"
     proxy = local.proxy(proj, "img", 9000, {40001: "c1", 40002: "c2"}, name="lit-digits-9000", platform=None)
     assert proxy.command == ("-m", "lit_runtime.proxy", "9000", "40001,40002")
