@@ -88,7 +88,9 @@ def pad_id(tokenizer: Any) -> int:
 
 def options(conf: Settings) -> TextOptions:
     if conf.text is None:
-        raise ConfigError("[model] input is text but the image's configuration has no [text] options; rebuild it")
+        raise ConfigError(
+            "[model] input is text but the image's configuration has no [text] options; rebuild it with `lit build`"
+        )
     return conf.text
 
 
