@@ -63,7 +63,7 @@ def start(docker: Docker, image: str, port: int, memory: int) -> str:
         publish=Publish(8080, port),
         memory_mb=memory,
         memory_swap_mb=memory,
-        cpus=round(memory / 1769, 3),
+        cpus=round(memory / project.MB_PER_VCPU, 3),
         env={"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory)},
     )
     return docker.run(spec)
@@ -90,7 +90,7 @@ def in_process(docker: Docker, image: str, body: bytes, memory: int, n: int) -> 
             ("/b/inprocess.py", "/e/event.json", str(n)),
             network="none",
             memory_mb=memory,
-            cpus=round(memory / 1769, 3),
+            cpus=round(memory / project.MB_PER_VCPU, 3),
             env={"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory)},
             volumes={str(ROOT / "benchmarks"): "/b:ro", tmp: "/e:ro"},
             entrypoint="/opt/lit/bin/python",

@@ -50,7 +50,7 @@ class App:
         t0 = time.perf_counter()
         p0 = _process_start()
         cpus = threads.configure()
-        conf = settings.load(root, config) if root is not None else settings.load(path=config)
+        conf = settings.load(settings.TASK_ROOT if root is None else root, config)
         if conf.engine == "mxnet":
             fastmx.install()  # before anything (service.py included) imports mxnet
         # OpenCV's own ceiling, for formats whose header imagesize.py does not read
