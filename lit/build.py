@@ -15,7 +15,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ class BuildResult:
     size: int
     seconds: float
     layers: list[dict[str, object]]
+    decisions: list[str] = field(default_factory=list)  # what the image check decided from the graph
 
 
 CHECK_LABEL = "lit.check"  # on the container of `lit build`'s image check
@@ -233,8 +234,9 @@ def _config(project: Project, code: Path) -> None:
     runtime_config.write(project, code / runtime_config.FILE)
 
 
-def check(docker: Docker, image: str, project: Project) -> None:
-    """Run the runtime's init inside the image; a model that fails to load fails the build."""
+def check(docker: Docker, image: str, project: Project) -> list[str]:
+    """Run the runtime's init inside the image; a model that fails to load fails the build. Returns
+    what the runtime decided from the graph (its task and why, a fixed batch size)."""
     architecture = project.function.architecture
     spec = RunSpec(
         image,
@@ -253,15 +255,15 @@ def check(docker: Docker, image: str, project: Project) -> None:
             f"or out of memory at [function] memory = {project.function.memory} MB",
             "nothing was tagged; run `lit build` again, with more [function] memory if the model needs it",
         )
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines()
-        ours = [line.removeprefix("lit-check: ") for line in lines if line.startswith("lit-check: ")]
-        message = ours[-1] if ours else "\n".join(lines[-10:]) or f"exit code {proc.returncode}"
-        raise LitError(
-            f"the built image does not start: {message}",
-            "fix the model files, lit.toml or service.py named above, then `lit build` again "
-            "(--no-check skips this test)",
-        )
+    lines = proc.stderr.strip().splitlines()
+    ours = [line.removeprefix("lit-check: ") for line in lines if line.startswith("lit-check: ")]
+    if proc.returncode == 0:
+        return ours
+    message = ours[-1] if ours else "\n".join(lines[-10:]) or f"exit code {proc.returncode}"
+    raise LitError(
+        f"the built image does not start: {message}",
+        "fix the model files, lit.toml or service.py named above, then `lit build` again (--no-check skips this test)",
+    )
 
 
 def _explain(project: Project, build_log: list[str]) -> LitError:
@@ -417,10 +419,11 @@ def _build(
         finally:
             docker.prune_stages(("lit.stage=function-build", f"lit.project={project.name}"), seen)
     replaced = (docker.image(image) or {}).get("Id")
+    decisions: list[str] = []
     try:
         if run_check:
             log("checking the image: runtime init, model load, warm-up")
-            check(docker, candidate, project)
+            decisions = check(docker, candidate, project)
         docker.tag(candidate, image)
     finally:
         docker.remove_image(candidate)
@@ -428,4 +431,6 @@ def _build(
         docker.remove_if_untagged(replaced)
     info = docker.image(image) or {}
     layers = [{"size": int(h["Size"]), "created_by": h["CreatedBy"][:160]} for h in docker.history(image)]
-    return BuildResult(image, image_id, base_ref, int(info.get("Size", 0)), round(time.monotonic() - start, 1), layers)
+    return BuildResult(
+        image, image_id, base_ref, int(info.get("Size", 0)), round(time.monotonic() - start, 1), layers, decisions
+    )

@@ -15,14 +15,18 @@ FORMATS = ("mxnet", "onnx")
 ENGINES = ("mxnet", "onnxruntime")
 DEFAULT_ENGINE = {"mxnet": "mxnet", "onnx": "onnxruntime"}  # by [model] format
 INPUTS = ("image", "tensor", "text")
+TASKS = ("classify", "embed", "detect", "raw")  # runtime/lit_runtime/tasks; none set: chosen from the graph
+POOLING = ("mean", "cls", "max")
 PADDING = ("longest", "max_length")
 COLORS = ("rgb", "bgr", "gray")
 MB_PER_VCPU = 1769  # Lambda gives one full vCPU at 1,769 MB and scales CPU with memory
 
 # Every key lit.toml accepts, by table; anything else is a typo we report.
 _KEYS: dict[str, set[str]] = {
-    "": {"name", "model", "image", "text", "function", "build", "output"},
-    "model": {"path", "format", "engine", "input", "labels", "top_k", "epoch", "sha256", "input_shape"},
+    "": {"name", "model", "image", "text", "function", "build", "output", "embed", "detect"},
+    "model": {"path", "format", "engine", "input", "task", "labels", "top_k", "epoch", "sha256", "input_shape"},
+    "embed": {"pooling", "normalize", "output"},
+    "detect": {"score_threshold", "iou_threshold", "max_detections"},
     "text": {"tokenizer", "max_length", "padding", "truncation"},
     "output": {"s3"},
     "image": {"size", "color", "scale", "mean", "std", "max_pixels"},
@@ -93,6 +97,24 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Embed:
+    """[embed]: how a [batch, tokens, dim] output becomes one vector per input."""
+
+    pooling: str = "mean"
+    normalize: bool = False
+    output: str | None = None  # None: chosen by shape and name
+
+
+@dataclass(frozen=True)
+class Detect:
+    """[detect]: which detections an answer keeps."""
+
+    score_threshold: float = 0.25
+    iou_threshold: float = 0.45
+    max_detections: int = 100
+
+
+@dataclass(frozen=True)
 class Image:
     """How an image input becomes the model's tensor: resized, in this colour order, then
     (pixel / scale - mean) / std per channel; larger images are refused before decoding."""
@@ -126,6 +148,9 @@ class Project:
     top_k: int = 5
     epoch: int | None = None  # None: the newest NAME-NNNN.params
     sha256: str | None = None  # the model bucket's manifest digest (with model_url)
+    task: str | None = None  # None: chosen from the graph when the image is checked
+    embed: Embed = field(default_factory=Embed)
+    detect: Detect = field(default_factory=Detect)
 
     @property
     def converts(self) -> bool:
@@ -256,6 +281,12 @@ def load(root: Path) -> Project:
     kind = _get(doc, "model", "input", str, "image", path)
     if kind not in INPUTS:
         raise ConfigError(f"{path}: [model] input {kind!r} is not known", f"use one of: {', '.join(INPUTS)}")
+    task = _get(doc, "model", "task", str, None, path)
+    if task is not None and task not in TASKS:
+        raise ConfigError(
+            f"{path}: [model] task {task!r} is not known",
+            f"use one of: {', '.join(TASKS)} (or drop it: LIT chooses from the model's outputs)",
+        )
     labels = None
     if (labels_rel := _get(doc, "model", "labels", str, None, path)) is not None:
         labels = root / labels_rel
@@ -312,7 +343,31 @@ def load(root: Path) -> Project:
         top_k=top_k,
         epoch=epoch,
         sha256=sha256 if model_url else None,
+        task=task,
+        embed=_embed(doc, path),
+        detect=_detect(doc, path),
     )
+
+
+def _embed(doc: dict[str, Any], path: Path) -> Embed:
+    pooling = _get(doc, "embed", "pooling", str, "mean", path)
+    if pooling not in POOLING:
+        raise ConfigError(f"{path}: [embed] pooling {pooling!r} is not known", f"use one of: {', '.join(POOLING)}")
+    normalize = _get(doc, "embed", "normalize", bool, False, path)
+    return Embed(pooling, normalize, _get(doc, "embed", "output", str, None, path))
+
+
+def _detect(doc: dict[str, Any], path: Path) -> Detect:
+    values = []
+    for key, default in (("score_threshold", 0.25), ("iou_threshold", 0.45)):
+        value = float(_get(doc, "detect", key, (int, float), default, path))
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{path}: [detect] {key} = {value} is outside 0..1", f"e.g. {key} = {default}")
+        values.append(value)
+    most = _get(doc, "detect", "max_detections", int, 100, path)
+    if most < 1:
+        raise ConfigError(f"{path}: [detect] max_detections = {most}", "use 1 or more (detections per image)")
+    return Detect(values[0], values[1], most)
 
 
 def _image(doc: dict[str, Any], path: Path) -> Image:

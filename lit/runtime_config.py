@@ -17,7 +17,7 @@ from .errors import ConfigError
 from .project import CONFIG, Project
 
 FILE = "lit.json"  # in the task root, beside the function's code
-SCHEMA = 1  # runtime/lit_runtime/settings.py reads this version
+SCHEMA = 2  # runtime/lit_runtime/settings.py reads this version
 LABEL = "lit.config"  # the image label carrying the digest of the lit.json it holds
 
 
@@ -29,6 +29,7 @@ def document(project: Project) -> dict[str, Any]:
         "model": {
             "engine": project.engine,
             "input": project.input_kind,
+            "task": project.task,
             "epoch": project.epoch,
             "top_k": project.top_k,
             "labels": labels(project),
@@ -53,6 +54,16 @@ def document(project: Project) -> dict[str, Any]:
             "truncation": project.text.truncation,
         },
         "output": {"s3": project.output_s3},
+        "embed": {
+            "pooling": project.embed.pooling,
+            "normalize": project.embed.normalize,
+            "output": project.embed.output,
+        },
+        "detect": {
+            "score_threshold": project.detect.score_threshold,
+            "iou_threshold": project.detect.iou_threshold,
+            "max_detections": project.detect.max_detections,
+        },
     }
 
 

@@ -15,9 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import defaults, events, fastmx, metrics, service, settings, threads
-from . import model as model_loader
-from .errors import InputError, ModelError
+from . import answers, defaults, engine, events, fastmx, metrics, service, settings, tasks, threads
+from .errors import InputError
 
 log = logging.getLogger("lit_runtime")
 
@@ -31,6 +30,9 @@ class Context:
     cpus: int = 1
     state: dict[str, Any] = field(default_factory=dict)
     request_id: str = ""
+    task: tasks.Choice | None = None  # what an answer is; None until the outputs' shapes are known
+    batch: Any = None  # the preprocessed batch being answered (the attention mask that embed pools over)
+    sizes: list[tuple[int, int]] = field(default_factory=list)  # its images' (width, height), for detect
 
     @property
     def model_dir(self) -> Any:
@@ -42,6 +44,7 @@ class App:
         self.ctx = ctx
         self.hooks = hooks
         self.s3: Any = None  # see _s3()
+        self.numbers = 0  # how many numbers the last forward pass answered (see answers.check_direct)
 
     @classmethod
     def start(cls, root: Any = None, config: Any = None) -> App:
@@ -74,7 +77,9 @@ class App:
             ctx.model = replaced
         t2 = time.perf_counter()
         app = cls(ctx, hooks)
-        _check_labels(conf, app.warm_up())
+        warm = app.warm_up()
+        declared = defaults.output_ports(ctx)
+        ctx.task = tasks.choose(conf, tasks.ports(tasks.named(warm, declared)) if warm is not None else declared)
         # Everything made so far (MXNet's ~5,000 operator functions, the model) lives as long as
         # the process: keep it out of the collector's scans, which otherwise land on requests.
         gc.collect()
@@ -90,6 +95,9 @@ class App:
                 "model_load_ms": _ms(t1, t2),
                 "warm_up_ms": _ms(t2, t3),
                 "init_ms": _ms(p0, t3),
+                "task": ctx.task.task.name if ctx.task else None,
+                "task_reason": ctx.task.reason if ctx.task else "chosen on the first request",
+                "fixed_batch": engine.fixed_batch(ctx.model) if isinstance(ctx.model, engine.Engine) else None,
             }
         )
         return app
@@ -105,17 +113,20 @@ class App:
         if conf.input_kind == "image":
             channels = 1 if conf.image.color == "gray" else 3
             w, h = conf.image.size
+            self.ctx.sizes = [(w, h)]
             return self.hooks["inference"](np.zeros((1, channels, h, w), np.float32), self.ctx)
         if conf.input_kind == "text":
-            return self.hooks["inference"](self.hooks["preprocess"](["warm up"], self.ctx), self.ctx)
-        shapes = getattr(self.ctx.model, "lit_shapes", {}) or {}
+            self.ctx.batch = self.hooks["preprocess"](["warm up"], self.ctx)
+            return self.hooks["inference"](self.ctx.batch, self.ctx)
+        ports = {p.name: p.shape for p in defaults.input_ports(self.ctx)}
         if conf.input_shape:
-            shapes = {defaults.input_names(self.ctx)[0]: [None, *conf.input_shape]}
+            ports = {next(iter(ports)): (None, *conf.input_shape)}
         names = defaults.input_names(self.ctx)
-        if not shapes or any(name not in shapes or None in shapes[name][1:] for name in names):
+        if any(ports.get(name) is None or None in ports[name][1:] for name in names):  # type: ignore[operator]
             return None  # shape unknown: the first request warms the model
         dtypes = defaults.input_dtypes(self.ctx)
-        batch = {name: np.zeros([1, *shapes[name][1:]], dtypes[name]) for name in names}
+        batch = {name: np.zeros([1, *ports[name][1:]], dtypes[name]) for name in names}  # type: ignore[index]
+        self.ctx.batch = batch
         return self.hooks["inference"](batch if len(names) > 1 else batch[names[0]], self.ctx)
 
     def handle(self, event: Any, lambda_context: Any = None) -> Any:
@@ -124,13 +135,17 @@ class App:
         timings: dict[str, float] = {}
         batch = 0
         status = 200
+        form = "json"
         try:
             t0 = time.perf_counter()
             request = events.parse(event, self.ctx.settings.input_kind)
             if request.trigger in ("direct", *events.HTTP):
                 batch = len(request.inputs)
+                form = request.accept
                 timings["decode"] = _ms(t0, time.perf_counter())
-                payload: Any = {"predictions": self._predict(request.inputs, timings)}
+                payload: Any = self._predict(request.inputs, timings, form, events.is_http(trigger))
+                if request.trigger == "direct":
+                    answers.check_direct(payload, self.numbers, form)
             else:
                 if request.trigger == "s3":
                     self._read_objects(request.items)
@@ -142,29 +157,49 @@ class App:
             if not events.is_http(trigger):
                 self._log(trigger, batch, timings, status, str(exc))
                 raise
-            payload = {"error": {"status": status, "message": str(exc)}}
+            payload, form = {"error": {"status": status, "message": str(exc)}}, "json"
         except Exception as exc:
             status = 500
-            traceback.print_exc(file=sys.stderr)
+            if not isinstance(exc, answers.ResponseSizeTooLarge):
+                traceback.print_exc(file=sys.stderr)
             self._log(trigger, batch, timings, status, f"{type(exc).__name__}: {exc}")
             if not events.is_http(trigger):
                 raise
             error = {"error": {"status": 500, "message": "internal error; see the function's logs"}}
             return events.http_answer(trigger, 500, error)
-        self._log(trigger, batch, timings, status, None)
-        return events.http_answer(trigger, status, payload) if events.is_http(trigger) else payload
+        if not events.is_http(trigger):
+            self._log(trigger, batch, timings, status, None)
+            return payload
+        answer = events.http_answer(trigger, status, payload, answers.FORMS[form])
+        if len(answer["body"]) > answers.MAX_RESPONSE_BYTES:
+            status, message = 413, answers.too_large(len(answer["body"]), form)
+            answer = events.http_answer(trigger, status, {"error": {"status": status, "message": message}})
+        self._log(trigger, batch, timings, status, None if status < 400 else answer["body"])
+        return answer
 
-    def _predict(self, inputs: list[Any], timings: dict[str, float]) -> list[Any]:
+    def _predict(self, inputs: list[Any], timings: dict[str, float], form: str = "json", http: bool = False) -> Any:
+        """The answer to one request's inputs: {"predictions": [...]} in JSON, or the task's arrays as
+        .npy/.npz bytes (base64 in a direct answer)."""
         t1 = time.perf_counter()
-        data = self.hooks["preprocess"](inputs, self.ctx)
+        self.ctx.sizes = []
+        data = self.ctx.batch = self.hooks["preprocess"](inputs, self.ctx)
         t2 = time.perf_counter()
         outputs = self.hooks["inference"](data, self.ctx)
         t3 = time.perf_counter()
-        results = list(self.hooks["postprocess"](outputs, self.ctx))
+        self.numbers = _numbers(outputs)
+        if form == "json":
+            answer: Any = {"predictions": list(self.hooks["postprocess"](outputs, self.ctx))}
+        else:
+            if self.hooks["postprocess"] is not defaults.postprocess:
+                raise InputError("this function's service.py postprocess answers JSON only; ask for JSON", 406)
+            named = tasks.named(outputs, defaults.output_ports(self.ctx))
+            arrays = tasks.current(self.ctx, named).arrays(named, self.ctx)
+            data = answers.encode(arrays, form)
+            answer = data if http else answers.direct(data, form, arrays)
         t4 = time.perf_counter()
         for key, a, b in (("preprocess", t1, t2), ("inference", t2, t3), ("postprocess", t3, t4)):
             timings[key] = round(timings.get(key, 0.0) + _ms(a, b), 3)
-        return results
+        return answer
 
     def _predict_items(self, items: list[events.Item], timings: dict[str, float]) -> dict[int, Any]:
         """Predictions per item, with ONE forward pass for all good items of a batch.
@@ -176,11 +211,14 @@ class App:
 
         results: dict[int, Any] = {}
         prepared: list[tuple[int, Any]] = []
+        sizes: dict[int, list[tuple[int, int]]] = {}  # each item's image sizes, for detect
         t0 = time.perf_counter()
         for i, item in enumerate(items):
             if item.error is None:
                 try:
+                    self.ctx.sizes = []
                     prepared.append((i, self.hooks["preprocess"](item.inputs, self.ctx)))
+                    sizes[i] = self.ctx.sizes
                 except InputError as exc:
                     item.error = exc
         timings["preprocess"] = _ms(t0, time.perf_counter())
@@ -195,6 +233,7 @@ class App:
                 joint = {k: np.concatenate([data[k] for _, data in prepared]) for k in prepared[0][1]}
             else:
                 joint = np.concatenate([data for _, data in prepared])
+            self.ctx.batch, self.ctx.sizes = joint, [size for i, _ in prepared for size in sizes[i]]
             t1 = time.perf_counter()
             outputs = self.hooks["inference"](joint, self.ctx)
             t2 = time.perf_counter()
@@ -205,6 +244,7 @@ class App:
         except Exception:  # noqa: BLE001 - isolate the failing item below
             for i, data in prepared:
                 try:
+                    self.ctx.batch, self.ctx.sizes = data, sizes[i]
                     results[i] = list(self.hooks["postprocess"](self.hooks["inference"](data, self.ctx), self.ctx))
                 except InputError as exc:
                     items[i].error = exc
@@ -291,25 +331,16 @@ class App:
         sys.stdout.flush()
 
 
-def _check_labels(conf: settings.Settings, output: Any) -> None:
-    """A labels file must name every class the model outputs: compared on the warm-up's answer."""
-    shape = getattr(output, "shape", None)
-    if not conf.labels or shape is None or len(shape) != 2 or shape[1] < 2:
-        return
-    if shape[1] != len(conf.labels):
-        raise ModelError(
-            f"the labels file has {len(conf.labels)} labels but the model outputs {shape[1]} classes: "
-            "fix the labels file (one label per line, in the model's class order)"
-        )
-
-
 def load_model(conf: settings.Settings, cpus: int) -> Any:
     """The model, on the engine lit.toml names (its base carries only that engine)."""
-    if conf.engine == "onnxruntime":
-        from . import onnxrt
+    return engine.load(conf.engine, conf.model_dir, cpus, conf.epoch)
 
-        return onnxrt.load(conf.model_dir, cpus)
-    return model_loader.load(conf.model_dir, conf.epoch)
+
+def _numbers(outputs: Any) -> int:
+    values = (
+        outputs.values() if isinstance(outputs, dict) else outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    )
+    return sum(int(getattr(v, "size", 0)) for v in values)
 
 
 def _count(data: Any) -> int:

@@ -29,7 +29,8 @@ def parity(app: App) -> float | None:
     saved = np.load(path)
     batch = {k.removeprefix("input:"): saved[k] for k in saved.files if k.startswith("input:")}
     expected = saved["output"]
-    got: Any = defaults.inference(batch if len(batch) > 1 else next(iter(batch.values())), app.ctx)
+    named = defaults.inference(batch if len(batch) > 1 else next(iter(batch.values())), app.ctx)
+    got: Any = next(iter(named.values()))
     if got.shape != expected.shape:
         raise ModelError(f"the exported model answers shape {list(got.shape)}, MXNet {list(expected.shape)}")
     diff = float(np.abs(got - expected).max())
@@ -41,9 +42,29 @@ def parity(app: App) -> float | None:
     return diff
 
 
+def decisions(app: App) -> list[str]:
+    """What LIT decided from the graph, for `lit build` to print: the task and why, and a fixed batch."""
+    from . import engine
+
+    choice = app.ctx.task
+    said = [
+        f"task {choice.task.name}: {choice.reason}"
+        if choice is not None
+        else "task: chosen on the first request (the graph does not declare its outputs' shapes)"
+    ]
+    if isinstance(app.ctx.model, engine.Engine) and (size := engine.fixed_batch(app.ctx.model)) is not None:
+        said.append(
+            f"the graph takes a fixed batch of {size}: requests and batch triggers are fed {size} "
+            "example(s) at a time (export with a dynamic batch dimension to run them in one pass)"
+        )
+    return said
+
+
 def main() -> int:
     try:
         app = App.start()
+        for line in decisions(app):
+            print(f"lit-check: {line}", file=sys.stderr)
         diff = parity(app)
         if diff is not None:
             print(f"lit-check: ONNX Runtime matches MXNet to {diff:.2e}", file=sys.stderr)

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from . import imagesize
+from . import engine, imagesize
+from .engine import Engine, Port
 from .errors import InputError
 
 
@@ -41,15 +42,17 @@ def preprocess_image(inputs: list[Any], ctx: Any) -> np.ndarray:
 
     opts = ctx.settings.image
     scale, shift = _affine(opts)
-    batch = []
+    batch, sizes = [], []
     for item in inputs:
         img = item if isinstance(item, np.ndarray) else decode_image(item, ctx)
+        sizes.append(img.shape[1::-1])  # (width, height): detections are scaled back to it
         if img.shape[1::-1] != opts.size:
             img = cv2.resize(img, opts.size, interpolation=cv2.INTER_AREA)
         if opts.color == "rgb":
             img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
         arr = img.astype(np.float32) * scale + shift  # (x / scale - mean) / std in one pass
         batch.append(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))  # HW(C) -> CHW
+    ctx.sizes = sizes
     return batch[0][None] if len(batch) == 1 else np.stack(batch)
 
 
@@ -59,14 +62,28 @@ def _affine(opts: Any) -> tuple[Any, Any]:
     return (1.0 / (opts.scale * std)).astype(np.float32), (-np.asarray(opts.mean, np.float32) / std).astype(np.float32)
 
 
+def input_ports(ctx: Any) -> tuple[Port, ...]:
+    """The model's inputs as its engine declares them; one float32 input "data" for a model object
+    a service.py initialize() made without declaring any."""
+    declared = getattr(ctx.model, "inputs", None)
+    if isinstance(declared, tuple) and declared and all(isinstance(p, Port) for p in declared):
+        return declared
+    return (Port("data", "float32", None),)
+
+
 def input_names(ctx: Any) -> tuple[str, ...]:
-    return tuple(getattr(ctx.model, "lit_inputs", ()) or ("data",))
+    return tuple(p.name for p in input_ports(ctx))
 
 
 def input_dtypes(ctx: Any) -> dict[str, str]:
-    """Each input's dtype as the graph declares it (ONNX Runtime); float32 for MXNet graphs."""
-    declared = getattr(ctx.model, "lit_dtypes", None) or {}
-    return {name: declared.get(name, "float32") for name in input_names(ctx)}
+    return {p.name: p.dtype for p in input_ports(ctx)}
+
+
+def output_ports(ctx: Any) -> tuple[Port, ...]:
+    declared = getattr(ctx.model, "outputs", None)
+    if isinstance(declared, tuple) and all(isinstance(p, Port) for p in declared):
+        return declared
+    return ()
 
 
 def preprocess_tensor(inputs: list[Any], ctx: Any, name: str | None = None) -> Any:
@@ -103,32 +120,26 @@ def _as_dtype(x: Any, dtype: np.dtype) -> np.ndarray:
     return np.asarray(x, dtype=dtype)
 
 
-def inference(batch: Any, ctx: Any) -> np.ndarray:
+def inference(batch: Any, ctx: Any) -> dict[str, np.ndarray]:
+    """Every output of the model, by name, for a batch (an array, or {input name: array})."""
     names = input_names(ctx)
     dtypes = input_dtypes(ctx)
     if isinstance(batch, dict):
-        arrays = [_cast(batch[name], dtypes[name]) for name in names]
+        feeds = {name: _cast(batch[name], dtypes[name]) for name in names if name in batch}
     else:
-        arrays = [_cast(batch, dtypes[names[0]])]
-    if ctx.settings.engine == "onnxruntime":
-        forward = getattr(ctx.model, "lit_forward", None)
-        out = forward(arrays) if forward is not None else ctx.model(*arrays)  # a model initialize() made
-        return np.asarray(out[0] if isinstance(out, (list, tuple)) else out)
-    import mxnet as mx
+        feeds = {names[0]: _cast(batch, dtypes[names[0]])}
+    if isinstance(ctx.model, Engine):
+        return engine.run(ctx.model, feeds)
+    # a model object the user's initialize() made: called with the inputs in order
+    from .tasks import named
 
-    try:
-        if (forward := getattr(ctx.model, "lit_forward", None)) is not None:
-            out = forward(arrays)
-        else:  # a model the user's initialize() made
-            out = ctx.model(*[mx.nd.array(a, dtype=a.dtype) for a in arrays])
-    except mx.base.MXNetError as exc:
-        from .model import mxnet_reason
+    if ctx.settings.engine == "mxnet":
+        import mxnet as mx
 
-        shape = {k: list(v.shape) for k, v in batch.items()} if isinstance(batch, dict) else list(batch.shape)
-        raise InputError(f"model rejected input of shape {shape}: {mxnet_reason(exc)}") from None
-    if isinstance(out, (list, tuple)):
-        out = out[0]
-    return out.asnumpy()
+        out = ctx.model(*[mx.nd.array(a, dtype=a.dtype) for a in feeds.values()])
+    else:
+        out = ctx.model(*feeds.values())
+    return named(out, output_ports(ctx))
 
 
 def _cast(x: Any, dtype: str) -> np.ndarray:
@@ -137,35 +148,12 @@ def _cast(x: Any, dtype: str) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=dtype)
 
 
-def softmax(x: np.ndarray) -> np.ndarray:
-    z = x - x.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+def postprocess(outputs: Any, ctx: Any) -> list[Any]:
+    """One answer per example, as the function's task gives it (lit_runtime.tasks)."""
+    from . import tasks
 
-
-def postprocess_classes(outputs: np.ndarray, ctx: Any) -> list[Any]:
-    probs = outputs if _is_distribution(outputs) else softmax(outputs)
-    labels = ctx.settings.labels
-    k = min(ctx.settings.top_k, probs.shape[-1])
-    results = []
-    for row in probs.reshape(len(probs), -1):
-        top = np.argsort(-row)[:k]
-        results.append(
-            [
-                {"label": labels[i] if i < len(labels) else str(int(i)), "index": int(i), "probability": float(row[i])}
-                for i in top
-            ]
-        )
-    return results
-
-
-def postprocess_tensor(outputs: np.ndarray, ctx: Any) -> list[Any]:
-    return [row.tolist() for row in outputs]
-
-
-def _is_distribution(x: np.ndarray) -> bool:
-    """Already probabilities (a softmax output layer)? np.allclose is slow for a per-request check."""
-    return bool(x.ndim >= 1 and x.min() >= 0 and float(np.abs(x.sum(axis=-1) - 1.0).max()) < 1e-3)
+    named = tasks.named(outputs, output_ports(ctx))
+    return tasks.current(ctx, named).answers(named, ctx)
 
 
 def preprocess_text(inputs: list[Any], ctx: Any) -> Any:
@@ -175,8 +163,5 @@ def preprocess_text(inputs: list[Any], ctx: Any) -> Any:
 
 
 def for_kind(kind: str) -> dict[str, Any]:
-    if kind == "image":
-        return {"preprocess": preprocess_image, "inference": inference, "postprocess": postprocess_classes}
-    if kind == "text":
-        return {"preprocess": preprocess_text, "inference": inference, "postprocess": postprocess_classes}
-    return {"preprocess": preprocess_tensor, "inference": inference, "postprocess": postprocess_tensor}
+    pre = {"image": preprocess_image, "text": preprocess_text}.get(kind, preprocess_tensor)
+    return {"preprocess": pre, "inference": inference, "postprocess": postprocess}

@@ -14,6 +14,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import answers
 from .errors import InputError
 from .text import check as check_text
 
@@ -38,6 +39,7 @@ class Item:
 class Request:
     trigger: str
     items: list[Item]
+    accept: str = "json"  # json | npy | npz (lit_runtime.answers); batch triggers answer JSON
 
     @property
     def inputs(self) -> list[Any]:
@@ -76,9 +78,10 @@ def is_http(trigger: str) -> bool:
 def parse(event: Any, kind: str) -> Request:
     trigger = detect(event)
     if trigger == "direct":
-        return Request(trigger, [Item("", inputs_from_json(event, kind))])
+        accept = answers.from_direct(event.get("accept") if isinstance(event, dict) else None)
+        return Request(trigger, [Item("", inputs_from_json(event, kind))], accept)
     if is_http(trigger):
-        return Request(trigger, [Item("", _http_inputs(event, kind))])
+        return Request(trigger, [Item("", _http_inputs(event, kind))], answers.from_header(_header(event, "accept")))
     reader = {"s3": _s3_item, "sqs": _sqs_item, "kinesis": _kinesis_item, "dynamodb": _dynamodb_item, "sns": _sns_item}[
         trigger
     ]
@@ -299,12 +302,14 @@ def from_dynamodb(value: dict[str, Any]) -> Any:
     raise InputError(f"unknown DynamoDB attribute type {tag}")
 
 
-def http_answer(trigger: str, status: int, payload: Any) -> dict[str, Any]:
+def http_answer(trigger: str, status: int, payload: Any, content_type: str = "application/json") -> dict[str, Any]:
+    """The answer in the trigger's HTTP shape: a JSON payload, or bytes (an .npy answer) as base64."""
+    binary = isinstance(payload, bytes)
     answer: dict[str, Any] = {
         "statusCode": status,
-        "headers": {"content-type": "application/json"},
-        "body": json.dumps(payload),
-        "isBase64Encoded": False,
+        "headers": {"content-type": content_type},
+        "body": base64.b64encode(payload).decode("ascii") if binary else json.dumps(payload),
+        "isBase64Encoded": binary,
     }
     if trigger == "alb":
         answer["statusDescription"] = f"{status} {'OK' if status < 400 else 'Error'}"

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelError
+from .engine import Port
+from .errors import InputError, ModelError
 
 _PARAMS = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d{4})\.params$")
 
@@ -64,7 +65,50 @@ def _graph_inputs(symbol_file: Path) -> tuple[str, ...]:
     return tuple(names) or ("data",)
 
 
-def load(model_dir: Path, epoch: int | None = None) -> Any:
+def load(model_dir: Path, cpus: int = 1, epoch: int | None = None) -> MxEngine:
+    """The checkpoint in model_dir behind the engine interface (lit_runtime.engine)."""
+    return MxEngine(load_block(model_dir, epoch), find_checkpoint(model_dir, epoch))
+
+
+class MxEngine:
+    """A hybridized SymbolBlock with its inputs and outputs declared. Output names are the symbol's
+    own (without MXNet's "_output" suffix); their shapes are known after the first forward pass.
+    Called like the block (`engine(mx.nd.array(x))`), it is the block, for service.py hooks."""
+
+    def __init__(self, net: Any, ckpt: Checkpoint) -> None:
+        import mxnet as mx
+
+        self.net = net
+        names = mx.sym.load(str(ckpt.symbol)).list_outputs()
+        shapes = ckpt.input_shapes
+        self.inputs = tuple(Port(n, "float32", tuple(shapes[n]) if n in shapes else None) for n in ckpt.input_names)
+        self.outputs = tuple(Port(n.removesuffix("_output"), "float32", None) for n in names)
+
+    def __call__(self, *args: Any) -> Any:
+        return self.net(*args)
+
+    def forward(self, feeds: dict[str, Any]) -> dict[str, Any]:
+        import mxnet as mx
+
+        arrays = []
+        for port in self.inputs:
+            if port.name not in feeds:
+                raise InputError(
+                    f"missing input {port.name!r}; this model takes {', '.join(p.name for p in self.inputs)}"
+                )
+            arrays.append(feeds[port.name])
+        try:
+            out = self.net.lit_forward(arrays)
+            values = [o.asnumpy() for o in out] if isinstance(out, (list, tuple)) else [out.asnumpy()]
+        except mx.base.MXNetError as exc:
+            shapes = {name: list(a.shape) for name, a in feeds.items()}
+            raise InputError(f"model rejected input of shape {shapes}: {mxnet_reason(exc)}") from None
+        if len(values) != len(self.outputs):
+            raise ModelError(f"the graph declares {len(self.outputs)} outputs but answered {len(values)}")
+        return {port.name: value for port, value in zip(self.outputs, values)}
+
+
+def load_block(model_dir: Path, epoch: int | None = None) -> Any:
     """A hybridized Gluon SymbolBlock for the checkpoint in model_dir."""
     import mxnet as mx
 

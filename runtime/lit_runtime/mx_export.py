@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .model import find_checkpoint, load, mxnet_reason
+from .model import find_checkpoint, load_block, mxnet_reason
 
 PARITY = "lit-parity.npz"
 
@@ -63,7 +63,7 @@ def export(src: Path, dest: Path, shape: list[int], name: str = "model") -> dict
     removed = strip_weight_inputs(model)
     onnx.save(model, str(path))
     # What MXNet answers, for the final image to compare ONNX Runtime against.
-    net = load(src)
+    net = load_block(src)
     batch = np.random.default_rng(0).standard_normal([2, *shape[1:]]).astype(np.float32)
     out = net.lit_forward([batch])
     expected = (out[0] if isinstance(out, (list, tuple)) else out).asnumpy()

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .engine import Port
 from .errors import InputError, ModelError
 
 OPTIMIZED = "lit-optimized.onnx"
@@ -68,44 +69,56 @@ def session_options(cpus: int, level: str = "all") -> Any:
 
 
 class OnnxModel:
-    """An InferenceSession with what the runtime needs to feed it: input names, shapes and dtypes."""
+    """An InferenceSession behind the engine interface (lit_runtime.engine): its inputs and outputs
+    by name, dtype and shape, and a forward pass that returns every output by name."""
 
     def __init__(self, session: Any, path: Path) -> None:
         self.session = session
         self.path = path
-        inputs = session.get_inputs()
-        self.lit_inputs = tuple(i.name for i in inputs)
-        # symbolic dimensions ('batch', 's0') are None
-        self.lit_shapes = {i.name: [d if isinstance(d, int) else None for d in i.shape] for i in inputs}
-        self.lit_dtypes = {i.name: DTYPES.get(i.type, "float32") for i in inputs}
-        unsupported = [f"{i.name} ({i.type})" for i in inputs if i.type not in DTYPES]
+        unsupported = [f"{i.name} ({i.type})" for i in session.get_inputs() if i.type not in DTYPES]
         if unsupported:
             raise ModelError(f"{path.name} takes inputs LIT cannot feed: {', '.join(unsupported)}")
-        self.output = session.get_outputs()[0].name
+        self.inputs = tuple(_port(i) for i in session.get_inputs())
+        self.outputs = tuple(_port(o) for o in session.get_outputs())
+        self.names = [o.name for o in self.outputs]
 
     def __call__(self, *arrays: Any) -> Any:
-        return self.lit_forward(list(arrays))
+        """The first output for inputs given in graph order (as a model object is called)."""
+        return self.forward(dict(zip((p.name for p in self.inputs), arrays)))[self.names[0]]
 
-    def lit_forward(self, arrays: list[Any]) -> Any:
-        """The first output for the inputs in graph order; an input the graph rejects is a 400."""
-        feeds = dict(zip(self.lit_inputs, arrays))
-        for name, array in feeds.items():
-            self._check_shape(name, array.shape)
+    def forward(self, feeds: dict[str, Any]) -> dict[str, Any]:
+        """Every output by name; an input the graph rejects is a 400."""
+        for port in self.inputs:
+            if port.name not in feeds:
+                raise InputError(
+                    f"missing input {port.name!r}; this model takes {', '.join(p.name for p in self.inputs)}"
+                )
+            _check_shape(port, feeds[port.name].shape)
         try:
-            return self.session.run([self.output], feeds)[0]
+            values = self.session.run(self.names, {p.name: feeds[p.name] for p in self.inputs})
         except Exception as exc:  # onnxruntime's Fail / InvalidArgument / RuntimeException
             shapes = {name: list(a.shape) for name, a in feeds.items()}
             raise InputError(f"model rejected input of shape {shapes}: {reason(exc)}") from None
-
-    def _check_shape(self, name: str, shape: tuple[int, ...]) -> None:
-        want = self.lit_shapes[name]
-        fixed = len(want) == len(shape) and all(w is None or w == s for w, s in zip(want, shape))
-        if not fixed:
-            spec = "x".join("N" if w is None else str(w) for w in want)
-            raise InputError(f"input {name!r} has shape {list(shape)}; the model takes {spec}")
+        return dict(zip(self.names, values))
 
 
-def load(model_dir: Path, cpus: int) -> OnnxModel:
+def _port(arg: Any) -> Port:
+    """An input or output as ONNX Runtime reports it; symbolic dimensions ('batch', 's0') are None."""
+    shape = None if arg.shape is None else tuple(d if isinstance(d, int) else None for d in arg.shape)
+    return Port(arg.name, DTYPES.get(arg.type, arg.type), shape)
+
+
+def _check_shape(port: Port, shape: tuple[int, ...]) -> None:
+    want = port.shape
+    if want is None:
+        return
+    fixed = len(want) == len(shape) and all(w is None or w == s for w, s in zip(want, shape))
+    if not fixed:
+        spec = "x".join("N" if w is None else str(w) for w in want)
+        raise InputError(f"input {port.name!r} has shape {list(shape)}; the model takes {spec}")
+
+
+def load(model_dir: Path, cpus: int, epoch: int | None = None) -> OnnxModel:
     import onnxruntime as ort
 
     path = find(model_dir)
@@ -158,11 +171,16 @@ def optimize(src: Path, dest: Path) -> dict[str, Any]:
         "source": source.name,
         "onnxruntime": ort.__version__,
         "opset": opset,
-        "inputs": {n: {"shape": model.lit_shapes[n], "dtype": model.lit_dtypes[n]} for n in model.lit_inputs},
+        "inputs": {p.name: {"shape": _list(p.shape), "dtype": p.dtype} for p in model.inputs},
+        "outputs": {p.name: {"shape": _list(p.shape), "dtype": p.dtype} for p in model.outputs},
         "optimize_ms": round((time.perf_counter() - t0) * 1000, 1),
     }
     (dest / META).write_text(json.dumps(meta, indent=1))
     return meta
+
+
+def _list(shape: tuple[int | None, ...] | None) -> list[int | None] | None:
+    return None if shape is None else list(shape)
 
 
 def opset_of(path: Path) -> int | None:
@@ -231,7 +249,7 @@ def main(argv: list[str]) -> int:
         return 1
     print(
         f"lit-onnx: {meta['source']} (opset {meta['opset']}) optimised in {meta['optimize_ms']} ms, "
-        f"inputs {meta['inputs']}"
+        f"inputs {meta['inputs']}, outputs {meta['outputs']}"
     )
     return 0
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 TASK_ROOT = Path(os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
 FILE = "lit.json"
-SCHEMA = 1  # the version lit/runtime_config.py writes
+SCHEMA = 2  # the version lit/runtime_config.py writes
 MAX_OBJECT_BYTES = 50 * 1024 * 1024  # an S3 object read for one prediction
 
 
@@ -42,11 +42,26 @@ class TextOptions:
 
 
 @dataclass(frozen=True)
+class EmbedOptions:
+    pooling: str  # mean | cls | max, over the attention mask, for a [batch, tokens, dim] output
+    normalize: bool  # unit-length vectors
+    output: str | None  # None: the output is chosen by shape and name
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    score_threshold: float
+    iou_threshold: float  # non-maximum suppression, for YOLO-style raw outputs
+    max_detections: int  # per image
+
+
+@dataclass(frozen=True)
 class Settings:
     name: str
     model_dir: Path
     engine: str  # mxnet | onnxruntime
     input_kind: str  # image | tensor | text
+    task: str | None  # classify | embed | detect | raw; None: chosen from the graph at init
     epoch: int | None  # None: the newest NAME-NNNN.params
     top_k: int
     labels: tuple[str, ...]
@@ -57,6 +72,8 @@ class Settings:
     model_sha256: str | None
     input_shape: tuple[int, ...]  # one example's shape, for warming a tensor model at init
     output_s3: str | None  # s3://bucket/prefix for predictions of S3-triggered runs
+    embed: EmbedOptions = EmbedOptions("mean", False, None)
+    detect: DetectOptions = DetectOptions(0.25, 0.45, 100)
     max_object_bytes: int = MAX_OBJECT_BYTES
 
 
@@ -95,7 +112,7 @@ def load(root: Path = TASK_ROOT, path: Path | None = None) -> Settings:
 
 
 def _settings(doc: dict, root: Path) -> Settings:
-    model, image, text = doc["model"], doc["image"], doc["text"]
+    model, image, text, embed, detect = doc["model"], doc["image"], doc["text"], doc["embed"], doc["detect"]
     model_dir = Path(os.environ.get("LIT_MODEL_DIR", root / "model"))
     service = root / "service.py"
     return Settings(
@@ -103,6 +120,7 @@ def _settings(doc: dict, root: Path) -> Settings:
         model_dir=model_dir,
         engine=_engine(str(model["engine"])),
         input_kind=str(model["input"]),
+        task=None if model["task"] is None else str(model["task"]),
         epoch=None if model["epoch"] is None else int(model["epoch"]),
         top_k=int(model["top_k"]),
         labels=tuple(str(label) for label in model["labels"]),
@@ -120,6 +138,16 @@ def _settings(doc: dict, root: Path) -> Settings:
         model_sha256=model["sha256"],
         input_shape=tuple(int(v) for v in model["input_shape"]),
         output_s3=doc["output"]["s3"],
+        embed=EmbedOptions(
+            pooling=str(embed["pooling"]),
+            normalize=bool(embed["normalize"]),
+            output=None if embed["output"] is None else str(embed["output"]),
+        ),
+        detect=DetectOptions(
+            score_threshold=float(detect["score_threshold"]),
+            iou_threshold=float(detect["iou_threshold"]),
+            max_detections=int(detect["max_detections"]),
+        ),
     )
 
 

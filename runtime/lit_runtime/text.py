@@ -123,7 +123,7 @@ def preprocess(inputs: list[Any], ctx: Any) -> dict[str, Any]:
     """Strings -> {input name: int batch} for the model's inputs."""
     import numpy as np
 
-    from .defaults import input_dtypes, input_names
+    from .defaults import input_dtypes, input_names, input_ports
 
     for i, text in enumerate(inputs):  # a service.py hook may hand over inputs events never saw
         check(text, f"text {i}")
@@ -131,9 +131,8 @@ def preprocess(inputs: list[Any], ctx: Any) -> dict[str, Any]:
     mapping = ctx.state.get("text_feeds")
     if mapping is None:
         mapping = ctx.state["text_feeds"] = feeds(names)
-    shapes = getattr(ctx.model, "lit_shapes", {}) or {}
-    seq = (shapes.get(mapping.ids) or [None, None])[1:2]
-    fixed = seq[0] if seq and isinstance(seq[0], int) else None
+    shape = next((p.shape for p in input_ports(ctx) if p.name == mapping.ids), None) or (None, None)
+    fixed = shape[1] if len(shape) > 1 and isinstance(shape[1], int) else None
     encoded = encode(inputs, ctx.state["tokenizer"], options(ctx.settings), fixed)
     dtypes = input_dtypes(ctx)
     batch: dict[str, Any] = {mapping.ids: encoded["ids"]}

@@ -18,7 +18,7 @@ from lit_runtime import fastmx
 state = fastmx.install(pathlib.Path(sys.argv[1])) if sys.argv[1] != "none" else None
 import mxnet as mx, numpy as np
 from lit_runtime import model
-net = model.load(pathlib.Path(sys.argv[2]))
+net = model.load_block(pathlib.Path(sys.argv[2]))
 x = mx.nd.array(np.linspace(0, 1, 128, dtype="float32").reshape(2, 1, 8, 8))
 out = net(x).asnumpy().tolist()
 extra = [mx.nd.relu(mx.nd.array([-1.0, 2.0])).asnumpy().tolist(), mx.np.add(mx.np.ones(2), 1).tolist(),

@@ -18,7 +18,7 @@ def gluon(net, x):
 
 
 def test_forward_matches_gluon_across_batch_sizes_and_parameter_loads(digits_model: Path, tmp_path: Path) -> None:
-    net = model.load(digits_model / "model")
+    net = model.load_block(digits_model / "model")
     forward = net.lit_forward
     rng = np.random.default_rng(0)
     first = rng.random((1, 1, 8, 8), dtype=np.float32)
@@ -50,7 +50,7 @@ def test_forward_matches_gluon_across_batch_sizes_and_parameter_loads(digits_mod
 
 
 def test_wrong_shape_still_raises_mxnets_error(digits_model: Path) -> None:
-    net = model.load(digits_model / "model")
+    net = model.load_block(digits_model / "model")
     ok = np.zeros((1, 1, 8, 8), np.float32)
     net.lit_forward([ok])
     net.lit_forward([ok])

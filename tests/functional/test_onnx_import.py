@@ -22,7 +22,7 @@ def test_initializers_missing_from_inputs_still_import(tmp_path: Path) -> None:
     src = onnx_models.linear_without_initializer_inputs(tmp_path / "linear.onnx")
     meta = convert(src, tmp_path / "out")
     assert meta["inputs"] == ["x"]
-    net = model.load(tmp_path / "out")
+    net = model.load_block(tmp_path / "out")
     x = np.array([[1.0, 2.0, 3.0, 4.0]], np.float32)
     w = np.arange(12, dtype=np.float32).reshape(3, 4) / 10
     expected = x @ w.T + np.array([1.0, -1.0, 0.5], np.float32)

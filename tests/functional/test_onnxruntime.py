@@ -60,7 +60,10 @@ def top(answer: dict) -> list[str]:
 
 def test_text_answers_from_raw_strings_with_labels(text_app: App) -> None:
     assert text_app.ctx.settings.engine == "onnxruntime"
-    assert text_app.ctx.model.lit_dtypes == {"input_ids": "int64", "attention_mask": "int64"}
+    assert [(p.name, p.dtype) for p in text_app.ctx.model.inputs] == [
+        ("input_ids", "int64"),
+        ("attention_mask", "int64"),
+    ]
     answer = text_app.handle({"texts": ["The judge and the court", "A BUG in my code!", "bread, cheese and pasta"]})
     assert top(answer) == ["law", "computers", "food"]
     assert len(answer["predictions"][0]) == 2 and answer["predictions"][0][0]["probability"] > 0.5
@@ -116,7 +119,8 @@ def test_tensor_model_takes_npy_and_json_in_its_own_dtype(tmp_path: Path, monkey
         return base64.b64encode(buf.getvalue()).decode()
 
     got = app.handle({"npy": {"input_ids": npy(ids), "attention_mask": npy(mask.astype(np.int32))}})
-    assert got == want and np.argmax(got["predictions"][0]) == 0 and np.argmax(got["predictions"][1]) == 2
+    # a tensor model with labels is a classifier: its one [batch, 3] output answers top-k labels
+    assert got == want and [p[0]["label"] for p in got["predictions"]] == ["a", "c"]
     with pytest.raises(InputError, match="takes int64 values; got fractions"):
         app.handle({"inputs": [{"input_ids": [2.5, 3, 0], "attention_mask": [1, 1, 0]}]})
     with pytest.raises(InputError, match="input 'input_ids' has shape"):
@@ -131,10 +135,11 @@ def test_build_time_optimisation_keeps_answers_and_files(tmp_path: Path) -> None
     meta = onnxrt.optimize(src, tmp_path / "out")
     assert meta["opset"] == 18 and meta["inputs"]["input_ids"] == {"shape": [None, None], "dtype": "int64"}
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [onnxrt.META, onnxrt.OPTIMIZED, "tokenizer.json"]
-    feeds = [np.array([[2, 5, 9]], np.int64), np.array([[1, 1, 1]], np.int64)]
-    before = onnxrt.load(src, 1).lit_forward(feeds)
-    after = onnxrt.load(tmp_path / "out", 1).lit_forward(feeds)
+    feeds = {"input_ids": np.array([[2, 5, 9]], np.int64), "attention_mask": np.array([[1, 1, 1]], np.int64)}
+    before = onnxrt.load(src, 1).forward(feeds)["logits"]
+    after = onnxrt.load(tmp_path / "out", 1).forward(feeds)["logits"]
     assert onnxrt.find(tmp_path / "out").name == onnxrt.OPTIMIZED and np.allclose(before, after, atol=1e-6)
+    assert meta["outputs"] == {"logits": {"shape": [None, 3], "dtype": "float32"}}
 
 
 def test_an_operator_onnx_runtime_lacks_is_named_with_the_opset(tmp_path: Path) -> None:
@@ -161,7 +166,7 @@ def test_a_missing_tokenizer_fails_init_naming_it(tmp_path: Path, monkeypatch: p
 def test_parity_check_catches_a_model_that_drifted(text_app: App, tmp_path: Path) -> None:
     ids = np.array([[2, 3, 4]], np.int64)
     mask = np.ones_like(ids)
-    out = text_app.hooks["inference"]({"input_ids": ids, "attention_mask": mask}, text_app.ctx)
+    out = text_app.hooks["inference"]({"input_ids": ids, "attention_mask": mask}, text_app.ctx)["logits"]
     model_dir = text_app.ctx.settings.model_dir
     np.savez(model_dir / "lit-parity.npz", **{"input:input_ids": ids, "input:attention_mask": mask, "output": out})
     assert parity(text_app) == 0.0
@@ -202,6 +207,7 @@ def test_an_mxnet_checkpoint_exports_to_onnx_runtime_with_parity_data(digits_mod
     assert [i.name for i in model.graph.input] == ["data"], "weights are not listed as graph inputs"
     assert meta["weights_unlisted"] > 0 and (tmp_path / "onnx" / "tokenizer.json").is_file()
     saved = np.load(tmp_path / "onnx" / mx_export.PARITY)
-    got = onnxrt.load(tmp_path / "onnx", 1).lit_forward([saved["input:data"]])
+    engine = onnxrt.load(tmp_path / "onnx", 1)
+    (got,) = engine.forward({"data": saved["input:data"]}).values()
     assert got.shape == saved["output"].shape == (2, 10)
     assert np.abs(got - saved["output"]).max() <= 1e-4
