@@ -251,3 +251,27 @@ def bomb_png(width: int, height: int) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
     )
+
+
+@pytest.fixture(scope="session")
+def torch_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Models exported by PyTorch's default ONNX exporter, with PyTorch's own answers beside them
+    (tests/fixtures/torch_models.py, run once a session in the export environment)."""
+    if not EXPORT_PYTHON.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs the export environment {EXPORT_PYTHON} (scripts/setup.sh makes it)")
+        pytest.skip(f"no export environment at {EXPORT_PYTHON}")
+    out = tmp_path_factory.mktemp("torch-models")
+    proc = subprocess.run(
+        [str(EXPORT_PYTHON), str(FIXTURES / "torch_models.py"), str(out)], capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def torch_project(models: Path, name: str, dest: Path, toml: str) -> Path:
+    """A project serving one of torch_models' exports: its files under model/ and the given lit.toml."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(models / name, dest / "model", ignore=shutil.ignore_patterns("reference.npz"))
+    (dest / "lit.toml").write_text(toml)
+    return dest

@@ -79,7 +79,9 @@ class App:
         app = cls(ctx, hooks)
         warm = app.warm_up()
         declared = defaults.output_ports(ctx)
-        ctx.task = tasks.choose(conf, tasks.ports(tasks.named(warm, declared)) if warm is not None else declared)
+        known = bool(declared) and all(p.shape is not None for p in declared)
+        # the graph's own declaration where it has one (symbolic dimensions stay symbolic), else the warm-up's
+        ctx.task = tasks.choose(conf, declared if known or warm is None else tasks.ports(tasks.named(warm, declared)))
         # Everything made so far (MXNet's ~5,000 operator functions, the model) lives as long as
         # the process: keep it out of the collector's scans, which otherwise land on requests.
         gc.collect()
