@@ -99,9 +99,29 @@ def init(
     directory: ProjectDir,
     name: Annotated[str | None, typer.Option(help="Function name (default: the directory's name).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing lit.toml.")] = False,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="Start from a model: an .onnx file, a Hugging Face/optimum export directory, or an MXNet "
+            "checkpoint directory. Engine, input kind, task, image size and labels are read off it.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Scaffold a function project: lit.toml, service.py, labels.txt, model/."""
+    """Scaffold a function project: lit.toml, service.py, labels.txt, model/ (or, with --from, a project
+    made from a model, every guess commented in lit.toml)."""
+    if source is not None:
+        from . import from_model
+
+        written, said = from_model.write(directory, source, name, force)
+        if not as_json:
+            for line in said:
+                _log(f"guessed {line}")
+        _emit(
+            as_json, {"written": [str(p) for p in written], "guessed": said}, "\n".join(f"wrote {p}" for p in written)
+        )
+        return
     from . import scaffold
 
     written = scaffold.init(directory, name, force)

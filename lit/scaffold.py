@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .errors import LitError
@@ -54,9 +55,17 @@ def initialize(context):
 '''
 
 
+def project_name(root: Path, name: str | None) -> str:
+    """The function's name: the one given, else the directory's, made fit for an image and a function."""
+    if name:
+        return name
+    cleaned = re.sub(r"[^a-z0-9_-]+", "-", root.name.lower()).strip("-_")[:64]
+    return cleaned or "function"
+
+
 def init(root: Path, name: str | None = None, force: bool = False) -> list[Path]:
     root = root.resolve()
-    name = name or root.name.lower().replace(" ", "-")
+    name = project_name(root, name)
     config = root / "lit.toml"
     if config.exists() and not force:
         raise LitError(f"{config} already exists", "pick another directory, or pass --force to overwrite")
