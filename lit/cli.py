@@ -203,9 +203,8 @@ def build_command(
     result = build.build(
         _docker(), _project(directory), tag, base_image, not no_check, _quiet if quiet or as_json else _log
     )
-    if not as_json:
-        for line in result.decisions:
-            _log(line)
+    for line in result.decisions:  # what the image check decided from the graph, even with -q or --json
+        _log(line)
     _emit(as_json, result, result.image)
 
 
