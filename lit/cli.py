@@ -648,6 +648,20 @@ def template_command(
     _emit(as_json, {"template": str(target), "image_uri": uri}, f"wrote {target}")
 
 
+@app.command("schema")
+def schema_command(
+    directory: ProjectDir,
+    openapi: Annotated[
+        bool, typer.Option("--openapi", help="OpenAPI 3.1 for the HTTP route instead of JSON Schema.")
+    ] = False,
+    image: Annotated[str | None, typer.Option(help="Image to read (default lit-NAME:latest).")] = None,
+) -> None:
+    """Print the function's contract: requests per input kind and trigger, and answers per task (JSON Schema)."""
+    from . import schema
+
+    typer.echo(json.dumps(schema.contract(_docker(), _project(directory), image, openapi), indent=2))
+
+
 # --- lit scan, lit doctor ---
 @app.command("scan")
 def scan_command(

@@ -68,6 +68,11 @@ def test_every_output_by_name_through_the_rie(torch_models: Path, tmp_path: Path
         )
         (key,) = [k for k in ref.files if k.startswith("input:")]
         got = invoke(port, {"inputs": ref[key].tolist()})["predictions"]
+        # the contract the image states names every output the answer holds
+        doc = json.loads(lit("schema", str(root)).stdout)
+        item = doc["$defs"]["response"]["oneOf"][0]["properties"]["predictions"]["items"]
+        assert doc["x-lit"]["task"] == "raw" and set(item["required"]) == set(got[0])
+        assert json.loads(lit("schema", str(root), "--openapi").stdout)["openapi"] == "3.1.0"
         for out in (k.removeprefix("output:") for k in ref.files if k.startswith("output:")):
             diff = worst([row[out] for row in got], ref[f"output:{out}"])
             print(f"{name}.{out}: max |LIT via RIE - PyTorch| = {diff:.2e}")

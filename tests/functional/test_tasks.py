@@ -285,3 +285,53 @@ def test_an_unknown_accept_is_a_406(serve: Any) -> None:
     with pytest.raises(InputError, match="'accept' must be one of json, npy, npz") as err:
         app.handle({"input": [1.0, 2.0, 3.0, 4.0], "accept": "xml"})
     assert err.value.status == 406
+
+
+@pytest.mark.parametrize(
+    ("name", "config", "event"),
+    [
+        ("encoder", toml("text", 'task = "embed"'), {"texts": ["the judge", "a bug in my code"]}),
+        ("encoder", toml("text"), {"text": "bread and cheese"}),
+        ("batch1_classifier", toml("text", 'task = "classify"'), {"texts": ["court", "bug"]}),
+        ("detector", toml("tensor", 'task = "detect"'), None),
+        ("yolo", toml("tensor", 'task = "detect"'), None),
+        ("two_outputs", toml("tensor"), None),
+        ("detector", toml("tensor"), None),
+    ],
+)
+def test_real_answers_fit_the_contract_lit_schema_prints(
+    serve: Any, torch_models: Path, name: str, config: str, event: dict[str, Any] | None
+) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from lit_runtime import contract
+
+    app = serve(name, config)
+    doc = contract.schema(*contract.of(app))
+    jsonschema.Draft202012Validator.check_schema(doc)
+    defs = doc["$defs"]
+
+    def valid(instance: Any, part: str) -> bool:
+        return jsonschema.Draft202012Validator({**defs[part], "$defs": defs}).is_valid(instance)
+
+    if event is None:
+        ref = reference(torch_models, name)
+        (key,) = [k for k in ref.files if k.startswith("input:")]
+        event = {"inputs": ref[key].tolist()}
+    assert valid(event, "request")
+    assert valid(app.handle(event), "response")
+    if doc["x-lit"]["task"] != "detect":  # (detections have no array form: a 406, tested above)
+        assert valid(app.handle({**event, "accept": "npz"}), "response")
+    sqs = batch_event("sqs-batch", [b"x", b"y"])
+    sqs["Records"][0]["body"] = json.dumps(event)
+    sqs["Records"][1]["body"] = json.dumps({"wrong": 1})
+    assert valid(app.handle(sqs), "batch_response")
+    # what the contract refuses, the runtime refuses too
+    for bad in ({"wrong": 1}, {**event, "accept": "xml"}):
+        assert not valid(bad, "request")
+        with pytest.raises(InputError):
+            app.handle(bad)
+    # the schema is specific: another task's answer does not pass
+    wrong = [[{"label": "x", "index": 0, "probability": 2.0}]] if doc["x-lit"]["task"] != "classify" else [[0.5]]
+    assert not valid({"predictions": wrong}, "response")
+    api = contract.openapi(*contract.of(app))
+    assert api["openapi"] == "3.1.0" and "application/x-npy" in api["paths"]["/"]["post"]["responses"]["200"]["content"]
