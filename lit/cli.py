@@ -655,6 +655,7 @@ def schema_command(
         bool, typer.Option("--openapi", help="OpenAPI 3.1 for the HTTP route instead of JSON Schema.")
     ] = False,
     image: Annotated[str | None, typer.Option(help="Image to read (default lit-NAME:latest).")] = None,
+    as_json: JsonOpt = False,  # (the contract is JSON either way)
 ) -> None:
     """Print the function's contract: requests per input kind and trigger, and answers per task (JSON Schema)."""
     from . import schema
