@@ -21,10 +21,9 @@ with redirect_stdout(io.StringIO()):
     app = App.start()
     inputs = __import__("lit_runtime.events", fromlist=["parse"]).parse(event, app.ctx.settings.input_kind).inputs
     batch = app.hooks["preprocess"](inputs, app.ctx)
-    import mxnet as mx
 
-    def forward():
-        app.ctx.model(mx.nd.array(batch)).asnumpy()
+    def forward():  # the engine's forward pass, every output to numpy (either engine)
+        app.hooks["inference"](batch, app.ctx)
 
     def handle():
         app.handle(event)
