@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 from typing import Any
 
 from .errors import InputError
@@ -95,3 +96,15 @@ def check_direct(payload: Any, numbers: int, form: str) -> None:
         size = len(json.dumps(payload))
         if size > MAX_RESPONSE_BYTES:
             raise ResponseSizeTooLarge(too_large(size, form))
+
+
+def finite(answer: Any) -> Any:
+    """The answer with every NaN and Infinity as null: JSON has neither, and a strict parser (API
+    Gateway's clients among them) refuses the bare NaN that json.dumps writes."""
+    if isinstance(answer, float):
+        return answer if math.isfinite(answer) else None
+    if isinstance(answer, list):
+        return [finite(v) for v in answer]
+    if isinstance(answer, dict):
+        return {k: finite(v) for k, v in answer.items()}
+    return answer

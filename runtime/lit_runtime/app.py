@@ -191,6 +191,8 @@ class App:
         self.numbers = _numbers(outputs)
         if form == "json":
             answer: Any = {"predictions": list(self.hooks["postprocess"](outputs, self.ctx))}
+            if not _finite(outputs):
+                answer = answers.finite(answer)
         else:
             if self.hooks["postprocess"] is not defaults.postprocess:
                 raise InputError("this function's service.py postprocess answers JSON only; ask for JSON", 406)
@@ -240,6 +242,8 @@ class App:
             outputs = self.hooks["inference"](joint, self.ctx)
             t2 = time.perf_counter()
             flat = list(self.hooks["postprocess"](outputs, self.ctx))
+            if not _finite(outputs):
+                flat = answers.finite(flat)
             timings.update(inference=_ms(t1, t2), postprocess=_ms(t2, time.perf_counter()))
             if len(flat) != sum(_count(data) for _, data in prepared):
                 raise ValueError("postprocess returned a different number of results than inputs")
@@ -247,7 +251,10 @@ class App:
             for i, data in prepared:
                 try:
                     self.ctx.batch, self.ctx.sizes = data, sizes[i]
-                    results[i] = list(self.hooks["postprocess"](self.hooks["inference"](data, self.ctx), self.ctx))
+                    alone = self.hooks["inference"](data, self.ctx)
+                    results[i] = list(self.hooks["postprocess"](alone, self.ctx))
+                    if not _finite(alone):
+                        results[i] = answers.finite(results[i])
                 except InputError as exc:
                     items[i].error = exc
                 except Exception as exc:  # a hook raised on this record only
@@ -336,6 +343,16 @@ class App:
 def load_model(conf: settings.Settings, cpus: int) -> Any:
     """The model, on the engine lit.toml names (its base carries only that engine)."""
     return engine.load(conf.engine, conf.model_dir, cpus, conf.epoch)
+
+
+def _finite(outputs: Any) -> bool:
+    """Whether a forward pass's float outputs are all finite (JSON has no NaN or Infinity)."""
+    import numpy as np
+
+    values = (
+        outputs.values() if isinstance(outputs, dict) else outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    )
+    return all(not isinstance(v, np.ndarray) or v.dtype.kind != "f" or bool(np.isfinite(v).all()) for v in values)
 
 
 def _numbers(outputs: Any) -> int:

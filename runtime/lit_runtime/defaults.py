@@ -105,7 +105,14 @@ def preprocess_tensor(inputs: list[Any], ctx: Any, name: str | None = None) -> A
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1:
         raise InputError(f"inputs of one batch must share a shape, got {sorted(shapes)}")
-    return np.stack(arrays)
+    batch = np.stack(arrays)
+    if batch.dtype.kind == "f" and not np.isfinite(batch).all():
+        where = int(np.argwhere(~np.isfinite(batch.reshape(len(batch), -1)))[0][0])
+        raise InputError(
+            f"input {name or names[0]!r} of example {where} holds NaN or Infinity; send finite numbers "
+            "(JSON has no NaN, and a model's answer to one is not a number either)"
+        )
+    return batch
 
 
 def _as_dtype(x: Any, dtype: np.dtype) -> np.ndarray:

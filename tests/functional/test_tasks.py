@@ -335,3 +335,49 @@ def test_real_answers_fit_the_contract_lit_schema_prints(
     assert not valid({"predictions": wrong}, "response")
     api = contract.openapi(*contract.of(app))
     assert api["openapi"] == "3.1.0" and "application/x-npy" in api["paths"]["/"]["post"]["responses"]["200"]["content"]
+
+
+def log_model(path: Path) -> Path:
+    """x [batch, 2] -> y = log(x): NaN for a negative input, -Infinity for 0."""
+    from onnx import TensorProto, helper, save
+
+    graph = helper.make_graph(
+        [helper.make_node("Log", ["x"], ["y"])],
+        "log",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])],
+    )
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+def strict(text: str) -> Any:
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_answers_are_always_strict_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("onnx")
+    monkeypatch.delenv("LIT_MODEL_DIR", raising=False)
+    (tmp_path / "model").mkdir()
+    log_model(tmp_path / "model" / "log.onnx")
+    (tmp_path / "lit.toml").write_text(toml("tensor"))
+    app = start_app(tmp_path)
+    # a model that answers NaN and -Infinity: null in JSON, never a bare NaN
+    answer = app.handle({"inputs": [[-1.0, 0.0], [1.0, 2.0]]})
+    assert strict(json.dumps(answer)) == {"predictions": [[None, None], [0.0, pytest.approx(0.6931472)]]}
+    sqs = batch_event("sqs-batch", [b"x"])
+    sqs["Records"][0]["body"] = json.dumps({"input": [-1.0, 1.0]})
+    assert strict(json.dumps(app.handle(sqs)))["results"][0]["predictions"] == [[None, 0.0]]
+    # NaN and Infinity sent in: a 400 naming the input and the example
+    for bad in ({"inputs": [[1.0, 2.0], [float("nan"), 1.0]]}, {"input": [float("inf"), 1.0]}):
+        with pytest.raises(InputError, match=r"input 'x' of example \d holds NaN or Infinity") as err:
+            app.handle(json.loads(json.dumps(bad)))
+        assert err.value.status == 400
+    event = load_event("apigw-http-json")
+    event["headers"] = {"content-type": "application/json"}
+    event["body"], event["isBase64Encoded"] = '{"input": [NaN, 1.0]}', False
+    http = app.handle(event)
+    assert http["statusCode"] == 400 and "NaN" in strict(http["body"])["error"]["message"]
