@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -43,7 +44,9 @@ _KEYS: dict[str, set[str]] = {
     },
     "build": {"base", "requirements", "exclude"},
 }
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# Lowercase letters and digits, joined by single "_" or runs of "-" (an image name's path component):
+# usable as an image name (lit-NAME), a function name and a role name.
+_NAME = re.compile(r"^(?=.{1,64}$)[a-z0-9]+(?:(?:_|-+)[a-z0-9]+)*$")
 _SUBNET = re.compile(r"subnet-([0-9a-f]{8}|[0-9a-f]{17})")
 _GROUP = re.compile(r"sg-([0-9a-f]{8}|[0-9a-f]{17})")
 _ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -223,7 +226,7 @@ def load(root: Path) -> Project:
     if not _NAME.match(name):
         raise ConfigError(
             f"{path}: name {name!r} is not usable as an image and function name",
-            "use lowercase letters, digits, '-' and '_' (at most 64), starting with a letter or digit",
+            "use lowercase letters, digits, '-' and '_' (at most 64), starting and ending with a letter or digit",
         )
     if "model" not in doc:
         raise ConfigError(f"{path}: missing [model] table", 'add [model] with path = "model" and format = "mxnet"')
@@ -289,7 +292,7 @@ def load(root: Path) -> Project:
         )
     labels = None
     if (labels_rel := _get(doc, "model", "labels", str, None, path)) is not None:
-        labels = root / labels_rel
+        labels = _project_file(root, labels_rel, "[model] labels", path)
         if not labels.is_file():
             raise ConfigError(f"{path}: labels file {labels_rel!r} does not exist", "create it (one label per line)")
     top_k = _get(doc, "model", "top_k", int, 5, path)
@@ -310,6 +313,16 @@ def load(root: Path) -> Project:
             "set [model] input_shape (one example's shape, e.g. [1, 8, 8])",
         )
     text = _text(doc, path, root, model_path, kind)
+    if kind != "image" and doc.get("image"):
+        raise ConfigError(
+            f"{path}: [image] is set but [model] input is {kind!r}, which never reads it", "remove [image]"
+        )
+    for table in ("embed", "detect"):
+        if doc.get(table) and task != table:
+            raise ConfigError(
+                f"{path}: [{table}] is set but [model] task is {task!r}, which never reads it",
+                f'set [model] task = "{table}", or remove [{table}]',
+            )
     image = _image(doc, path)
 
     fn = _function(doc, path)
@@ -320,7 +333,7 @@ def load(root: Path) -> Project:
             'e.g. s3 = "s3://my-bucket/predictions"',
         )
     req_rel = _get(doc, "build", "requirements", str, None, path)
-    requirements = root / (req_rel or "requirements.txt")
+    requirements = _project_file(root, req_rel, "[build] requirements", path) if req_rel else root / "requirements.txt"
     if req_rel and not requirements.is_file():
         raise ConfigError(f"{path}: requirements file {req_rel!r} does not exist", "create it or remove the key")
     return Project(
@@ -335,7 +348,7 @@ def load(root: Path) -> Project:
         function=fn,
         base=_get(doc, "build", "base", str, None, path),
         requirements=requirements if requirements.is_file() else None,
-        exclude=tuple(_get(doc, "build", "exclude", list, [], path)),
+        exclude=_strings(doc, "build", "exclude", path),
         output_s3=output,
         text=text,
         input_shape=tuple(shape),
@@ -379,7 +392,7 @@ def _image(doc: dict[str, Any], path: Path) -> Image:
     if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
         raise ConfigError(f"{path}: [image] size must be [width, height], got {size!r}", "e.g. size = [224, 224]")
     scale = _get(doc, "image", "scale", (int, float), 255.0, path)
-    if not scale > 0:
+    if not 0 < scale < float("inf"):
         raise ConfigError(f"{path}: [image] scale = {scale}", "use the pixel value that maps to 1 (e.g. 255.0)")
     channels = 1 if color == "gray" else 3
     mean = _channels(doc, "mean", 0.0, channels, path)
@@ -396,7 +409,7 @@ def _channels(doc: dict[str, Any], key: str, default: float, channels: int, path
     """[image] mean or std: one number for every channel, or a list with one per channel."""
     value = _get(doc, "image", key, (int, float, list), default, path)
     values = value if isinstance(value, list) else [value]
-    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
     if not numbers or len(values) not in (1, channels):
         raise ConfigError(
             f"{path}: [image] {key} must be "
@@ -409,7 +422,14 @@ def _channels(doc: dict[str, Any], key: str, default: float, channels: int, path
 
 def _function(doc: dict[str, Any], path: Path) -> Function:
     """The [function] table: size, environment, concurrency, tags and VPC, as Lambda accepts them."""
-    environment = {str(k): str(v) for k, v in _get(doc, "function", "environment", dict, {}, path).items()}
+    raw_env = _get(doc, "function", "environment", dict, {}, path)
+    for key, value in raw_env.items():
+        if isinstance(value, (dict, list)):
+            raise ConfigError(
+                f"{path}: [function] environment {key!r} is a {type(value).__name__}, not a value",
+                'give it a string, number or boolean (e.g. LOG_LEVEL = "info")',
+            )
+    environment = {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in raw_env.items()}
     for key in environment:
         if not _ENV_NAME.match(key) or key in _RESERVED_ENV:
             raise ConfigError(
@@ -466,6 +486,27 @@ def _function(doc: dict[str, Any], path: Path) -> Function:
     if fn.architecture not in ("x86_64", "arm64"):
         raise ConfigError(f"{path}: [function] architecture {fn.architecture!r}", "use x86_64 or arm64")
     return fn
+
+
+def _project_file(root: Path, rel: str, key: str, path: Path) -> Path:
+    """A file lit.toml names, which must be inside the project (a symlink followed to its target)."""
+    target = (root / rel).resolve()
+    if not _inside(root, rel) or not target.is_relative_to(root.resolve()):
+        raise ConfigError(
+            f"{path}: {key} {rel!r} is outside the project ({root})",
+            "copy the file into the project and name it relative to lit.toml, so that what the image holds "
+            "is what the project holds",
+        )
+    return root / rel
+
+
+def _strings(doc: dict[str, Any], table: str, key: str, path: Path) -> tuple[str, ...]:
+    values = _get(doc, table, key, list, [], path)
+    if not all(isinstance(v, str) for v in values):
+        raise ConfigError(
+            f"{path}: {_where(table, key)} must be a list of strings, got {values!r}", 'e.g. ["train.py"]'
+        )
+    return tuple(values)
 
 
 def _inside(root: Path, rel: str) -> bool:

@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 FORTUNES = Path("/usr/share/games/fortunes")
 TOPICS = ("computers", "drugs", "food", "law", "politics", "sports")
 CAP, SEED, VOCAB, MAX_LENGTH, N_CHECK, TOLERANCE, K = 500, 0, 4000, 64, 64, 1e-4, 5
-DIM, BATCH, LR, WEIGHT_DECAY, TOKEN_DROP, TEMPERATURE = 64, 128, 3e-3, 0.1, 0.3, 0.1
+DIM, BATCH, LR, WEIGHT_DECAY, TOKEN_DROP, TEMPERATURE, WINDOW = 64, 128, 3e-3, 0.1, 0.3, 0.1, 32
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]"]  # [PAD] = 0, as the runtime pads with
 OUTPUT = "last_hidden_state"
 
@@ -120,9 +120,9 @@ def supcon_loss(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def augment(seq: list[int]) -> list[int]:
     """Training noise against overfitting: a random window of a long text, about TOKEN_DROP of its tokens dropped."""
-    if len(seq) > MAX_LENGTH:
-        start = 1 + int(torch.randint(len(seq) - MAX_LENGTH + 1, ()))
-        seq = seq[:1] + seq[start : start + MAX_LENGTH - 1]
+    if len(seq) > WINDOW:
+        start = 1 + int(torch.randint(len(seq) - WINDOW + 1, ()))
+        seq = seq[:1] + seq[start : start + WINDOW - 1]
     keep = (torch.rand(len(seq) - 1) >= TOKEN_DROP).tolist()
     return seq[:1] + [t for t, k in zip(seq[1:], keep, strict=True) if k]  # [CLS] always kept
 

@@ -71,7 +71,9 @@ def test_dynamodb_remove_records_are_reported_not_crashed(counting_app: App, dig
 
 def test_shape_mismatch_in_a_batch_isolates_the_bad_record(digits_copy: Path) -> None:
     config = digits_copy / "lit.toml"
-    config.write_text(config.read_text().replace('input = "image"', 'input = "tensor"\ntask = "raw"'))
+    config.write_text(
+        config.read_text().replace('input = "image"', 'input = "tensor"\ntask = "raw"').split("[image]")[0]
+    )
     app = start_app(digits_copy)
     good = [[[0.0] * 8] * 8]
     event = batch_event("sqs-batch", [b"x", b"x", b"x"])
@@ -84,7 +86,9 @@ def test_shape_mismatch_in_a_batch_isolates_the_bad_record(digits_copy: Path) ->
 
 def test_direct_tensor_input(digits_copy: Path) -> None:
     config = digits_copy / "lit.toml"
-    config.write_text(config.read_text().replace('input = "image"', 'input = "tensor"\ntask = "raw"'))
+    config.write_text(
+        config.read_text().replace('input = "image"', 'input = "tensor"\ntask = "raw"').split("[image]")[0]
+    )
     app = start_app(digits_copy)
     answer = app.handle({"inputs": [[[[0.0] * 8] * 8], [[[1.0] * 8] * 8]]})
     assert len(answer["predictions"]) == 2 and len(answer["predictions"][0]) == 10

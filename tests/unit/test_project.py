@@ -82,6 +82,21 @@ def test_good_config_loads_with_defaults(tmp_path: Path) -> None:
         ("name = 'x'\n[model]\npath = 'model'\ninput = 'text'\n[text]\nmax_length = 0\n", "max_length"),
         ("name = 'x'\n[model]\npath = 'model'\nformat = 'onnx'\n", "not one .onnx file"),
         ("name = 'x'\n[model]\npath = 'model'\n[output]\ns3 = 'gs://x'\n", "not an s3://"),
+        ("name = 'x'\n[model]\npath = 'model'\ntask = 'segment'\n", "task 'segment' is not known"),
+        ("name = 'x'\n[model]\npath = 'model'\n[embed]\npooling = 'mean'\n", "[embed] is set but [model] task"),
+        ("name = 'x'\n[model]\npath = 'model'\ntask = 'embed'\n[embed]\npooling = 'sum'\n", "pooling 'sum'"),
+        ("name = 'x'\n[model]\npath = 'model'\ntask = 'detect'\n[detect]\niou_threshold = 1.5\n", "outside 0..1"),
+        ("name = 'x'\n[model]\npath = 'model'\ntask = 'detect'\n[detect]\nmax_detections = 0\n", "max_detections"),
+        ("name = 'x'\n[model]\npath = 'model'\ninput = 'tensor'\n[image]\nsize = [8, 8]\n", "never reads it"),
+        ("name = 'adv-'\n[model]\npath = 'model'\n", "not usable"),
+        ("name = 'a_-b'\n[model]\npath = 'model'\n", "not usable"),
+        ("name = 'x'\n[model]\npath = 'model'\n[build]\nexclude = [1, 2]\n", "list of strings"),
+        ("name = 'x'\n[model]\npath = 'model'\n[function]\nenvironment = { A = { b = 1 } }\n", "not a value"),
+        ("name = 'x'\n[model]\npath = 'model'\n[image]\nmean = nan\n", "[image] mean"),
+        ("name = 'x'\n[model]\npath = 'model'\n[image]\nscale = inf\n", "scale = inf"),
+        ("name = 'x'\n[model]\npath = 'model'\nlabels = '../outside.txt'\n", "outside the project"),
+        ("name = 'x'\n[model]\npath = 'model'\nlabels = '/etc/hostname'\n", "outside the project"),
+        ("name = 'x'\n[model]\npath = 'model'\n[build]\nrequirements = '../outside.txt'\n", "outside the project"),
     ],
 )
 def test_bad_config_names_cause_and_fix(tmp_path: Path, text: str, needle: str) -> None:
@@ -143,3 +158,18 @@ def test_a_model_outside_the_project_is_refused_but_a_link_inside_is_followed(tm
     (proj / "model").symlink_to(outside)
     make(proj, GOOD, model=False)
     assert project.load(proj).model_path == outside.resolve()
+
+
+def test_a_symlinked_labels_file_is_followed_inside_and_refused_outside(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("a\nb\n")
+    (tmp_path / "p").mkdir()
+    root = make(tmp_path / "p", "name = 'x'\n[model]\npath = 'model'\nlabels = 'labels.txt'\n")
+    (root / "labels.txt").unlink()
+    (root / "labels.txt").symlink_to(outside)
+    with pytest.raises(ConfigError, match="outside the project"):
+        project.load(root)
+    (root / "real.txt").write_text("a\n")
+    (root / "labels.txt").unlink()
+    (root / "labels.txt").symlink_to(root / "real.txt")
+    assert project.load(root).labels == root / "labels.txt"

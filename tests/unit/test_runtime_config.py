@@ -24,10 +24,23 @@ labels = "labels.txt"
 top_k = 2
 epoch = 7
 input_shape = [1, 16]
+task = "embed"
 [text]
 max_length = 48
 padding = "max_length"
 truncation = false
+[embed]
+pooling = "cls"
+normalize = true
+output = "pooled"
+[output]
+s3 = "s3://bucket/predictions"
+"""
+FULL_IMAGE = """
+name = "shapes"
+[model]
+path = "model"
+task = "detect"
 [image]
 size = [32, 24]
 color = "bgr"
@@ -35,8 +48,10 @@ scale = 1.0
 mean = [0.5, 0.25, 0.125]
 std = 0.5
 max_pixels = 1000
-[output]
-s3 = "s3://bucket/predictions"
+[detect]
+score_threshold = 0.5
+iou_threshold = 0.3
+max_detections = 7
 """
 
 
@@ -65,9 +80,12 @@ def test_every_value_of_lit_toml_reaches_the_runtime(tmp_path: Path, monkeypatch
     assert got.labels == ("sports", "politics"), "carried in the config, blank lines left out"
     assert got.input_shape == (1, 16) and got.output_s3 == "s3://bucket/predictions"
     assert got.model_url is None and got.model_sha256 is None and got.model_dir == task / "model"
-    image = got.image
+    assert got.task == "embed" and (got.embed.pooling, got.embed.normalize, got.embed.output) == ("cls", True, "pooled")
+    image_view = runtime_view(project.load(make(tmp_path / "i", FULL_IMAGE)), task, tmp_path)
+    image = image_view.image
     assert (image.size, image.color, image.scale, image.max_pixels) == ((32, 24), "bgr", 1.0, 1000)
     assert image.mean == (0.5, 0.25, 0.125) and image.std == (0.5,)
+    assert image_view.task == "detect" and image_view.detect == settings.DetectOptions(0.5, 0.3, 7)
     assert got.text is not None and got.text.tokenizer == task / "model" / "tokenizer.json"
     assert (got.text.max_length, got.text.padding, got.text.truncation) == (48, "max_length", False)
 
@@ -86,6 +104,8 @@ def test_the_runtime_has_no_defaults_of_its_own(tmp_path: Path) -> None:
     """Every value the CLI writes is required: a configuration missing one is refused, not filled in."""
     root = make(tmp_path / "p", FULL)
     doc = runtime_config.document(project.load(root))
+    image = runtime_config.document(project.load(make(tmp_path / "i", FULL_IMAGE)))
+    doc = {**doc, "image": image["image"], "detect": image["detect"]}
 
     def leaves(node: dict[str, Any], trail: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
         found = []
