@@ -43,6 +43,7 @@ CAP, SEED, VOCAB, MAX_LENGTH, N_CHECK, TOLERANCE, K = 500, 0, 4000, 64, 64, 1e-4
 DIM, BATCH, LR, WEIGHT_DECAY, TOKEN_DROP, TEMPERATURE, WINDOW = 64, 128, 3e-3, 0.1, 0.3, 0.1, 32
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]"]  # [PAD] = 0, as the runtime pads with
 OUTPUT = "last_hidden_state"
+NORM_FIRST, POSITION_STD = True, 0.02
 
 
 def load_data() -> tuple[list[str], list[int]]:
@@ -94,7 +95,10 @@ class Encoder(nn.Module):
         super().__init__()
         self.tokens = nn.Embedding(vocab, dim, padding_idx=0)
         self.positions = nn.Embedding(max_positions, dim)
-        layer = nn.TransformerEncoderLayer(dim, nhead=4, dim_feedforward=4 * dim, dropout=0.1, batch_first=True)
+        nn.init.normal_(self.positions.weight, std=POSITION_STD)
+        layer = nn.TransformerEncoderLayer(
+            dim, nhead=4, dim_feedforward=4 * dim, dropout=0.1, batch_first=True, norm_first=NORM_FIRST
+        )
         self.encoder = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,99 @@
+"""The task examples, trained here and served through the RIE, with their quality measured there and
+compared with the figure their training script measured in process (they must agree):
+- images/text-embed: a sentence encoder (task embed), same-topic precision@5 of held-out fortunes
+  against a TF-IDF baseline;
+- images/shapes-detect: a YOLO-layout detector (task detect), mAP@0.5 on held-out generated images."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import subprocess
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lit.docker import Docker
+from tests.conftest import EXPORT_PYTHON, ROOT
+from tests.e2e.conftest import RUN_ID, copy_project, lit
+
+pytestmark = pytest.mark.e2e
+np = pytest.importorskip("numpy")
+
+
+def trained(name: str, marker: str) -> Path:
+    example = ROOT / "images" / name
+    if not (example / marker).exists():
+        # PyTorch lives in the export environment (scripts/setup.sh makes it)
+        subprocess.run([str(EXPORT_PYTHON), str(example / "train.py")], check=True, capture_output=True, timeout=900)
+    return example
+
+
+def quality(example: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(f"quality_{example.name.replace('-', '_')}", example / "quality.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def invoke(port: int, event: dict[str, Any]) -> Any:
+    url = f"http://127.0.0.1:{port}/2015-03-31/functions/function/invocations"
+    request = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=300) as resp:
+        return json.loads(resp.read())
+
+
+@pytest.fixture()
+def served(docker: Docker, ort_base_image: str, running: Any, tmp_path: Path) -> Any:
+    images: list[str] = []
+
+    def _served(example: Path) -> int:
+        root = copy_project(example, tmp_path / example.name, f"{example.name}-t{RUN_ID}")
+        images.append(json.loads(lit("build", str(root), "--base", ort_base_image, "--json").stdout)["image"])
+        return running(root, "--image", images[-1])
+
+    yield _served
+    for image in images:
+        docker.remove_image(image)
+
+
+def test_the_sentence_encoder_retrieves_same_topic_texts_through_the_rie(served: Any) -> None:
+    example = trained("text-embed", "heldout.json")
+    held = json.loads((example / "heldout.json").read_text())
+    port = served(example)
+    vectors: list[list[float]] = []
+    for start in range(0, len(held["texts"]), 64):
+        vectors += invoke(port, {"texts": held["texts"][start : start + 64]})["predictions"]
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5), "normalize = true"
+    got = quality(example).precision_at_k(np.asarray(vectors), held["labels"], 5)
+    figures = held["precision_at_5"]
+    print(
+        f"precision@5: {got:.4f} through the RIE, {figures['model_in_process']:.4f} in process, TF-IDF {figures['tfidf']:.4f}"
+    )
+    assert got == pytest.approx(figures["model_in_process"], abs=1e-3)
+    assert got > figures["tfidf"]
+    # a batch as .npy: the same vectors
+    answer = invoke(port, {"texts": held["texts"][:64], "accept": "npy"})
+    array = np.load(__import__("io").BytesIO(base64.b64decode(answer["npy"])))
+    assert np.abs(array - np.asarray(vectors[:64])).max() <= 1e-6
+
+
+def test_the_shape_detector_finds_held_out_shapes_through_the_rie(served: Any) -> None:
+    example = trained("shapes-detect", "heldout/labels.json")
+    held = json.loads((example / "heldout" / "labels.json").read_text())
+    port = served(example)
+    names = sorted(held["images"])
+    predictions: list[Any] = []
+    for start in range(0, len(names), 20):
+        batch = [base64.b64encode((example / "heldout" / n).read_bytes()).decode() for n in names[start : start + 20]]
+        predictions += invoke(port, {"images": batch})["predictions"]
+    truths = [held["images"][n] for n in names]
+    got = quality(example).map50(predictions, truths)
+    print(f"mAP@0.5: {got:.4f} through the RIE, {held['map50']['in_process']:.4f} in process, {len(names)} images")
+    assert got == pytest.approx(held["map50"]["in_process"], abs=0.01)
+    assert got > 0.5
+    assert {d["label"] for image in predictions for d in image} <= set(held["classes"])
