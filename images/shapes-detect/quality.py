@@ -42,9 +42,7 @@ def detections(
     boxes, scores, classes = boxes[chosen], scores[chosen], classes[chosen]
     order = np.nonzero(scores >= score_threshold)[0]
     order = order[np.argsort(-scores[order], kind="stable")][:max_detections]
-    return [
-        {"box": [float(v) for v in boxes[j]], "score": float(scores[j]), "class": int(classes[j])} for j in order
-    ]
+    return [{"box": [float(v) for v in boxes[j]], "score": float(scores[j]), "class": int(classes[j])} for j in order]
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou_threshold: float) -> np.ndarray:
@@ -107,7 +105,9 @@ def map50(
         raise ValueError(f"{len(predictions)} images of predictions but {len(truths)} of truths")
     aps = []
     for c in range(classes):
-        gt = [np.asarray([t["box"] for t in image if int(t["class"]) == c], np.float64).reshape(-1, 4) for image in truths]
+        gt = [
+            np.asarray([t["box"] for t in image if int(t["class"]) == c], np.float64).reshape(-1, 4) for image in truths
+        ]
         total = sum(len(g) for g in gt)
         if total == 0:
             continue

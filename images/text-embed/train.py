@@ -43,7 +43,7 @@ CAP, SEED, VOCAB, MAX_LENGTH, N_CHECK, TOLERANCE, K = 500, 0, 4000, 64, 64, 1e-4
 DIM, BATCH, LR, WEIGHT_DECAY, TOKEN_DROP, TEMPERATURE, WINDOW = 64, 128, 3e-3, 0.1, 0.3, 0.1, 32
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]"]  # [PAD] = 0, as the runtime pads with
 OUTPUT = "last_hidden_state"
-NORM_FIRST, POSITION_STD = True, 0.02
+NORM_FIRST, POSITION_STD, EMBED_DECAY, PROXY, ZERO_INIT = True, 0.02, 1.0, 0.0, True
 
 
 def load_data() -> tuple[list[str], list[int]]:
@@ -100,6 +100,10 @@ class Encoder(nn.Module):
             dim, nhead=4, dim_feedforward=4 * dim, dropout=0.1, batch_first=True, norm_first=NORM_FIRST
         )
         self.encoder = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
+        if ZERO_INIT:
+            for block in self.encoder.layers:
+                nn.init.zeros_(block.self_attn.out_proj.weight)
+                nn.init.zeros_(block.linear2.weight)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         x = self.tokens(input_ids) + self.positions(torch.arange(input_ids.shape[1], device=input_ids.device))
@@ -134,7 +138,10 @@ def augment(seq: list[int]) -> list[int]:
 def train(model: Encoder, tokenizer: Tokenizer, texts: list[str], labels: list[int], epochs: int) -> None:
     """AdamW with a one-cycle schedule, on batches of similar lengths (less padding to compute)."""
     seqs, y = [e.ids for e in tokenizer.encode_batch(texts)], torch.tensor(labels)
-    opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+    proxies = nn.Parameter(torch.randn(len(TOPICS), model.tokens.embedding_dim))
+    others = [p for n, p in model.named_parameters() if n != "tokens.weight"]
+    groups = [{"params": [model.tokens.weight], "weight_decay": EMBED_DECAY}, {"params": others + [proxies]}]
+    opt = torch.optim.AdamW(groups, lr=LR, weight_decay=WEIGHT_DECAY)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, LR, total_steps=epochs * -(-len(texts) // BATCH))
     model.train()
     for epoch in range(epochs):
@@ -144,11 +151,15 @@ def train(model: Encoder, tokenizer: Tokenizer, texts: list[str], labels: list[i
         for b in torch.randperm(len(batches)).tolist():
             opt.zero_grad()
             ids, mask = pad([augment(seqs[j]) for j in batches[b]])
-            loss = supcon_loss(mean_pool(model(ids, mask), mask), y[batches[b]])
+            z = mean_pool(model(ids, mask), mask)
+            loss = supcon_loss(z, y[batches[b]])
+            if PROXY:
+                logits = z @ nn.functional.normalize(proxies, dim=1).T / TEMPERATURE
+                loss = loss + PROXY * nn.functional.cross_entropy(logits, y[batches[b]])
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(batches[b])
+            total += loss.item() * len(batches[b])
         if epoch % 5 == 4 or epoch == epochs - 1:
             print(f"epoch {epoch + 1:3d}: contrastive loss {total / len(texts):.4f}")
 

@@ -173,10 +173,11 @@ class App:
             self._log(trigger, batch, timings, status, None)
             return payload
         answer = events.http_answer(trigger, status, payload, answers.FORMS[form])
+        refused = None
         if len(answer["body"]) > answers.MAX_RESPONSE_BYTES:
-            status, message = 413, answers.too_large(len(answer["body"]), form)
-            answer = events.http_answer(trigger, status, {"error": {"status": status, "message": message}})
-        self._log(trigger, batch, timings, status, None if status < 400 else answer["body"])
+            status, refused = 413, answers.too_large(len(answer["body"]), form)
+            answer = events.http_answer(trigger, status, {"error": {"status": status, "message": refused}})
+        self._log(trigger, batch, timings, status, refused)
         return answer
 
     def _predict(self, inputs: list[Any], timings: dict[str, float], form: str = "json", http: bool = False) -> Any:
@@ -345,21 +346,24 @@ def load_model(conf: settings.Settings, cpus: int) -> Any:
     return engine.load(conf.engine, conf.model_dir, cpus, conf.epoch)
 
 
+def _arrays(outputs: Any) -> list[Any]:
+    """What an inference hook returned, as a list of its arrays (a dict's values, a list, or one)."""
+    if isinstance(outputs, dict):
+        return list(outputs.values())
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
 def _finite(outputs: Any) -> bool:
     """Whether a forward pass's float outputs are all finite (JSON has no NaN or Infinity)."""
     import numpy as np
 
-    values = (
-        outputs.values() if isinstance(outputs, dict) else outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    return all(
+        not isinstance(v, np.ndarray) or v.dtype.kind != "f" or bool(np.isfinite(v).all()) for v in _arrays(outputs)
     )
-    return all(not isinstance(v, np.ndarray) or v.dtype.kind != "f" or bool(np.isfinite(v).all()) for v in values)
 
 
 def _numbers(outputs: Any) -> int:
-    values = (
-        outputs.values() if isinstance(outputs, dict) else outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    )
-    return sum(int(getattr(v, "size", 0)) for v in values)
+    return sum(int(getattr(v, "size", 0)) for v in _arrays(outputs))
 
 
 def _count(data: Any) -> int:
