@@ -102,7 +102,16 @@ def guess(path: Path) -> tuple[Guess, list[Path], str]:
     labels = _labels(home, config)
     if fmt == "mxnet":
         g.set('format = "mxnet"', "an MXNet checkpoint (NAME-symbol.json + params)")
-        g.set('input = "image"', "an MXNet checkpoint does not say its input: image assumed, check it")
+        channels = _mxnet_channels(next(home.glob("*-symbol.json")))
+        if channels in (1, 3):
+            g.set('input = "image"', f"its first convolution reads {channels} channel(s)")
+            g.set("size = [224, 224]", "a checkpoint does not record its input size: set the training size", "image")
+            g.set(f'color = "{"gray" if channels == 1 else "rgb"}"', f"{channels} channel(s)", "image")
+        elif not channels:
+            g.set('input = "image"', "a checkpoint does not record its input: image assumed, check it")
+            g.set("size = [224, 224]", "a checkpoint does not record its input size: set the training size", "image")
+        else:
+            g.set('input = "tensor"', f"its first convolution reads {channels} channels: tensors assumed, check it")
         files = [p for p in home.iterdir() if p.is_file()]
         return _with_labels(g, labels), files, fmt
     graph = onnx_graph.read(model)
@@ -133,6 +142,20 @@ def guess(path: Path) -> tuple[Guess, list[Path], str]:
     ]
     companions = [home / n for n in ("tokenizer.json", "config.json") if (home / n).is_file()]
     return g, [model, *data, *companions], fmt
+
+
+def _mxnet_channels(symbol: Path) -> int | None:
+    """The channels the first Convolution reads, from its weight's recorded shape (out, in, kh, kw)."""
+    try:
+        nodes = json.loads(symbol.read_text())["nodes"]
+        conv = next(n for n in nodes if n.get("op") == "Convolution")
+        for ref in conv.get("inputs", [])[1:2]:
+            shape = (nodes[ref[0]].get("attrs") or {}).get("__shape__", "")
+            dims = [int(d) for d in shape.strip("()[] ").split(",") if d.strip()]
+            return dims[1] if len(dims) == 4 else None
+    except (OSError, ValueError, KeyError, StopIteration, IndexError, TypeError):
+        return None
+    return None
 
 
 def _specs(tensors: tuple[Tensor, ...]) -> str:
