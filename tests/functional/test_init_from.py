@@ -96,3 +96,13 @@ def test_paths_that_are_not_a_model_are_named(tmp_path: Path, torch_models: Path
     assert not (tmp_path / "c" / "lit.toml").exists(), "nothing written for a model that cannot be read"
     assert init_from(torch_models / "encoder", tmp_path / "d")[0] == 0
     assert_clean_failure(lit("init", str(tmp_path / "d"), "--from", str(torch_models / "encoder")), 1, "already exists")
+
+
+def test_an_mxnet_checkpoint_gives_a_project_that_asks_for_its_size(digits_model: Path, tmp_path: Path) -> None:
+    code, _, err = init_from(digits_model / "model", tmp_path / "dg")
+    assert code == 0, err
+    proj = project.load(tmp_path / "dg")
+    assert (proj.model_format, proj.engine, proj.input_kind) == ("mxnet", "mxnet", "image")
+    text = (tmp_path / "dg" / "lit.toml").read_text()
+    assert "size = [224, 224]" in text and "set the training size" in text
+    assert sorted(p.name for p in (tmp_path / "dg" / "model").iterdir()) == ["digits-0000.params", "digits-symbol.json"]
