@@ -17,6 +17,11 @@ from . import answers
 from .engine import Port
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
+# A request's fields per input kind: (one example, a list of them). events.py parses requests by
+# these names and the schema below states them, so the parser and the contract cannot disagree.
+FIELDS = {"text": ("text", "texts"), "image": ("image", "images"), "tensor": ("input", "inputs")}
+NPY_FIELD = "npy"  # tensor models: an .npy batch, or {input name: .npy batch}
+ACCEPT_FIELD = "accept"
 NUMBER = {"float32": "number", "float64": "number", "float16": "number", "bool": "boolean"}
 
 
@@ -48,12 +53,13 @@ def _one_or_many(one: str, many: str, item: dict[str, Any]) -> list[dict[str, An
 def request(conf: Any, inputs: tuple[Port, ...]) -> dict[str, Any]:
     """A direct invoke's event (and an SQS/SNS/Kinesis record's JSON body, an HTTP JSON body)."""
     accept = {"enum": list(answers.FORMS), "description": "json (default), or the answer as .npy/.npz (base64)"}
+    one, many = FIELDS[conf.input_kind]
     if conf.input_kind == "text":
         text = {"type": "string", "minLength": 1, "description": "raw text; tokenized by the function"}
-        shapes = _one_or_many("text", "texts", text)
+        shapes = _one_or_many(one, many, text)
     elif conf.input_kind == "image":
         image = {"type": "string", "contentEncoding": "base64", "description": "JPEG, PNG, BMP, WebP or TIFF bytes"}
-        shapes = _one_or_many("image", "images", image)
+        shapes = _one_or_many(one, many, image)
     else:
         if len(inputs) > 1:
             example: dict[str, Any] = {
@@ -70,11 +76,11 @@ def request(conf: Any, inputs: tuple[Port, ...]) -> dict[str, Any]:
             example = _tensor(port.shape, port.dtype)
             npy = {"type": "string", "contentEncoding": "base64", "description": "an .npy batch (np.save)"}
         shapes = [
-            *_one_or_many("input", "inputs", example),
-            {"type": "object", "required": ["npy"], "properties": {"npy": npy}},
+            *_one_or_many(one, many, example),
+            {"type": "object", "required": [NPY_FIELD], "properties": {NPY_FIELD: npy}},
         ]
     for shape in shapes:
-        shape["properties"]["accept"] = accept
+        shape["properties"][ACCEPT_FIELD] = accept
     return {"oneOf": shapes}
 
 

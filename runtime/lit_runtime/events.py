@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import answers
+from .contract import ACCEPT_FIELD, FIELDS, NPY_FIELD
 from .errors import InputError
 from .text import check as check_text
 
@@ -78,7 +79,7 @@ def is_http(trigger: str) -> bool:
 def parse(event: Any, kind: str) -> Request:
     trigger = detect(event)
     if trigger == "direct":
-        accept = answers.from_direct(event.get("accept") if isinstance(event, dict) else None)
+        accept = answers.from_direct(event.get(ACCEPT_FIELD) if isinstance(event, dict) else None)
         return Request(trigger, [Item("", inputs_from_json(event, kind))], accept)
     if is_http(trigger):
         return Request(trigger, [Item("", _http_inputs(event, kind))], answers.from_header(_header(event, "accept")))
@@ -140,25 +141,16 @@ def inputs_from_json(doc: Any, kind: str) -> list[Any]:
     {"inputs": [...]} / {"npy": b64} / {"npy": {name: b64}} for tensors; {"text": s} / {"texts": [...]}."""
     if not isinstance(doc, dict):
         raise InputError(f"expected a JSON object, got {type(doc).__name__}")
-    if kind == "text":
-        if "text" in doc:
-            return [check_text(doc["text"], "'text'")]
-        if isinstance(doc.get("texts"), list) and doc["texts"]:
-            return [check_text(v, f"'texts[{i}]'") for i, v in enumerate(doc["texts"])]
-        raise InputError('missing field: send {"text": "..."} or {"texts": ["...", ...]}')
-    if kind == "tensor" and "npy" in doc:
-        return _npy_inputs(doc["npy"])
-    if kind == "image":
-        if "image" in doc:
-            return [_b64(doc["image"], "'image'")]
-        if isinstance(doc.get("images"), list) and doc["images"]:
-            return [_b64(v, f"'images[{i}]'") for i, v in enumerate(doc["images"])]
-        raise InputError('missing field: send {"image": "<base64>"} or {"images": [...]}')
-    if "input" in doc:
-        return [doc["input"]]
-    if isinstance(doc.get("inputs"), list) and doc["inputs"]:
-        return list(doc["inputs"])
-    raise InputError('missing field: send {"input": [[...]]} or {"inputs": [[...], ...]}')
+    one, many = FIELDS[kind]  # the contract's field names (lit_runtime.contract)
+    if kind == "tensor" and NPY_FIELD in doc:
+        return _npy_inputs(doc[NPY_FIELD])
+    read = {"text": check_text, "image": _b64, "tensor": lambda value, _what: value}[kind]
+    if one in doc:
+        return [read(doc[one], f"'{one}'")]
+    if isinstance(doc.get(many), list) and doc[many]:
+        return [read(v, f"'{many}[{i}]'") for i, v in enumerate(doc[many])]
+    example = {"text": '"..."', "image": '"<base64>"', "tensor": "[[...]]"}[kind]
+    raise InputError(f'missing field: send {{"{one}": {example}}} or {{"{many}": [{example}, ...]}}')
 
 
 def _npy_inputs(value: Any) -> list[Any]:
