@@ -251,12 +251,18 @@ def start(
     architecture = arch.of_image(info)
     arch.require_emulation(architecture)
     platform = arch.PLATFORMS.get(architecture)
+    name = f"lit-{project.name}-{port}"
+    in_use = LitError(f"port {port} on 127.0.0.1 is in use", "stop what holds it, or pass --port with a free port")
+    # The port is checked before the running instance is touched: a `lit run` that cannot start
+    # leaves the working one serving. Only this project's own instance on that port is let go.
+    ours = any(c.name == name for c in docker.containers(f"{LABEL}={project.name}"))
+    if not ours and not port_free(port):
+        raise in_use
     stop(docker, project)  # one warm function per project; its port is freed here
     if not port_free(port):
-        raise LitError(f"port {port} on 127.0.0.1 is in use", "stop what holds it, or pass --port with a free port")
+        raise in_use
     mem = memory or project.function.memory
     limit = timeout or project.function.timeout
-    name = f"lit-{project.name}-{port}"
     started: list[str] = []
     try:
         if concurrency == 1 and not idle_reclaim:

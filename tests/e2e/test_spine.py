@@ -214,13 +214,22 @@ def test_model_that_fails_to_load_fails_the_build_and_keeps_the_old_image(
         docker.remove_image(tag)
 
 
-def test_port_in_use_and_missing_images(base_image: tuple[str, str], digits_project: Path, digits_image: str) -> None:
+def test_port_in_use_and_missing_images(
+    base_image: tuple[str, str], digits_project: Path, digits_image: str, running
+) -> None:
+    serving = running(digits_project, "--image", digits_image)
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
         proc = lit("run", str(digits_project), "--image", digits_image, "--port", str(port), check=False)
     assert proc.returncode == 1 and f"port {port}" in proc.stderr and "--port" in proc.stderr
+    # the instance that was serving is left serving (the port is checked before it is touched)
+    png = sorted((digits_project / "heldout").glob("*.png"))[0].read_bytes()
+    body = json.dumps({"image": base64.b64encode(png).decode()}).encode()
+    url = f"http://127.0.0.1:{serving}/2015-03-31/functions/function/invocations"
+    with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=60) as resp:
+        assert "predictions" in json.loads(resp.read())
 
     proc = lit("build", str(digits_project), "--base", f"lit-base:missing-{uuid.uuid4().hex[:6]}", check=False)
     assert proc.returncode == 1 and "lit base build" in proc.stderr
