@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,39 +176,70 @@ def model_files(model: Path) -> list[Path]:
     return [model, *(p for p in siblings if p.name.startswith(model.name + ".") or p.name == model.stem + ".data")]
 
 
+def project_files(
+    project: Project, top: Path, patterns: tuple[str, ...], skip: set[Path]
+) -> Iterator[tuple[Path, str]]:
+    """The files under `top` that go into the image, as (the real file, its path relative to `top`).
+    A symlink is followed when its target is inside the project (the image gets the file, never a
+    link), and refused, naming it, when the target is outside: nothing from outside the project
+    enters an image. Excluded paths and `skip` (the model, already in model/) are left out. (A model
+    directory the project links to elsewhere, as [model] path allows, is its own such root.)"""
+    root = project.root.resolve()
+    if not top.resolve().is_relative_to(root):
+        root = top.resolve()
+    seen: set[Path] = set()
+
+    def inside(path: Path, rel: str) -> Path:
+        target = path.resolve()
+        if not target.exists() or not target.is_relative_to(root):
+            where = "a dangling link" if not target.exists() else f"outside the project ({root})"
+            raise ConfigError(
+                f"{project.root / CONFIG}: {rel} is a symlink to {target}, {where}",
+                f"copy what it points at into the project, or add {rel!r} to [build] exclude",
+            )
+        return target
+
+    def walk(directory: Path, prefix: str) -> Iterator[tuple[Path, str]]:
+        real = directory.resolve()
+        if real in seen:  # a link back up the tree
+            return
+        seen.add(real)
+        for entry in sorted(directory.iterdir()):
+            rel = f"{prefix}{entry.name}"
+            if _excluded(rel, patterns):
+                continue
+            target = inside(entry, rel) if entry.is_symlink() else entry
+            if target.resolve() in skip:
+                continue
+            if target.is_dir():
+                yield from walk(entry, rel + "/")
+            elif target.is_file():
+                yield target, rel
+
+    yield from walk(top, "")
+
+
 def assemble(
     project: Project, ctx: Path, base_image: str, ca_bundle: Path | None, mxnet_base: str | None = None
 ) -> None:
     """Write the build context: model/ (the model files), code/ (everything else), Dockerfile."""
     model = project.model_path
-    if model is None:  # a model bucket: fetched at cold start, nothing to bake in
-        (ctx / "model").mkdir()
-    elif model.is_dir():
-        shutil.copytree(
-            model, ctx / "model", copy_function=_link_or_copy, ignore=shutil.ignore_patterns(*ALWAYS_EXCLUDED)
-        )
-    else:
-        (ctx / "model").mkdir()
+    (ctx / "model").mkdir()
+    if model is not None and model.is_dir():
+        for src, rel in project_files(project, model, ALWAYS_EXCLUDED, set()):
+            (ctx / "model" / rel).parent.mkdir(parents=True, exist_ok=True)
+            _link_or_copy(str(src), str(ctx / "model" / rel))
+    elif model is not None:
         for path in model_files(model):
             _link_or_copy(str(path), str(ctx / "model" / path.name))
-    in_model = set(model_files(model)) if model is not None and model.is_file() else {model}
-    patterns = ALWAYS_EXCLUDED + project.exclude
+    in_model = {p.resolve() for p in model_files(model)} if model is not None and model.is_file() else set()
+    if model is not None and model.is_dir():
+        in_model.add(model.resolve())
     code = ctx / "code"
     code.mkdir()
-    for dirpath, dirnames, filenames in os.walk(project.root):
-        here = Path(dirpath)
-        dirnames[:] = [
-            d
-            for d in dirnames
-            if (here / d).resolve() not in in_model
-            and not _excluded((here / d).relative_to(project.root).as_posix(), patterns)
-        ]
-        for name in filenames:
-            rel = (here / name).relative_to(project.root).as_posix()
-            if (here / name).resolve() in in_model or _excluded(rel, patterns):
-                continue
-            (code / rel).parent.mkdir(parents=True, exist_ok=True)
-            _link_or_copy(str(here / name), str(code / rel))
+    for src, rel in project_files(project, project.root, ALWAYS_EXCLUDED + project.exclude, in_model):
+        (code / rel).parent.mkdir(parents=True, exist_ok=True)
+        _link_or_copy(str(src), str(code / rel))
     _config(project, code)
     if project.requirements is not None:
         shutil.copy(project.requirements, ctx / "requirements.txt")

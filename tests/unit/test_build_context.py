@@ -54,3 +54,36 @@ def test_runtime_digest_ignores_install_leftovers(tmp_path: Path, monkeypatch: p
     assert base.runtime_digest() == before
     (copy / "lit_runtime" / "app.py").write_text((copy / "lit_runtime" / "app.py").read_text() + "\n# changed\n")
     assert base.runtime_digest() != before
+
+
+def test_symlinks_inside_are_followed_and_outside_are_refused(digits_stub: Path, tmp_path: Path) -> None:
+    from lit.errors import ConfigError
+
+    (digits_stub / "notes").mkdir()
+    (digits_stub / "notes" / "a.txt").write_text("inside")
+    (digits_stub / "linked.txt").symlink_to(digits_stub / "notes" / "a.txt")
+    (digits_stub / "linked-dir").symlink_to(digits_stub / "notes")
+    (digits_stub / "loop").symlink_to(digits_stub)  # a link back up the tree is walked once
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    build.assemble(project.load(digits_stub), ctx, "lit-base:test", None)
+    files = [p for p in (ctx / "code").rglob("*") if p.is_file() or p.is_symlink()]
+    assert not any(p.is_symlink() for p in files), "the image holds files, never links"
+    assert (ctx / "code" / "linked.txt").read_text() == "inside"
+    assert (ctx / "code" / "linked-dir" / "a.txt").read_text() == "inside", "a linked folder is not left out"
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "host.txt").write_text("a host file")
+    (digits_stub / "host.txt").symlink_to(outside / "host.txt")
+    ctx2 = tmp_path / "ctx2"
+    ctx2.mkdir()
+    with pytest.raises(ConfigError, match=r"host.txt is a symlink to .*outside the project") as err:
+        build.assemble(project.load(digits_stub), ctx2, "lit-base:test", None)
+    assert err.value.exit_code == 2 and "[build] exclude" in err.value.fix
+    config = digits_stub / "lit.toml"
+    config.write_text(config.read_text().replace("exclude = [", 'exclude = ["host.txt", '))
+    ctx3 = tmp_path / "ctx3"
+    ctx3.mkdir()
+    build.assemble(project.load(digits_stub), ctx3, "lit-base:test", None)
+    assert not (ctx3 / "code" / "host.txt").exists()
