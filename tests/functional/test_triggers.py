@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import uuid
@@ -13,6 +14,7 @@ from tests.conftest import FIXTURES, batch_event, heldout, load_event, start_app
 
 pytestmark = pytest.mark.functional
 pytest.importorskip("mxnet")
+np = pytest.importorskip("numpy")
 
 from lit_runtime.app import App  # noqa: E402
 from lit_runtime.errors import InputError  # noqa: E402
@@ -143,3 +145,26 @@ def test_png_chunk_claiming_gigabytes_is_refused_before_opencv(counting_app: App
     answer = counting_app.handle(load_event("function-url-binary", b"\x89PNG\r\n\x1a\n\xd4\x22\xa5\xea\xfb\xa2"))
     assert answer["statusCode"] == 400
     assert "chunk claims more bytes" in json.loads(answer["body"])["error"]["message"]
+
+
+@pytest.mark.parametrize("task", ["embed", "raw", "classify"])
+def test_every_task_on_the_mxnet_engine_through_a_batch_trigger(digits_copy: Path, task: str) -> None:
+    """The tasks read the engine interface only: the MXNet digits model as an embedder (its [batch, 10]
+    output is a pooled vector), raw and classify, through SQS."""
+    config = digits_copy / "lit.toml"
+    config.write_text(config.read_text().replace('input = "image"', f'input = "image"\ntask = "{task}"'))
+    app = start_app(digits_copy)
+    assert app.ctx.task.task.name == task and app.ctx.model.outputs[0].name
+    path, label = heldout(digits_copy)[0]
+    event = batch_event("sqs-batch", [path.read_bytes()] * 2)
+    for record in event["Records"]:
+        record["body"] = json.dumps({"image": base64.b64encode(path.read_bytes()).decode()})
+    results = app.handle(event)["results"]
+    direct = app.handle(load_event("direct-image", path.read_bytes()))["predictions"][0]
+    for result in results:
+        (got,) = result["predictions"]
+        if task == "classify":
+            assert got[0]["index"] == label
+        else:
+            assert len(got) == 10 and int(np.argmax(got)) == label
+            assert np.allclose(got, direct, atol=1e-5), "a batch answers as a direct invoke does"
