@@ -1,18 +1,19 @@
 """A small sentence encoder trained contrastively on Debian's fortunes topics, exported to ONNX with its tokenizer.
 
-Trains a BPE tokenizer (Hugging Face tokenizers) and a 2-layer transformer encoder on 80% of six topics of
-Debian's `fortunes` package (apt-get install fortunes) with a supervised contrastive loss (temperature TEMPERATURE)
-over L2-normalised, mask-mean-pooled token vectors, so that texts of one topic end up close together. Exports it
-with torch.onnx.export's defaults (dynamo, weights in encoder.onnx.data), batch and sequence dims dynamic:
-inputs input_ids and attention_mask (int64 [batch, sequence]), output last_hidden_state (float32
-[batch, sequence, DIM]), unpooled as Hugging Face encoders export it; LIT's runtime pools it (lit.toml [embed]).
-Needs the export venv (see images/text-topics/train.py):
+Trains a BPE tokenizer (Hugging Face tokenizers) and a 2-layer transformer encoder (d=64) on 80% of six topics of
+Debian's `fortunes` package (apt-get install fortunes), so that texts of one topic end up close together: a
+supervised contrastive loss over the batch (Khosla et al. 2020) plus the same softmax over one learned anchor per
+topic, both at temperature 0.1 on L2-normalised, mask-mean-pooled token vectors. Exports it with torch.onnx.export's
+defaults (dynamo, weights in encoder.onnx.data), batch and sequence dims dynamic: inputs input_ids and
+attention_mask (int64 [batch, sequence]), output last_hidden_state (float32 [batch, sequence, 64]), unpooled as
+Hugging Face encoders export it; LIT's runtime pools it (lit.toml [embed]). Needs the export venv (see
+images/text-topics/train.py):
 
     .venv-export/bin/python images/text-embed/train.py [--out DIR] [--epochs 30]
 
 Writes DIR/encoder.onnx (+ .data), DIR/tokenizer.json and heldout.json, checks that ONNX Runtime's pooled vectors
 match PyTorch's within 1e-4 however the texts are padded, and scores same-topic precision@5 on the held-out 20%
-(quality.py), for the exported model in ONNX Runtime and for a TF-IDF baseline.
+(quality.py) for the exported model in ONNX Runtime and for a TF-IDF baseline, which the model must beat by MARGIN.
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ from torch import nn
 HERE = Path(__file__).resolve().parent
 FORTUNES = Path("/usr/share/games/fortunes")
 TOPICS = ("computers", "drugs", "food", "law", "politics", "sports")
-CAP, SEED, VOCAB, MAX_LENGTH, N_CHECK, TOLERANCE, K = 500, 0, 4000, 64, 64, 1e-4, 5
-DIM, BATCH, LR, WEIGHT_DECAY, TOKEN_DROP, TEMPERATURE, WINDOW = 64, 128, 3e-3, 0.1, 0.3, 0.1, 32
+CAP, SEED, VOCAB, MAX_LENGTH, N_CHECK, TOLERANCE, K, MARGIN = 500, 0, 4000, 64, 64, 1e-4, 5, 0.05
+DIM, BATCH, LR, TEMPERATURE, PROXY = 64, 64, 1e-2, 0.1, 1.0
+WEIGHT_DECAY, EMBED_DECAY, TOKEN_DROP, WINDOW = 0.1, 1.0, 0.2, 32
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]"]  # [PAD] = 0, as the runtime pads with
 OUTPUT = "last_hidden_state"
-NORM_FIRST, POSITION_STD, EMBED_DECAY, PROXY, ZERO_INIT = True, 0.02, 1.0, 0.0, True
 
 
 def load_data() -> tuple[list[str], list[int]]:
@@ -95,15 +96,10 @@ class Encoder(nn.Module):
         super().__init__()
         self.tokens = nn.Embedding(vocab, dim, padding_idx=0)
         self.positions = nn.Embedding(max_positions, dim)
-        nn.init.normal_(self.positions.weight, std=POSITION_STD)
-        layer = nn.TransformerEncoderLayer(
-            dim, nhead=4, dim_feedforward=4 * dim, dropout=0.1, batch_first=True, norm_first=NORM_FIRST
-        )
+        # small: positions add the same vector to every text's mean (std 1, the default: precision@5 0.48, not 0.56)
+        nn.init.normal_(self.positions.weight, std=0.02)
+        layer = nn.TransformerEncoderLayer(dim, nhead=4, dim_feedforward=4 * dim, dropout=0.1, batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
-        if ZERO_INIT:
-            for block in self.encoder.layers:
-                nn.init.zeros_(block.self_attn.out_proj.weight)
-                nn.init.zeros_(block.linear2.weight)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         x = self.tokens(input_ids) + self.positions(torch.arange(input_ids.shape[1], device=input_ids.device))
@@ -135,12 +131,20 @@ def augment(seq: list[int]) -> list[int]:
     return seq[:1] + [t for t, k in zip(seq[1:], keep, strict=True) if k]  # [CLS] always kept
 
 
+def proxy_loss(z: torch.Tensor, y: torch.Tensor, proxies: torch.Tensor) -> torch.Tensor:
+    """The same softmax at TEMPERATURE over one learned anchor per topic (Proxy-NCA-like): a pull towards the topic
+    that does not depend on what else is in the batch. Without it the in-batch loss collapses here (all vectors
+    alike, loss ln(BATCH - 1)) at this LR, and reaches only about 0.43-0.49 precision@5 at LR 3e-3 where it learns."""
+    return nn.functional.cross_entropy(z @ nn.functional.normalize(proxies, dim=1).T / TEMPERATURE, y)
+
+
 def train(model: Encoder, tokenizer: Tokenizer, texts: list[str], labels: list[int], epochs: int) -> None:
-    """AdamW with a one-cycle schedule, on batches of similar lengths (less padding to compute)."""
+    """AdamW with a one-cycle schedule, on batches of similar lengths (less padding to compute). The token
+    embeddings decay harder (EMBED_DECAY): a token's vector fades unless the loss keeps it (0.47 at 0.3, 0.56 at 1)."""
     seqs, y = [e.ids for e in tokenizer.encode_batch(texts)], torch.tensor(labels)
     proxies = nn.Parameter(torch.randn(len(TOPICS), model.tokens.embedding_dim))
     others = [p for n, p in model.named_parameters() if n != "tokens.weight"]
-    groups = [{"params": [model.tokens.weight], "weight_decay": EMBED_DECAY}, {"params": others + [proxies]}]
+    groups = [{"params": [model.tokens.weight], "weight_decay": EMBED_DECAY}, {"params": [*others, proxies]}]
     opt = torch.optim.AdamW(groups, lr=LR, weight_decay=WEIGHT_DECAY)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, LR, total_steps=epochs * -(-len(texts) // BATCH))
     model.train()
@@ -152,16 +156,13 @@ def train(model: Encoder, tokenizer: Tokenizer, texts: list[str], labels: list[i
             opt.zero_grad()
             ids, mask = pad([augment(seqs[j]) for j in batches[b]])
             z = mean_pool(model(ids, mask), mask)
-            loss = supcon_loss(z, y[batches[b]])
-            if PROXY:
-                logits = z @ nn.functional.normalize(proxies, dim=1).T / TEMPERATURE
-                loss = loss + PROXY * nn.functional.cross_entropy(logits, y[batches[b]])
+            loss = supcon_loss(z, y[batches[b]]) + PROXY * proxy_loss(z, y[batches[b]], proxies)
             loss.backward()
             opt.step()
             sched.step()
             total += loss.item() * len(batches[b])
         if epoch % 5 == 4 or epoch == epochs - 1:
-            print(f"epoch {epoch + 1:3d}: contrastive loss {total / len(texts):.4f}")
+            print(f"epoch {epoch + 1:3d}: loss {total / len(texts):.4f}")
 
 
 @torch.no_grad()
@@ -204,7 +205,9 @@ def verify(session: ort.InferenceSession, tokenizer: Tokenizer, texts: list[str]
     print(f"inputs {[(i.name, i.type, i.shape) for i in session.get_inputs()]}, outputs {outputs}")
     errors = [] if [o[0] for o in outputs] == [OUTPUT] else [f"outputs are {outputs}, not just {OUTPUT}"]
     for how, width, size in (("to 64", MAX_LENGTH, N_CHECK), ("to the longest of 8", None, 8), ("not at all", None, 1)):
-        diff = float(np.abs(ort_embed(session, tokenizer, texts[:N_CHECK], width, size) - torch_vectors[:N_CHECK]).max())
+        diff = float(
+            np.abs(ort_embed(session, tokenizer, texts[:N_CHECK], width, size) - torch_vectors[:N_CHECK]).max()
+        )
         print(f"onnxruntime vs PyTorch pooled vectors of {N_CHECK} texts padded {how}: max |diff| = {diff:.2e}")
         if not diff <= TOLERANCE:
             errors.append(f"padded {how}: max |diff| {diff:.2e} > {TOLERANCE}")
@@ -247,9 +250,11 @@ def main() -> None:
     (HERE / "heldout.json").write_text(json.dumps(heldout))
     for f in [*sorted(args.out.iterdir()), HERE / "heldout.json"]:
         print(f"wrote {f} ({f.stat().st_size} bytes)")
-    print(f"held-out precision@{K}: model (ONNX Runtime) {scores['model_in_process']:.4f}, TF-IDF {scores['tfidf']:.4f}")
-    if not scores["model_in_process"] > scores["tfidf"]:
-        sys.exit("the model does not beat the TF-IDF baseline")
+    print(
+        f"held-out precision@{K}: model (ONNX Runtime) {scores['model_in_process']:.4f}, TF-IDF {scores['tfidf']:.4f}"
+    )
+    if not scores["model_in_process"] >= scores["tfidf"] + MARGIN:
+        sys.exit(f"the model does not beat the TF-IDF baseline by {MARGIN}")
     print(f"OK: opset {opset}, ONNX Runtime matches PyTorch within {TOLERANCE}")
 
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from .errors import InputError, ModelError
 
-# engine name (lit.toml's [model] engine) -> the module whose load(model_dir, conf, cpus) makes it
+# engine name (lit.toml's [model] engine) -> the module whose load(model_dir, cpus, epoch) makes it
 ENGINES = {"onnxruntime": "lit_runtime.onnxrt", "mxnet": "lit_runtime.model"}
 
 
@@ -49,6 +49,14 @@ def load(name: str, model_dir: Any, cpus: int, epoch: int | None = None) -> Engi
     module = importlib.import_module(ENGINES[name])
     engine: Engine = module.load(model_dir, cpus, epoch)
     return engine
+
+
+def require(inputs: tuple[Port, ...], feeds: dict[str, Any]) -> list[Any]:
+    """The feeds in the graph's input order; a missing input is a 400 naming what the model takes."""
+    missing = [p.name for p in inputs if p.name not in feeds]
+    if missing:
+        raise InputError(f"missing input {missing[0]!r}; this model takes {', '.join(p.name for p in inputs)}")
+    return [feeds[p.name] for p in inputs]
 
 
 def fixed_batch(engine: Engine) -> int | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .engine import Port
+from .engine import Port, require
 from .errors import InputError, ModelError
 
 _PARAMS = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d{4})\.params$")
@@ -90,13 +90,7 @@ class MxEngine:
     def forward(self, feeds: dict[str, Any]) -> dict[str, Any]:
         import mxnet as mx
 
-        arrays = []
-        for port in self.inputs:
-            if port.name not in feeds:
-                raise InputError(
-                    f"missing input {port.name!r}; this model takes {', '.join(p.name for p in self.inputs)}"
-                )
-            arrays.append(feeds[port.name])
+        arrays = require(self.inputs, feeds)
         try:
             out = self.net.lit_forward(arrays)
             values = [o.asnumpy() for o in out] if isinstance(out, (list, tuple)) else [out.asnumpy()]

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .engine import Port
+from .engine import Port, require
 from .errors import InputError, ModelError
 
 OPTIMIZED = "lit-optimized.onnx"
@@ -81,6 +81,7 @@ class OnnxModel:
         self.inputs = tuple(_port(i) for i in session.get_inputs())
         self.outputs = tuple(_port(o) for o in session.get_outputs())
         self.names = [o.name for o in self.outputs]
+        self.names_in = [i.name for i in self.inputs]
 
     def __call__(self, *arrays: Any) -> Any:
         """The first output for inputs given in graph order (as a model object is called)."""
@@ -88,14 +89,11 @@ class OnnxModel:
 
     def forward(self, feeds: dict[str, Any]) -> dict[str, Any]:
         """Every output by name; an input the graph rejects is a 400."""
-        for port in self.inputs:
-            if port.name not in feeds:
-                raise InputError(
-                    f"missing input {port.name!r}; this model takes {', '.join(p.name for p in self.inputs)}"
-                )
-            _check_shape(port, feeds[port.name].shape)
+        arrays = require(self.inputs, feeds)
+        for port, array in zip(self.inputs, arrays):
+            _check_shape(port, array.shape)
         try:
-            values = self.session.run(self.names, {p.name: feeds[p.name] for p in self.inputs})
+            values = self.session.run(self.names, dict(zip(self.names_in, arrays)))
         except Exception as exc:  # onnxruntime's Fail / InvalidArgument / RuntimeException
             shapes = {name: list(a.shape) for name, a in feeds.items()}
             raise InputError(f"model rejected input of shape {shapes}: {reason(exc)}") from None
