@@ -25,7 +25,17 @@ def _s3_policies(project: Project) -> list[Any]:
     return policies
 
 
-def openapi(path: str, alias: str) -> dict[str, Any]:
+# The request bodies each input kind takes besides JSON (as lit_runtime.contract states them), and
+# the answers that are binary: API Gateway passes these through as bytes only when named.
+RAW_BODIES = {"image": "image/*", "tensor": "application/x-npy", "text": "text/plain"}
+BINARY_ANSWERS = ["application/x-npy", "application/x-npz"]
+
+
+def binary_media_types(input_kind: str) -> list[str]:
+    return sorted({*BINARY_ANSWERS, *([RAW_BODIES[input_kind]] if input_kind != "text" else [])})
+
+
+def openapi(path: str, alias: str, input_kind: str = "image") -> dict[str, Any]:
     target = "${Function.Arn}:" + alias  # the alias, so traffic follows `AutoPublishAlias`
     integration = {
         "type": "aws_proxy",
@@ -34,28 +44,27 @@ def openapi(path: str, alias: str) -> dict[str, Any]:
             "Fn::Sub": f"arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/{target}/invocations"
         },
     }
-    json_or_image = {
-        "application/json": {"schema": {"type": "object"}},
-        "image/*": {"schema": {"type": "string", "format": "binary"}},
-    }
+    raw = {"type": "string"} if input_kind == "text" else {"type": "string", "format": "binary"}
+    body = {"application/json": {"schema": {"type": "object"}}, RAW_BODIES[input_kind]: {"schema": raw}}
     return {
         "openapi": "3.0.1",
         "info": {"title": "LIT inference API", "version": "1.0"},
         "paths": {
             path: {
                 "post": {
-                    "requestBody": {"required": True, "content": json_or_image},
+                    "requestBody": {"required": True, "content": body},
                     "responses": {
-                        "200": {"description": "predictions"},
+                        "200": {"description": "predictions (JSON, or .npy/.npz when Accept names it)"},
                         "400": {"description": "bad input"},
-                        "413": {"description": "body too large"},
+                        "406": {"description": "no answer form that Accept names"},
+                        "413": {"description": "the request or its answer is over 6 MB"},
                         "415": {"description": "unsupported content type"},
                     },
                     "x-amazon-apigateway-integration": integration,
                 }
             }
         },
-        "x-amazon-apigateway-binary-media-types": ["image/*"],
+        "x-amazon-apigateway-binary-media-types": binary_media_types(input_kind),
     }
 
 
@@ -103,8 +112,8 @@ def render(
             "Type": "AWS::Serverless::Api",
             "Properties": {
                 "StageName": "prod",
-                "DefinitionBody": openapi("/predict", alias),
-                "BinaryMediaTypes": ["image~1*"],
+                "DefinitionBody": openapi("/predict", alias, project.input_kind),
+                "BinaryMediaTypes": [t.replace("/", "~1") for t in binary_media_types(project.input_kind)],
             },
         }
         outputs["ApiUrl"] = {

@@ -73,6 +73,20 @@ def test_api_template_with_openapi_and_s3(digits_copy: Path) -> None:
     )
     assert doc["Resources"]["Function"]["Properties"]["Policies"] == [{"S3WritePolicy": {"BucketName": "preds"}}]
     assert "FunctionUrlConfig" not in doc["Resources"]["Function"]["Properties"]
+    # array answers (Accept: application/x-npy) pass through API Gateway as bytes
+    binary = doc["Resources"]["Api"]["Properties"]["BinaryMediaTypes"]
+    assert binary == ["application~1x-npy", "application~1x-npz", "image~1*"]
+    assert api["x-amazon-apigateway-binary-media-types"] == ["application/x-npy", "application/x-npz", "image/*"]
+
+
+def test_api_template_takes_the_bodies_of_the_input_kind(digits_copy: Path) -> None:
+    config = digits_copy / "lit.toml"
+    config.write_text(config.read_text().replace('input = "image"', 'input = "tensor"').split("[image]")[0])
+    doc = render(digits_copy, "--api", "--image-uri", URI)
+    api = doc["Resources"]["Api"]["Properties"]["DefinitionBody"]
+    content = api["paths"]["/predict"]["post"]["requestBody"]["content"]
+    assert sorted(content) == ["application/json", "application/x-npy"]
+    assert doc["Resources"]["Api"]["Properties"]["BinaryMediaTypes"] == ["application~1x-npy", "application~1x-npz"]
 
 
 def test_deploy_settings_reach_the_template(digits_copy: Path) -> None:
