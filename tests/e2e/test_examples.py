@@ -49,16 +49,18 @@ def invoke(port: int, event: dict[str, Any]) -> Any:
 
 @pytest.fixture()
 def served(docker: Docker, ort_base_image: str, running: Any, tmp_path: Path) -> Any:
-    images: list[str] = []
+    built: list[tuple[Path, str]] = []
 
     def _served(example: Path) -> int:
         root = copy_project(example, tmp_path / example.name, f"{example.name}-t{RUN_ID}")
-        images.append(json.loads(lit("build", str(root), "--base", ort_base_image, "--json").stdout)["image"])
-        return running(root, "--image", images[-1])
+        built.append((root, json.loads(lit("build", str(root), "--base", ort_base_image, "--json").stdout)["image"]))
+        return running(root, "--image", built[-1][1])
 
     yield _served
-    for image in images:
+    for root, image in built:  # its containers first (this teardown runs before `running`'s)
+        lit("stop", str(root), check=False)
         docker.remove_image(image)
+        assert docker.image(image) is None, f"{image} was left behind"
 
 
 def test_the_sentence_encoder_retrieves_same_topic_texts_through_the_rie(served: Any) -> None:

@@ -37,16 +37,18 @@ def worst(got: Any, want: Any) -> float:
 @pytest.fixture()
 def serve(docker: Docker, ort_base_image: str, running: Any) -> Any:
     """Build a project on the ONNX Runtime base and run it under the RIE: (port, build's stderr)."""
-    images: list[str] = []
+    built: list[tuple[Path, str]] = []
 
     def _serve(root: Path) -> tuple[int, str]:
         proc = lit("build", str(root), "--base", ort_base_image, "--json")
-        images.append(json.loads(proc.stdout)["image"])
-        return running(root, "--image", images[-1]), proc.stderr
+        built.append((root, json.loads(proc.stdout)["image"]))
+        return running(root, "--image", built[-1][1]), proc.stderr
 
     yield _serve
-    for image in images:
+    for root, image in built:  # its containers first (this teardown runs before `running`'s)
+        lit("stop", str(root), check=False)
         docker.remove_image(image)
+        assert docker.image(image) is None, f"{image} was left behind"
 
 
 def header(name: str, kind: str, *lines: str) -> str:
