@@ -99,3 +99,28 @@ def test_the_shape_detector_finds_held_out_shapes_through_the_rie(served: Any) -
     assert got == pytest.approx(held["map50"]["in_process"], abs=0.01)
     assert got > 0.5
     assert {d["label"] for image in predictions for d in image} <= set(held["classes"])
+
+
+@pytest.mark.parametrize(
+    ("name", "marker", "task"),
+    [("text-embed", "heldout.json", "embed"), ("shapes-detect", "heldout/labels.json", "detect")],
+)
+def test_lit_init_from_each_examples_export_answers_with_no_edits(
+    name: str, marker: str, task: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lit import project
+    from tests.conftest import start_app
+
+    monkeypatch.delenv("LIT_MODEL_DIR", raising=False)
+    example = trained(name, marker)
+    root = tmp_path / f"{name}-init"
+    lit("init", str(root), "--from", str(example / "model"))
+    assert project.load(root).task == task
+    app = start_app(root)
+    if task == "embed":
+        texts = json.loads((example / "heldout.json").read_text())["texts"][:3]
+        assert len(app.handle({"texts": texts})["predictions"]) == 3
+    else:
+        png = sorted((example / "heldout").glob("*.png"))[0].read_bytes()
+        (found,) = app.handle({"image": base64.b64encode(png).decode()})["predictions"]
+        assert found and all(d["score"] >= 0.25 for d in found)
