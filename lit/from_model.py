@@ -94,8 +94,8 @@ def _detection(outputs: tuple[Tensor, ...], image: bool) -> str | None:
     return None
 
 
-def guess(path: Path) -> tuple[Guess, list[Path], str]:
-    """The choices for the model at path, the files to copy into model/, and the format."""
+def guess(path: Path) -> tuple[Guess, list[Path], list[str]]:
+    """The choices for the model at path, the files to copy into model/, and its labels."""
     fmt, model, home = _find_model(path)
     config = _json(home / "config.json")
     g = Guess()
@@ -113,7 +113,7 @@ def guess(path: Path) -> tuple[Guess, list[Path], str]:
         else:
             g.set('input = "tensor"', f"its first convolution reads {channels} channels: tensors assumed, check it")
         files = [p for p in home.iterdir() if p.is_file()]
-        return _with_labels(g, labels), files, fmt
+        return _with_labels(g, labels), files, labels
     graph = onnx_graph.read(model)
     g.set('format = "onnx"', f"{model.name}: served as exported by ONNX Runtime")
     tokenizer = home / "tokenizer.json"
@@ -141,7 +141,7 @@ def guess(path: Path) -> tuple[Guess, list[Path], str]:
         if p.is_file() and (p.name.startswith(model.name + ".") or p.name == model.stem + ".data")
     ]
     companions = [home / n for n in ("tokenizer.json", "config.json") if (home / n).is_file()]
-    return g, [model, *data, *companions], fmt
+    return g, [model, *data, *companions], labels
 
 
 def _mxnet_channels(symbol: Path) -> int | None:
@@ -237,7 +237,7 @@ def write(root: Path, source: Path, name: str | None = None, force: bool = False
     config = root / "lit.toml"
     if config.exists() and not force:
         raise LitError(f"{config} already exists", "pick another directory, or pass --force to overwrite")
-    g, files, _ = guess(source.resolve())
+    g, files, labels = guess(source.resolve())
     name = project_name(root, name)
     model_dir = root / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -251,7 +251,6 @@ def write(root: Path, source: Path, name: str | None = None, force: bool = False
         except OSError:
             shutil.copy2(path, dest)
         written.append(dest)
-    labels = _labels(source if source.is_dir() else source.parent, _json(_find_model(source)[2] / "config.json"))
     if labels:
         (root / "labels.txt").write_text("\n".join(labels) + "\n")
         written.append(root / "labels.txt")
