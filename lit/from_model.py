@@ -135,9 +135,9 @@ def guess(path: Path) -> tuple[Guess, list[Path], list[str]]:
         _image_table(g, image, _json(home / "preprocessor_config.json"))  # type: ignore[arg-type]
     if kind == "text":
         _text_table(g, graph.inputs, config)
-    data = [
+    data = [  # the exporter's external weights, beside the .onnx (optimum may put it in onnx/)
         p
-        for p in home.iterdir()
+        for p in model.parent.iterdir()
         if p.is_file() and (p.name.startswith(model.name + ".") or p.name == model.stem + ".data")
     ]
     companions = [home / n for n in ("tokenizer.json", "config.json") if (home / n).is_file()]
