@@ -106,3 +106,21 @@ def test_an_mxnet_checkpoint_gives_a_project_that_asks_for_its_size(digits_model
     text = (tmp_path / "dg" / "lit.toml").read_text()
     assert "size = [224, 224]" in text and "set the training size" in text
     assert sorted(p.name for p in (tmp_path / "dg" / "model").iterdir()) == ["digits-0000.params", "digits-symbol.json"]
+
+
+def test_an_optimum_layout_with_the_graph_in_an_onnx_folder(
+    torch_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LIT_MODEL_DIR", raising=False)
+    export = tmp_path / "export"
+    (export / "onnx").mkdir(parents=True)
+    for name in ("model.onnx", "model.onnx.data"):
+        shutil.copy(torch_models / "encoder" / name, export / "onnx" / name)
+    shutil.copy(torch_models / "encoder" / "tokenizer.json", export / "tokenizer.json")
+    (export / "config.json").write_text(json.dumps({"architectures": ["BertModel"], "max_position_embeddings": 64}))
+    code, _, err = init_from(export, tmp_path / "opt")
+    assert code == 0, err
+    files = sorted(p.name for p in (tmp_path / "opt" / "model").iterdir())
+    assert files == ["config.json", "model.onnx", "model.onnx.data", "tokenizer.json"]
+    assert "max_length = 64" in (tmp_path / "opt" / "lit.toml").read_text()
+    assert len(start_app(tmp_path / "opt").handle({"texts": ["court", "bug bread"]})["predictions"]) == 2
