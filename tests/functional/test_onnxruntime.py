@@ -211,3 +211,28 @@ def test_an_mxnet_checkpoint_exports_to_onnx_runtime_with_parity_data(digits_mod
     (got,) = engine.forward({"data": saved["input:data"]}).values()
     assert got.shape == saved["output"].shape == (2, 10)
     assert np.abs(got - saved["output"]).max() <= 1e-4
+
+
+def test_a_text_of_megabytes_is_answered_from_its_start_quickly(text_app: App, tmp_path: Path) -> None:
+    import time
+
+    words = ["bread", "pasta", "court", "judge", "bug", "code"]
+    short = " ".join(words[i % 6] for i in range(2000))  # the model's 8 tokens come from its start
+    huge = short + " " + "cheese " * 850_000  # about 6 MB
+    for text in (huge, "x" * 6_000_000, " " * 5000 + short):
+        t = time.perf_counter()
+        text_app.handle({"text": text})
+        assert time.perf_counter() - t < 1.0, "tokenized by its start, not whole"
+    assert text_app.handle({"text": huge}) == text_app.handle({"text": short}), "the same 8 tokens, the same answer"
+    assert text_app.handle({"text": " " * 5000 + short}) == text_app.handle({"text": short})
+    strict = project(tmp_path / "strict", TEXT_TOML.replace("max_length = 8", "max_length = 8\ntruncation = false"))
+    onnx_models.bag_of_words_classifier(strict / "model" / "topics.onnx")
+    onnx_models.word_tokenizer(strict / "model" / "tokenizer.json")
+    (strict / "labels.txt").write_text("\n".join(onnx_models.TOPICS) + "\n")
+    app = start_app(strict)
+    t = time.perf_counter()
+    with pytest.raises(InputError, match=r"text 0 is over 8 tokens \(\[text\] max_length") as err:
+        app.handle({"text": huge})
+    assert err.value.status == 413 and time.perf_counter() - t < 1.0
+    with pytest.raises(InputError, match=r"text 0 is 9 tokens, over 8"):
+        app.handle({"text": "court " * 9})
