@@ -143,6 +143,12 @@ class App:
             request = events.parse(event, self.ctx.settings.input_kind)
             if request.trigger in ("direct", *events.HTTP):
                 batch = len(request.inputs)
+                if batch > defaults.MAX_EXAMPLES:
+                    raise InputError(
+                        f"{batch} examples in one request, over the cap of {defaults.MAX_EXAMPLES}; "
+                        "send them in several requests",
+                        413,
+                    )
                 form = request.accept
                 timings["decode"] = _ms(t0, time.perf_counter())
                 payload: Any = self._predict(request.inputs, timings, form, events.is_http(trigger))
@@ -151,6 +157,7 @@ class App:
             else:
                 if request.trigger == "s3":
                     self._read_objects(request.items)
+                _cap(request.items)
                 batch = len(request.inputs)
                 timings["decode"] = _ms(t0, time.perf_counter())
                 payload = self._answer_batch(request, self._predict_items(request.items, timings))
@@ -344,6 +351,22 @@ class App:
 def load_model(conf: settings.Settings, cpus: int) -> Any:
     """The model, on the engine lit.toml names (its base carries only that engine)."""
     return engine.load(conf.engine, conf.model_dir, cpus, conf.epoch)
+
+
+def _cap(items: list[events.Item]) -> None:
+    """A batch's records past the cap on examples per request fail on their own (and are retried in
+    a later, smaller batch); the records before it are answered."""
+    total = 0
+    for item in items:
+        if item.error is None:
+            total += len(item.inputs)
+            if total > defaults.MAX_EXAMPLES:
+                item.error = InputError(
+                    f"this record's examples take the batch over the cap of {defaults.MAX_EXAMPLES} per invoke; "
+                    "it is retried in another batch (or send fewer examples per record)",
+                    413,
+                )
+                total -= len(item.inputs)
 
 
 def _arrays(outputs: Any) -> list[Any]:

@@ -14,6 +14,12 @@ from . import engine, imagesize
 from .engine import Engine, Port
 from .errors import InputError
 
+# Examples per forward pass: a larger request runs in passes of this many, so that its activations
+# (a transformer's attention over every token, a CNN's feature maps) fit the function's memory.
+CHUNK = {"image": 16, "text": 32, "tensor": 256}
+# Examples per request (all records of a batch trigger together); more is a 413 naming this cap.
+MAX_EXAMPLES = 4096
+
 
 def decode_image(data: bytes, ctx: Any) -> np.ndarray:
     import cv2
@@ -136,7 +142,7 @@ def inference(batch: Any, ctx: Any) -> dict[str, np.ndarray]:
     else:
         feeds = {names[0]: _cast(batch, dtypes[names[0]])}
     if isinstance(ctx.model, Engine):
-        return engine.run(ctx.model, feeds)
+        return engine.run(ctx.model, feeds, CHUNK[ctx.settings.input_kind])
     # a model object the user's initialize() made: called with the inputs in order
     from .tasks import named
 

@@ -65,13 +65,17 @@ def fixed_batch(engine: Engine) -> int | None:
     return sizes.pop() if len(sizes) == 1 else None
 
 
-def run(engine: Engine, feeds: dict[str, Any]) -> dict[str, Any]:
-    """A forward pass for a batch of any size: a graph with a fixed batch size N is fed in chunks
-    of N, the last one padded (with copies of its last example), and the padding dropped again."""
+def run(engine: Engine, feeds: dict[str, Any], chunk: int | None = None) -> dict[str, Any]:
+    """A forward pass for a batch of any size, in passes of at most `chunk` examples (so a large
+    request's activations fit the function's memory). A graph with a fixed batch size N is fed in
+    chunks of N, the last one padded (with copies of its last example), and the padding dropped."""
     import numpy as np
 
     size = fixed_batch(engine)
     count = len(next(iter(feeds.values())))
+    if size is None and chunk is not None and count > chunk:
+        parts = [run(engine, {k: v[i : i + chunk] for k, v in feeds.items()}) for i in range(0, count, chunk)]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     if size is None or count == size:
         return engine.forward(feeds)
     if count == 0:

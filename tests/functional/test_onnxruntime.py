@@ -236,3 +236,25 @@ def test_a_text_of_megabytes_is_answered_from_its_start_quickly(text_app: App, t
     assert err.value.status == 413 and time.perf_counter() - t < 1.0
     with pytest.raises(InputError, match=r"text 0 is 9 tokens, over 8"):
         app.handle({"text": "court " * 9})
+
+
+def test_a_large_request_runs_in_passes_and_one_over_the_cap_is_a_413(text_app: App) -> None:
+    from lit_runtime import defaults
+
+    seen: list[int] = []
+    forward = text_app.ctx.model.forward
+    text_app.ctx.model.forward = lambda feeds: seen.append(len(feeds["input_ids"])) or forward(feeds)
+    texts = ["the judge and the court", "a bug in my code", "bread"] * 1000
+    answer = text_app.handle({"texts": texts})
+    assert [p[0]["label"] for p in answer["predictions"][:3]] == ["law", "computers", "food"]
+    assert len(answer["predictions"]) == 3000 and max(seen) == defaults.CHUNK["text"] and sum(seen) == 3000
+    with pytest.raises(InputError, match=r"10000 examples in one request, over the cap of 4096") as err:
+        text_app.handle({"texts": ["court"] * 10_000})
+    assert err.value.status == 413
+    sqs = batch_event("sqs-batch", [b"x", b"y", b"z"])
+    for record, n in zip(sqs["Records"], (3000, 2000, 1000)):
+        record["body"] = json.dumps({"texts": ["court"] * n})
+    answer = text_app.handle(sqs)
+    assert [len(r.get("predictions", [])) for r in answer["results"]] == [3000, 0, 1000]
+    assert answer["batchItemFailures"] == [{"itemIdentifier": sqs["Records"][1]["messageId"]}]
+    assert "over the cap of 4096" in answer["results"][1]["error"]["message"]
