@@ -21,6 +21,7 @@ POOLING = ("mean", "cls", "max")
 PADDING = ("longest", "max_length")
 COLORS = ("rgb", "bgr", "gray")
 MB_PER_VCPU = 1769  # Lambda gives one full vCPU at 1,769 MB and scales CPU with memory
+MAX_EXAMPLE_MB = 50  # one example is no larger than the largest input LIT reads (an S3 object)
 
 # Every key lit.toml accepts, by table; anything else is a typo we report.
 _KEYS: dict[str, set[str]] = {
@@ -305,6 +306,12 @@ def load(root: Path) -> Project:
     if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
         raise ConfigError(
             f"{path}: [model] input_shape must be positive integers, got {shape!r}", "e.g. input_shape = [1, 8, 8]"
+        )
+    if math.prod(shape) * 4 > MAX_EXAMPLE_MB * 2**20:
+        raise ConfigError(
+            f"{path}: [model] input_shape = {shape} is {math.prod(shape) * 4 / 2**20:,.0f} MB of float32 per example, "
+            f"more than the {MAX_EXAMPLE_MB} MB of the largest input LIT reads (an S3 object; a request is 6 MB)",
+            "give one example's shape, without the batch dimension (e.g. input_shape = [1, 8, 8])",
         )
     if fmt == "mxnet" and engine == "onnxruntime" and kind != "image" and not shape:
         raise ConfigError(

@@ -93,8 +93,12 @@ def parse(event: Any, kind: str) -> Request:
             reader(record, kind, item)
         except InputError as exc:
             item.error = exc
-        except (KeyError, TypeError, AttributeError) as exc:
-            item.error = InputError(f"record {item.id or i} is malformed: missing or wrong {exc}")
+        except KeyError as exc:
+            item.error = InputError(f"record {item.id or i} is malformed: it has no {exc}")
+        except (TypeError, AttributeError):
+            item.error = InputError(
+                f"record {item.id or i} is malformed: a field has the wrong type for a {trigger} record"
+            )
         except RecursionError:
             item.error = InputError(f"record {item.id or i} nests too deeply")
         items.append(item)
@@ -184,8 +188,11 @@ def _http_inputs(event: dict[str, Any], kind: str) -> list[Any]:
         raise InputError("request body is empty")
     if not isinstance(body, str):
         raise InputError("request body must be a string")
+    encoded = event.get("isBase64Encoded", False)
+    if not isinstance(encoded, bool):
+        raise InputError(f"isBase64Encoded must be true or false, got {encoded!r}")
     try:
-        raw = _b64(body, "body") if event.get("isBase64Encoded") else body.encode()
+        raw = _b64(body, "body") if encoded else body.encode()
     except UnicodeEncodeError:  # a lone surrogate, from a "\ud800" escape in the event's JSON
         raise InputError("request body is not valid UTF-8 text") from None
     if len(raw) > MAX_BODY_BYTES:
@@ -245,7 +252,12 @@ def object_inputs(key: str, data: bytes, kind: str) -> list[Any]:
 
 
 def _sqs_item(record: dict[str, Any], kind: str, item: Item) -> None:
-    item.inputs = inputs_from_json(_json(record["body"], "message body"), kind)
+    body = record["body"]
+    if not isinstance(body, str):
+        raise InputError(
+            f"the message body must be a string of JSON, got {type(body).__name__ if body is not None else 'null'}"
+        )
+    item.inputs = inputs_from_json(_json(body, "message body"), kind)
 
 
 def _kinesis_item(record: dict[str, Any], kind: str, item: Item) -> None:

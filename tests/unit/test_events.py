@@ -147,3 +147,16 @@ def test_s3_records_naming_no_object_fail_alone(bucket: object, key: object, nee
     event["Records"][0]["s3"]["object"]["key"] = key
     (item,) = events.parse(event, "image").items
     assert item.source is None and needle in str(item.error)
+
+
+def test_odd_records_and_flags_get_their_exact_message() -> None:
+    sqs = load_event("sqs-batch")
+    record = sqs["Records"][0]
+    sqs["Records"] = [{**record, "body": None}, {k: v for k, v in record.items() if k != "body"}]
+    first, second = events.parse(sqs, "text").items
+    assert str(first.error) == "the message body must be a string of JSON, got null"
+    assert "is malformed: it has no 'body'" in str(second.error)
+    http = load_event("apigw-http-json")
+    http["body"], http["isBase64Encoded"] = '{"text": "x"}', "false"
+    with pytest.raises(InputError, match="isBase64Encoded must be true or false, got 'false'"):
+        events.parse(http, "text")

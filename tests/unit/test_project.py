@@ -97,6 +97,7 @@ def test_good_config_loads_with_defaults(tmp_path: Path) -> None:
         ("name = 'x'\n[model]\npath = 'model'\nlabels = '../outside.txt'\n", "outside the project"),
         ("name = 'x'\n[model]\npath = 'model'\nlabels = '/etc/hostname'\n", "outside the project"),
         ("name = 'x'\n[model]\npath = 'model'\n[build]\nrequirements = '../outside.txt'\n", "outside the project"),
+        ("name = 'x'\n[model]\npath = 'model'\ninput_shape = [100000, 100000, 100000]\n", "MB of float32 per example"),
     ],
 )
 def test_bad_config_names_cause_and_fix(tmp_path: Path, text: str, needle: str) -> None:
