@@ -32,6 +32,7 @@ DTYPES = {
     "tensor(uint8)": "uint8",
     "tensor(bool)": "bool",
 }
+SHRINK_AFTER = 8  # examples in a forward pass after which the arena is shrunk again
 # One protobuf may not exceed 2 GB: a bigger optimised graph keeps its weights in a data file.
 INLINE_LIMIT = 1_500_000_000
 
@@ -82,6 +83,12 @@ class OnnxModel:
         self.outputs = tuple(_port(o) for o in session.get_outputs())
         self.names = [o.name for o in self.outputs]
         self.names_in = [i.name for i in self.inputs]
+        import onnxruntime as ort
+
+        # After a large batch, ONNX Runtime gives the arena memory it grew for it back (the next
+        # small request would otherwise find the function's memory still held).
+        self.shrink = ort.RunOptions()
+        self.shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def __call__(self, *arrays: Any) -> Any:
         """The first output for inputs given in graph order (as a model object is called)."""
@@ -93,7 +100,8 @@ class OnnxModel:
         for port, array in zip(self.inputs, arrays):
             _check_shape(port, array.shape)
         try:
-            values = self.session.run(self.names, dict(zip(self.names_in, arrays)))
+            large = len(arrays[0]) >= SHRINK_AFTER if arrays and getattr(arrays[0], "ndim", 0) else False
+            values = self.session.run(self.names, dict(zip(self.names_in, arrays)), self.shrink if large else None)
         except Exception as exc:  # onnxruntime's Fail / InvalidArgument / RuntimeException
             shapes = {name: list(a.shape) for name, a in feeds.items()}
             raise InputError(f"model rejected input of shape {shapes}: {reason(exc)}") from None
