@@ -29,8 +29,9 @@ Allowed, by this policy:
 - certifi's public Mozilla bundle (site-packages/certifi/cacert.pem, pip's vendored copy and
   botocore's), by path.
 
-Members are streamed: only regular files up to MAX_TEXT bytes whose names do not mark them as
-binary (shared objects, bytecode, model parameters, images, archives) are read and searched.
+Members are streamed: every regular file up to MAX_TEXT bytes is read and searched, decided by its
+content, not its name (lit/scan_unpack.py): compressed files and archives are opened, and binaries
+by their first bytes (ELF objects, images) are left out. Larger files are not read.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from typing import IO, Any, Literal
 from . import scan_rules
 from .docker import Docker
 from .errors import LitError
+from .scan_unpack import unpack
 
 PRIVATE_KEY = "private-key"
 AWS_KEY_ID = "aws-access-key-id"
@@ -57,18 +59,17 @@ CA_BUNDLE = "ca-bundle"
 CONFIG_SECRET = "secret-in-config"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
-MAX_TEXT = 8 * 2**20  # larger members are not read (keys, credentials and CA bundles are far smaller)
+MAX_TEXT = 32 * 2**20  # larger files are not read (keys, credentials and CA bundles are far smaller)
 _BUF = 2**16  # tarfile's stream mode copies its buffer's tail on every read: keep it small
-BINARY_SUFFIXES = (
-    ".so", ".pyc", ".pyo", ".params", ".a", ".o", ".png", ".jpg", ".jpeg", ".gif", ".ico", ".whl", ".zip",
-    ".gz", ".xz", ".bz2", ".zst", ".tar", ".npy", ".npz", ".onnx", ".mo", ".ttf", ".woff", ".woff2", ".pdf",
-)  # fmt: skip
 CERT_SUFFIXES = (".pem", ".crt", ".cer", ".cert", ".ca-bundle")
 # LIT hands the host's CA bundle to pip under this name in its build stages (lit/base.py, lit/build.py).
 LIT_BUILD_BUNDLE = "ca-bundle.crt"
 DISTRO_CERTS = "usr/share/ca-certificates/mozilla/"
 DISTRO_BUNDLE = "etc/ssl/certs/ca-certificates.crt"
-PUBLIC_BUNDLE = re.compile(r"(?:^|/)(?:site|dist)-packages/(?:pip/_vendor/)?(?:certifi|botocore)/cacert\.pem$")
+# certifi's public bundle, installed or inside a wheel (pip's own, under /usr/share/python-wheels)
+PUBLIC_BUNDLE = re.compile(
+    r"(?:(?:^|/)(?:site|dist)-packages/|\.whl!/)(?:pip/_vendor/)?(?:certifi|botocore)/cacert\.pem$"
+)
 CREDENTIAL_FILES = {
     ".aws/credentials": "an AWS shared credentials file",
     ".netrc": "a .netrc (logins and passwords)",
@@ -164,10 +165,8 @@ def _credential_file(path: str, data: bytes) -> str | None:
 
 
 def wants_content(path: str, size: int) -> bool:
-    if size <= 0:
-        return False
-    name = path.rsplit("/", 1)[-1].lower()
-    return size <= MAX_TEXT and not (name.endswith(BINARY_SUFFIXES) or ".so." in name)
+    """Whether a member is read: any size up to MAX_TEXT (what it is is decided by its content)."""
+    return 0 < size <= MAX_TEXT
 
 
 class Detector:
@@ -295,7 +294,8 @@ def _scan_layer(stream: Any, key: str, mode: Literal["r|", "r|gz"], detector: De
                 continue
             data = handle.read()
             archive.scanned_bytes += len(data)
-            detector.file(key, path, data)
+            for inner, body in unpack(path, data):
+                detector.file(key, inner, body)
 
 
 def scan_archive(stream: IO[bytes], detector: Detector) -> _Archive:

@@ -127,19 +127,88 @@ def test_a_distro_bundle_with_a_foreign_certificate_is_reported(tmp_path: Path) 
     assert "1 of its 3 certificates" in found[0][3]
 
 
-def test_big_and_binary_members_are_not_read(tmp_path: Path) -> None:
+def test_files_are_judged_by_content_not_name(tmp_path: Path) -> None:
     key = pem("EC PRIVATE KEY")
     found = scan_layers(
         tmp_path,
         {
-            "opt/lib/libthing.so": key,
-            "opt/lib/libthing.so.1.2": key,
+            "opt/lib/libthing.so": b"\x7fELF\x02\x01\x01" + key,  # a real shared object: not searched
+            "opt/lib/logo.png": b"\x89PNG\r\n\x1a\n" + key,
+            "opt/lib/libthing.so.1.2": key,  # text, whatever its name says
             "var/task/model/net-0000.params": key,
+            "var/task/creds.png": key,
             "var/task/big.txt": key + b"x" * scan.MAX_TEXT,
             "var/task/small.txt": key,
         },
     )
-    assert kinds(found) == {("var/task/small.txt", scan.PRIVATE_KEY)}
+    assert kinds(found) == {
+        (p, scan.PRIVATE_KEY)
+        for p in (
+            "opt/lib/libthing.so.1.2",
+            "var/task/model/net-0000.params",
+            "var/task/creds.png",
+            "var/task/small.txt",
+        )
+    }
+
+
+def test_secrets_in_bytecode_compressed_files_and_nested_archives_are_found(tmp_path: Path) -> None:
+    import bz2
+    import gzip
+    import lzma
+    import py_compile
+    import zipfile
+
+    import zstandard
+
+    key_id, key = fake_key_id(), pem("RSA PRIVATE KEY")
+    source = tmp_path / "settings.py"
+    source.write_text(f"KEY_ID = {key_id!r}\nKEY = {key.decode()!r}\n")
+    pyc = Path(py_compile.compile(str(source), cfile=str(tmp_path / "settings.pyc"))).read_bytes()
+    inner_tar = io.BytesIO()
+    with tarfile.open(fileobj=inner_tar, mode="w") as tar:
+        info = tarfile.TarInfo("home/app/.aws/credentials")
+        body = f"[default]\naws_access_key_id = {fake_key_id()}\n".encode()
+        info.size = len(body)
+        tar.addfile(info, io.BytesIO(body))
+    wheel = io.BytesIO()
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("pkg/conf.py", f"TOKEN_ID = {fake_key_id()!r}\n")
+        zf.writestr("pkg/data.tar.gz", gzip.compress(inner_tar.getvalue()))  # a tar.gz inside a wheel
+    found = scan_layers(
+        tmp_path,
+        {
+            "usr/lib/python3.11/site-packages/app/__pycache__/settings.cpython-311.pyc": pyc,
+            "var/task/backup.tar.gz": gzip.compress(inner_tar.getvalue()),
+            "var/task/key.pem.gz": gzip.compress(key),
+            "var/task/key.bz2": bz2.compress(key),
+            "var/task/key.xz": lzma.compress(key),
+            "var/task/key.zst": zstandard.ZstdCompressor().compress(key),
+            "var/task/pkg-1.0-py3-none-any.whl": wheel.getvalue(),
+            "var/task/broken.gz": b"\x1f\x8b" + key,  # not gzip after all: searched as it is
+        },
+    )
+    pyc_path = "usr/lib/python3.11/site-packages/app/__pycache__/settings.cpython-311.pyc"
+    assert {(pyc_path, scan.PRIVATE_KEY), (pyc_path, scan.AWS_KEY_ID)} <= kinds(found)
+    assert ("var/task/backup.tar.gz!!/home/app/.aws/credentials", scan.CREDENTIALS) in kinds(found)
+    for name in ("key.pem.gz", "key.bz2", "key.xz", "key.zst"):
+        assert (f"var/task/{name}!", scan.PRIVATE_KEY) in kinds(found), name
+    assert ("var/task/pkg-1.0-py3-none-any.whl!/pkg/conf.py", scan.AWS_KEY_ID) in kinds(found)
+    nested = "var/task/pkg-1.0-py3-none-any.whl!/pkg/data.tar.gz!!/home/app/.aws/credentials"
+    assert (nested, scan.CREDENTIALS) in kinds(found)
+    assert ("var/task/broken.gz", scan.PRIVATE_KEY) in kinds(found)
+
+
+def test_nesting_is_bounded(tmp_path: Path) -> None:
+    import gzip
+
+    from lit import scan_unpack
+
+    data = pem("EC PRIVATE KEY")
+    for _ in range(scan_unpack.MAX_DEPTH + 3):
+        data = gzip.compress(data)
+    found = list(scan_unpack.unpack("deep.gz", data))
+    assert len(found) == 1 and found[0][1][:2] == b"\x1f\x8b", "past MAX_DEPTH the data is searched as it is"
 
 
 def test_config_env_labels_and_build_args() -> None:
