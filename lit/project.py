@@ -45,9 +45,9 @@ _KEYS: dict[str, set[str]] = {
     },
     "build": {"base", "requirements", "exclude"},
 }
-# Lowercase letters and digits, joined by single "_" or runs of "-" (an image name's path component):
+# Lowercase letters and digits, joined by "_", "__" or runs of "-" (an image name's path component):
 # usable as an image name (lit-NAME), a function name and a role name.
-_NAME = re.compile(r"^(?=.{1,64}$)[a-z0-9]+(?:(?:_|-+)[a-z0-9]+)*$")
+_NAME = re.compile(r"^(?=.{1,64}$)[a-z0-9]+(?:(?:__?|-+)[a-z0-9]+)*$")
 _SUBNET = re.compile(r"subnet-([0-9a-f]{8}|[0-9a-f]{17})")
 _GROUP = re.compile(r"sg-([0-9a-f]{8}|[0-9a-f]{17})")
 _ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
