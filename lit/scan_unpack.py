@@ -16,7 +16,7 @@ import lzma
 import tarfile
 import zipfile
 from collections.abc import Iterator
-from typing import IO
+from typing import Any
 
 MAX_DEPTH = 3  # archives inside archives
 MAX_UNPACKED = 64 * 2**20  # bytes read out of one compressed member
@@ -28,8 +28,10 @@ OPAQUE = (
 ZSTD = b"\x28\xb5\x2f\xfd"
 
 
-def _read(stream: IO[bytes]) -> bytes:
-    return stream.read(MAX_UNPACKED)
+def _read(stream: Any) -> bytes:
+    """Up to MAX_UNPACKED bytes of a (decompressing) file object."""
+    data: bytes = stream.read(MAX_UNPACKED)
+    return data
 
 
 def _decompressed(data: bytes) -> bytes | None:
