@@ -83,6 +83,16 @@ def test_the_sentence_encoder_retrieves_same_topic_texts_through_the_rie(served:
     array = np.load(__import__("io").BytesIO(base64.b64decode(answer["npy"])))
     assert np.abs(array - np.asarray(vectors[:64])).max() <= 1e-6
 
+    # at its 1,024 MB the function never dies of its input: past the cap is refused, the largest
+    # allowed request and a 5.9 MB text are answered, and it goes on answering as before
+    refused = invoke(port, {"texts": ["the stock market fell sharply today"] * 10_000})
+    assert "over the cap of 4096" in refused["errorMessage"]
+    largest = invoke(port, {"texts": ["the stock market fell sharply today"] * 4096, "accept": "npy"})
+    assert largest["arrays"]["embeddings"]["shape"] == [4096, 64]
+    assert len(invoke(port, {"text": "word " * 1_180_000})["predictions"]) == 1
+    again = invoke(port, {"texts": held["texts"][:64]})["predictions"]
+    assert np.abs(np.asarray(again) - np.asarray(vectors[:64])).max() <= 1e-6
+
 
 def test_the_shape_detector_finds_held_out_shapes_through_the_rie(served: Any) -> None:
     example = trained("shapes-detect", "heldout/labels.json")
