@@ -265,21 +265,29 @@ def _config(project: Project, code: Path) -> None:
     runtime_config.write(project, code / runtime_config.FILE)
 
 
-def check(docker: Docker, image: str, project: Project) -> list[str]:
-    """Run the runtime's init inside the image; a model that fails to load fails the build. Returns
-    what the runtime decided from the graph (its task and why, a fixed batch size)."""
+def run_module(
+    docker: Docker, image: str, project: Project, module: str, *args: str, labels: dict[str, str] | None = None
+) -> Any:
+    """`python -m MODULE ARGS` inside the function image, offline, at the function's memory and
+    architecture: the runtime's own init (and what it states) as Lambda would run it."""
     architecture = project.function.architecture
     spec = RunSpec(
         image,
-        ("-m", "lit_runtime.check"),
+        ("-m", module, *args),
         platform=arch.PLATFORMS[architecture],
         network="none",
         entrypoint="/opt/lit/bin/python",
         env={"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(project.function.memory), "LIT_CHECK_OFFLINE": "1"},
         memory_mb=project.function.memory,
-        labels={CHECK_LABEL: project.name},
+        labels=labels or {},
     )
-    proc = docker.run_once(spec, timeout=1800 if arch.emulated(architecture) else 300)
+    return docker.run_once(spec, timeout=1800 if arch.emulated(architecture) else 300)
+
+
+def check(docker: Docker, image: str, project: Project) -> list[str]:
+    """Run the runtime's init inside the image; a model that fails to load fails the build. Returns
+    what the runtime decided from the graph (its task and why, a fixed batch size)."""
+    proc = run_module(docker, image, project, "lit_runtime.check", labels={CHECK_LABEL: project.name})
     if signalled(proc.returncode) and "lit-check: " not in proc.stderr:
         raise LitError(
             f"the image check was stopped (exit code {proc.returncode}) before it finished: killed by a signal, "

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import arch, build, runtime_config
-from .docker import Docker, RunSpec
+from . import build, runtime_config
+from .docker import Docker
 from .errors import LitError
 from .project import Project
 
@@ -19,17 +19,7 @@ def contract(docker: Docker, project: Project, image: str | None = None, openapi
             f"{ref} was built from another lit.toml than {project.root}'s: its contract would not be this project's",
             f"rebuild it with `lit build {project.root}`",
         )
-    architecture = project.function.architecture
-    spec = RunSpec(
-        ref,
-        ("-m", "lit_runtime.contract", *(("--openapi",) if openapi else ())),
-        platform=arch.PLATFORMS[architecture],
-        network="none",
-        entrypoint="/opt/lit/bin/python",
-        env={"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(project.function.memory), "LIT_CHECK_OFFLINE": "1"},
-        memory_mb=project.function.memory,
-    )
-    proc = docker.run_once(spec, timeout=1800 if arch.emulated(architecture) else 300)
+    proc = build.run_module(docker, ref, project, "lit_runtime.contract", *(("--openapi",) if openapi else ()))
     if proc.returncode != 0:
         said = [
             line.removeprefix("lit-schema: ") for line in proc.stderr.splitlines() if line.startswith("lit-schema: ")

@@ -99,7 +99,7 @@ class App:
                 "init_ms": _ms(p0, t3),
                 "task": ctx.task.task.name if ctx.task else None,
                 "task_reason": ctx.task.reason if ctx.task else "chosen on the first request",
-                "fixed_batch": engine.fixed_batch(ctx.model) if isinstance(ctx.model, engine.Engine) else None,
+                "fixed_batch": engine.fixed_batch(ctx.model) if engine.is_engine(ctx.model) else None,
             }
         )
         return app

@@ -52,7 +52,7 @@ def decisions(app: App) -> list[str]:
         if choice is not None
         else "task: chosen on the first request (the graph does not declare its outputs' shapes)"
     ]
-    if isinstance(app.ctx.model, engine.Engine) and (size := engine.fixed_batch(app.ctx.model)) is not None:
+    if engine.is_engine(app.ctx.model) and (size := engine.fixed_batch(app.ctx.model)) is not None:
         said.append(
             f"the graph takes a fixed batch of {size}: requests and batch triggers are fed {size} "
             "example(s) at a time (export with a dynamic batch dimension to run them in one pass)"

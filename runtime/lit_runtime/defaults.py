@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from . import engine, imagesize
-from .engine import Engine, Port
+from .engine import Port
 from .errors import InputError
 
 # Examples per forward pass: a larger request runs in passes of this many, so that its activations
@@ -141,7 +141,7 @@ def inference(batch: Any, ctx: Any) -> dict[str, np.ndarray]:
         feeds = {name: _cast(batch[name], dtypes[name]) for name in names if name in batch}
     else:
         feeds = {names[0]: _cast(batch, dtypes[names[0]])}
-    if isinstance(ctx.model, Engine):
+    if engine.is_engine(ctx.model):
         return engine.run(ctx.model, feeds, CHUNK[ctx.settings.input_kind])
     # a model object the user's initialize() made: called with the inputs in order
     from .tasks import named
