@@ -99,79 +99,100 @@ def head_chars(limit: int) -> int:
     return max(4096, 64 * limit)
 
 
-def encode_long(text: str, tokenizer: Any, limit: int) -> Any:
-    """The tokens of a long text's start, enough for its first `limit`: a 6 MB text costs the
-    tokenizer a few KB, not seconds and hundreds of MB. The start is cut at whitespace, so no word is
-    split, and grows (doubling) while it holds `limit` tokens or fewer, so the tokens the model sees
-    are the ones the whole text gives. A "word" longer than half the start is taken by its start."""
+def head(text: str, tokenizer: Any, limit: int) -> str:
+    """The start of a long text that gives the same first `limit` tokens as the whole: a 6 MB text
+    costs the tokenizer a few KB, not seconds and hundreds of MB. The start is cut at whitespace, so
+    no word is split, and grows (doubling) while it holds `limit` tokens or fewer. A "word" longer
+    than half the start is taken by its start. (The tokenizer truncates to `limit`: see `plan`.)"""
     chars = head_chars(limit)
     while len(text) > chars:
         cut = text[:chars]
         space = max(cut.rfind(" "), cut.rfind("\n"), cut.rfind("\t"))
         if space <= chars // 2:
-            return tokenizer.encode(cut)
-        enc = tokenizer.encode(cut[:space])
-        if len(enc.ids) > limit:
-            return enc
+            return cut
+        if tokenizer.encode(cut[:space]).overflowing:
+            return cut[:space]
         chars *= 2
-    return tokenizer.encode(text)
+    return text
 
 
-def encode(texts: list[str], tokenizer: Any, opts: TextOptions, fixed: int | None) -> dict[str, Any]:
-    """Token ids, attention mask and type ids for a batch, as int64 [batch, length] arrays."""
+@dataclass(frozen=True)
+class Plan:
+    """How this function's texts become the model's inputs, worked out once on the first request."""
+
+    feeds: Feeds
+    limit: int  # tokens per text: the graph's fixed length, else [text] max_length
+    truncation: bool
+    pad: int  # the pad token's id
+    dtypes: dict[str, str]
+
+
+def plan(ctx: Any) -> Plan:
+    """The function's Plan; the first call also sets the tokenizer to truncate to the limit (as
+    Hugging Face does: special tokens such as [SEP] are kept) and to pad, both in its native code."""
+    found: Plan | None = ctx.state.get("text_plan")
+    if found is not None:
+        return found
+    from .defaults import input_dtypes, input_names, input_ports
+
+    mapping = feeds(input_names(ctx))
+    shape = next((p.shape for p in input_ports(ctx) if p.name == mapping.ids), None) or (None, None)
+    fixed = shape[1] if len(shape) > 1 and isinstance(shape[1], int) else None
+    opts = options(ctx.settings)
+    limit = fixed or opts.max_length
+    tokenizer = ctx.state["tokenizer"]
+    pad = pad_id(tokenizer)
+    tokenizer.enable_truncation(limit)
+    width = limit if fixed or opts.padding == "max_length" else None
+    tokenizer.enable_padding(pad_id=pad, pad_token=tokenizer.id_to_token(pad) or "[PAD]", length=width)
+    found = ctx.state["text_plan"] = Plan(mapping, limit, opts.truncation, pad, input_dtypes(ctx))
+    ctx.state["text_feeds"] = mapping
+    return found
+
+
+def encode(texts: list[str], tokenizer: Any, how: Plan) -> dict[str, Any]:
+    """{model input name: int batch [texts, tokens]}: ids, attention mask, type ids and positions,
+    as the model takes them."""
     import numpy as np
 
-    limit = fixed or opts.max_length
-    long = head_chars(limit)
-    encodings = tokenizer.encode_batch([t if len(t) <= long else "" for t in texts])
-    for i, text in enumerate(texts):
-        if len(text) > long:
-            encodings[i] = encode_long(text, tokenizer, limit)
-    lengths = [len(e.ids) for e in encodings]
-    if not opts.truncation and max(lengths) > limit:
-        i = max(range(len(lengths)), key=lengths.__getitem__)
-        size = f"over {limit} tokens" if len(texts[i]) > long else f"{lengths[i]} tokens, over {limit}"
-        raise InputError(f"text {i} is {size} ([text] max_length, with truncation = false)", 413)
-    if fixed or opts.padding == "max_length":
-        width = limit
-    else:
-        width = min(max(max(lengths), 1), limit)
-    ids = np.full((len(texts), width), pad_id(tokenizer), np.int64)
-    mask = np.zeros((len(texts), width), np.int64)
-    types = np.zeros((len(texts), width), np.int64)
-    for row, enc in enumerate(encodings):
-        n = min(len(enc.ids), width)
-        ids[row, :n] = enc.ids[:n]
-        mask[row, :n] = 1
-        types[row, :n] = enc.type_ids[:n]
-    return {"ids": ids, "mask": mask, "type_ids": types}
+    long = head_chars(how.limit)
+    cut = [t if len(t) <= long else head(t, tokenizer, how.limit) for t in texts]
+    encodings = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)(cut)
+    if not how.truncation:
+        for i, enc in enumerate(encodings):
+            if enc.overflowing:
+                raise InputError(
+                    f"text {i} is over {how.limit} tokens ([text] max_length, with truncation = false)", 413
+                )
+    names = how.feeds
+    if len(encodings[0].ids) > 0:
+        ids = np.array([e.ids for e in encodings], np.int64)
+        mask = np.array([e.attention_mask for e in encodings], np.int64) if names.mask else None
+        types = np.array([e.type_ids for e in encodings], np.int64) if names.type_ids else None
+    else:  # no text gave a token (a tokenizer without special tokens): one pad token each, masked
+        ids = np.full((len(texts), 1), how.pad, np.int64)
+        mask = types = np.zeros_like(ids)
+    batch = {names.ids: ids}
+    if names.mask:
+        batch[names.mask] = mask
+    if names.type_ids:
+        batch[names.type_ids] = types
+    if names.positions:
+        batch[names.positions] = np.broadcast_to(np.arange(ids.shape[1], dtype=np.int64), ids.shape)
+    return {name: _cast(a, how.dtypes[name]) for name, a in batch.items()}
+
+
+def _cast(array: Any, dtype: str) -> Any:
+    import numpy as np
+
+    return array if array.dtype == dtype and array.flags.c_contiguous else np.ascontiguousarray(array, dtype=dtype)
 
 
 def preprocess(inputs: list[Any], ctx: Any) -> dict[str, Any]:
     """Strings -> {input name: int batch} for the model's inputs."""
-    import numpy as np
-
-    from .defaults import input_dtypes, input_names, input_ports
-
     for i, text in enumerate(inputs):  # a service.py hook may hand over inputs events never saw
         check(text, f"text {i}")
-    names = input_names(ctx)
-    mapping = ctx.state.get("text_feeds")
-    if mapping is None:
-        mapping = ctx.state["text_feeds"] = feeds(names)
-    shape = next((p.shape for p in input_ports(ctx) if p.name == mapping.ids), None) or (None, None)
-    fixed = shape[1] if len(shape) > 1 and isinstance(shape[1], int) else None
-    encoded = encode(inputs, ctx.state["tokenizer"], options(ctx.settings), fixed)
-    dtypes = input_dtypes(ctx)
-    batch: dict[str, Any] = {mapping.ids: encoded["ids"]}
-    if mapping.mask:
-        batch[mapping.mask] = encoded["mask"]
-    if mapping.type_ids:
-        batch[mapping.type_ids] = encoded["type_ids"]
-    if mapping.positions:
-        width = encoded["ids"].shape[1]
-        batch[mapping.positions] = np.broadcast_to(np.arange(width, dtype=np.int64), encoded["ids"].shape)
-    return {name: np.ascontiguousarray(a, dtype=dtypes[name]) for name, a in batch.items()}
+    return encode(inputs, ctx.state["tokenizer"], plan(ctx))
 
 
 def join(batches: list[dict[str, Any]], ctx: Any) -> dict[str, Any]:
@@ -179,14 +200,14 @@ def join(batches: list[dict[str, Any]], ctx: Any) -> dict[str, Any]:
     rest with 0), so a batch trigger's texts share one forward pass."""
     import numpy as np
 
-    mapping = ctx.state.get("text_feeds")
-    pad = pad_id(ctx.state["tokenizer"])
+    how = plan(ctx)
+    mapping, pad = how.feeds, how.pad
     width = max(b[next(iter(b))].shape[1] for b in batches)
     joined = {}
     for name in batches[0]:
-        fill = pad if mapping is not None and name == mapping.ids else 0
+        fill = pad if name == mapping.ids else 0
         parts = [np.pad(b[name], ((0, 0), (0, width - b[name].shape[1])), constant_values=fill) for b in batches]
         joined[name] = np.concatenate(parts)
-    if mapping is not None and mapping.positions in joined:
+    if mapping.positions in joined:
         joined[mapping.positions] = np.broadcast_to(np.arange(width, dtype=np.int64), joined[mapping.ids].shape).copy()
     return joined

@@ -234,7 +234,7 @@ def test_a_text_of_megabytes_is_answered_from_its_start_quickly(text_app: App, t
     with pytest.raises(InputError, match=r"text 0 is over 8 tokens \(\[text\] max_length") as err:
         app.handle({"text": huge})
     assert err.value.status == 413 and time.perf_counter() - t < 1.0
-    with pytest.raises(InputError, match=r"text 0 is 9 tokens, over 8"):
+    with pytest.raises(InputError, match=r"text 0 is over 8 tokens"):
         app.handle({"text": "court " * 9})
 
 
@@ -258,3 +258,35 @@ def test_a_large_request_runs_in_passes_and_one_over_the_cap_is_a_413(text_app: 
     assert [len(r.get("predictions", [])) for r in answer["results"]] == [3000, 0, 1000]
     assert answer["batchItemFailures"] == [{"itemIdentifier": sqs["Records"][1]["messageId"]}]
     assert "over the cap of 4096" in answer["results"][1]["error"]["message"]
+
+
+def test_texts_are_truncated_and_padded_as_hugging_face_does(tmp_path: Path) -> None:
+    """A text over max_length keeps its closing special token ([SEP]), as the tokenizer's own
+    truncation gives it (not the first max_length tokens of the whole); the batch is padded with the
+    pad id and masked; the ids are what Hugging Face's tokenizer gives for each text alone."""
+    from types import SimpleNamespace
+
+    from lit_runtime import text
+    from lit_runtime.engine import Port
+    from lit_runtime.settings import TextOptions
+    from tokenizers import Tokenizer, processors
+
+    tokenizer = Tokenizer.from_file(str(onnx_models.word_tokenizer(tmp_path / "tokenizer.json")))
+    tokenizer.add_special_tokens(["[CLS]", "[SEP]"])
+    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
+    reference = Tokenizer.from_str(tokenizer.to_str())
+    reference.enable_truncation(8)
+    ports = (Port("input_ids", "int64", (None, None)), Port("attention_mask", "int64", (None, None)))
+    conf = SimpleNamespace(text=TextOptions(None, 8, "longest", True))
+    ctx = SimpleNamespace(state={"tokenizer": tokenizer}, settings=conf, model=SimpleNamespace(inputs=ports))
+    texts = ["court judge law code bug computer pasta bread cheese court", "bread"]
+    batch = text.preprocess(texts, ctx)
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    assert ids.shape == mask.shape == (2, 8)
+    assert ids[0].tolist() == reference.encode(texts[0]).ids and ids[0, -1] == sep
+    assert ids[1, :3].tolist() == reference.encode(texts[1]).ids == [cls, tokenizer.token_to_id("bread"), sep]
+    assert ids[1, 3:].tolist() == [0] * 5 and mask[1].tolist() == [1, 1, 1, 0, 0, 0, 0, 0]
+    assert mask[0].tolist() == [1] * 8

@@ -16,6 +16,9 @@ POOLED_HINTS = ("sentence_embedding", "embedding", "pooler_output", "pooled")
 class Embed:
     name = "embed"
 
+    def __init__(self) -> None:
+        self.found: dict[tuple[Any, ...], str] = {}  # outputs' (name, rank, dtype)s -> the embedding's name
+
     def output(self, outputs: tuple[Port, ...], conf: Any) -> Port | None:
         """The output that holds the embedding: [embed] output, else a pooled one by its name, else
         the first sequence output, else the first [batch, dim] one."""
@@ -46,12 +49,7 @@ class Embed:
     def vectors(self, outputs: dict[str, Any], ctx: Any) -> Any:
         import numpy as np
 
-        from . import ports
-
-        port = self.output(ports(outputs), ctx.settings)
-        if port is None or (why := self.fits((port,), ctx.settings)) is not None:
-            raise ModelError(f"the model's outputs do not fit task embed: {why or 'no embedding output'}")
-        hidden = outputs[port.name].astype(np.float32, copy=False)
+        hidden = outputs[self.which(outputs, ctx)].astype(np.float32, copy=False)
         opts = ctx.settings.embed
         if hidden.ndim == 3:
             mask = attention_mask(ctx, hidden.shape[:2])
@@ -67,6 +65,19 @@ class Embed:
         if opts.normalize:
             vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
         return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def which(self, outputs: dict[str, Any], ctx: Any) -> str:
+        """The name of the output that holds the embedding (worked out once per output layout)."""
+        from . import ports
+
+        key = (ctx.settings.embed.output, *((k, v.ndim, v.dtype.char) for k, v in outputs.items()))
+        name = self.found.get(key)
+        if name is None:
+            port = self.output(ports(outputs), ctx.settings)
+            if port is None or (why := self.fits((port,), ctx.settings)) is not None:
+                raise ModelError(f"the model's outputs do not fit task embed: {why or 'no embedding output'}")
+            name = self.found[key] = port.name
+        return name
 
     def answers(self, outputs: dict[str, Any], ctx: Any) -> list[Any]:
         return self.vectors(outputs, ctx).tolist()
