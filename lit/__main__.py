@@ -1,3 +1,3 @@
-from lit.cli import main
+from lit.entry import main
 
 main()

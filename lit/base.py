@@ -193,6 +193,8 @@ def build(
 
         try:
             image_id = docker.build(ctx, tag, args, log=keep, platform=arch.PLATFORMS[architecture])
+        except KeyboardInterrupt:
+            raise _interrupted(docker, tag, replaced) from None
         finally:
             docker.prune_stages(("lit.stage=base-build", f"lit.engine={engine}"), seen, arch.PLATFORMS[architecture])
     if replaced != image_id:
@@ -200,6 +202,19 @@ def build(
     info = docker.image(tag) or {}
     size = int(info.get("Size", 0))
     return BaseResult(tag, engine, architecture, image_id, base_os, size, round(time.monotonic() - start, 1))
+
+
+def _interrupted(docker: Docker, tag: str, replaced: str | None) -> LitError:
+    """What a Ctrl-C during the base's docker build leaves: docker tags only a finished build."""
+    now = (docker.image(tag) or {}).get("Id")
+    if now and now != replaced:
+        return LitError(f"interrupted as the build finished: {tag} is the new base", "nothing to do", exit_code=130)
+    was = f"still {replaced.removeprefix('sha256:')[:12]}" if replaced else "not built yet"
+    return LitError(
+        f"interrupted: {tag} is unchanged ({was})",
+        "run `lit base build` again (the layers already built are reused)",
+        exit_code=130,
+    )
 
 
 def runtime_digest() -> str:

@@ -378,12 +378,23 @@ def build(
         return _build(docker, project, image, candidate, base_ref, mxnet_base, run_check, log, start)
     except KeyboardInterrupt:
         _discard(docker, project, candidate)
-        was = f"still {before.removeprefix('sha256:')[:12]}" if before else "not built yet"
+        now = (docker.image(image) or {}).get("Id")
+        if now and now != before:  # the interrupt came as the build was tagging its image
+            raise LitError(
+                f"interrupted as the build finished: {image} is the new image ({_short(now)})",
+                "nothing to do",
+                exit_code=130,
+            ) from None
+        was = f"still {_short(before)}" if before else "not built yet"
         raise LitError(
             f"interrupted: {image} is unchanged ({was}); the half-built image was removed",
             "run `lit build` again (the layers already built are reused)",
             exit_code=130,
         ) from None
+
+
+def _short(image_id: str) -> str:
+    return image_id.removeprefix("sha256:")[:12]
 
 
 def _discard(docker: Docker, project: Project, candidate: str, attempts: int = 20) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict, is_dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -55,6 +56,15 @@ def _log(line: str) -> None:
     typer.echo(line, err=True)
 
 
+# What a Ctrl-C leaves when it lands outside a command's own handler (which says it in its error):
+# nothing before a command runs; the commands that change things say what before and after their work.
+_interrupted = [LitError("interrupted before the command started: nothing was changed", "run the command again")]
+
+
+def _on_interrupt(what: str, fix: str = "run the command again") -> None:
+    _interrupted.append(LitError(f"interrupted {what}", fix))
+
+
 def _quiet(_: str) -> None:
     pass
 
@@ -87,11 +97,13 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", help="Print LIT's version.", is_eager=True, callback=_version)
     ] = False,
 ) -> None:
     """LIT: serve trained models on AWS Lambda from container images."""
+    _on_interrupt(f"while `lit {ctx.invoked_subcommand}` ran")
 
 
 @app.command()
@@ -166,6 +178,7 @@ def base_build(
     LIT runtime)."""
     from . import base
 
+    _on_interrupt("before the base build started: nothing was changed")
     result = base.build(
         _docker(),
         tag,
@@ -177,6 +190,7 @@ def base_build(
         not no_ca_bundle,
         _quiet if quiet else _log,
     )
+    _on_interrupt(f"after the base build finished: {result.image} is the new base", "nothing to do")
     said = f"{result.image}  ({result.size / 1e6:.0f} MB, {result.architecture}, from {result.os_image}, {result.seconds}s)"
     _emit(as_json, result, said)
 
@@ -200,9 +214,11 @@ def build_command(
     """Build the function image: base, extra requirements, model, code (in that layer order)."""
     from . import build
 
+    _on_interrupt("before the build started: nothing was changed")
     result = build.build(
         _docker(), _project(directory), tag, base_image, not no_check, _quiet if quiet or as_json else _log
     )
+    _on_interrupt(f"after the build finished: {result.image} is the new image", "nothing to do")
     for line in result.decisions:  # what the image check decided from the graph, even with -q or --json
         _log(line)
     _emit(as_json, result, result.image)
@@ -503,9 +519,11 @@ def push_command(
     """Push the function image to ECR (created when missing) or --registry; print its digest."""
     from . import aws, push
 
+    _on_interrupt("before the push started: nothing was sent or changed")
     project = _project(directory)
     ecr = None if registry else aws.ECRClient(aws.session(region))
     result = push.push(_docker(), project, ecr, image, registry, tag, keep, _quiet if quiet or as_json else _log)
+    _on_interrupt(f"after the push finished: {result.uri} is in the registry", "nothing to do")
     _emit(as_json, result, f"{result.uri}\n({result.uploaded_layers} layers uploaded)")
 
 
@@ -526,6 +544,7 @@ def deploy_command(
     """Create or update the function from the pushed image (by digest), publish a version, move the alias."""
     from . import deploy, push
 
+    _on_interrupt("before the deploy started: nothing was changed in AWS")
     project = _project(directory)
     if image_uri is None:
         last = push.last_push(project)
@@ -547,6 +566,9 @@ def deploy_command(
         )
         return
     result = deploy.deploy(clients, plan, _quiet if as_json else _log)
+    _on_interrupt(
+        f"after the deploy finished: {result.function}:{result.alias} is version {result.version}", "nothing to do"
+    )
     text = f"{result.function}:{result.alias} -> version {result.version}" + (
         f"\nurl: {result.url}" if result.url else ""
     )
@@ -715,11 +737,35 @@ def doctor_command(
         raise LitError(f"{len(failed)} check(s) failed: {', '.join(failed)}", "see each failing check's fix above")
 
 
-def main() -> None:
+def main() -> NoReturn:
+    """Run the command and exit with its code. Ctrl-C at any moment, the exit included, exits 130
+    with what it left. The exit skips the interpreter's shutdown: an interrupt that landed inside an
+    import would otherwise end the process with SIGINT's own status (-2), not 130."""
+    code = 130
+    try:
+        try:
+            code = _run()
+        except KeyboardInterrupt:
+            typer.echo(f"error: {_interrupted[-1]}", err=True)
+            code = 130
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except KeyboardInterrupt:  # while saying it or flushing: the message may be cut, the code is not
+        code = 130
+    os._exit(code)
+
+
+def _run() -> int:
     try:
         app()
     except LitError as exc:
         typer.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
+        return exc.exit_code
+    except SystemExit as exc:
+        if exc.code == 130:  # Typer's exit for a Ctrl-C that no command's own handler answered
+            typer.echo(f"error: {_interrupted[-1]}", err=True)
+        if isinstance(exc.code, str):
+            typer.echo(exc.code, err=True)
+            return 1
+        return exc.code or 0
+    return 0

@@ -47,6 +47,12 @@ def signalled(code: int) -> bool:
     return code < 0 or code in SIGNALLED
 
 
+def interrupted(code: int) -> bool:
+    """Whether a docker command (or the container it ran) was stopped by SIGINT: Ctrl-C reached it
+    before it reached LIT, or only it. LIT then stops as if interrupted itself, and blames nothing."""
+    return code in (130, -signal.SIGINT)
+
+
 class TimedOut(EngineError):
     """A docker command gave no answer within its time limit."""
 
@@ -189,6 +195,8 @@ class Docker:
             )
         except subprocess.TimeoutExpired:
             raise TimedOut(f"`docker {args[0]}` did not answer within {timeout:.0f}s", NOT_RUNNING) from None
+        if interrupted(proc.returncode):
+            raise KeyboardInterrupt
         if proc.returncode != 0:
             check_engine(proc.stderr.decode(errors="replace"))
         return proc
@@ -226,6 +234,8 @@ class Docker:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                 raise
+        if interrupted(code):
+            raise KeyboardInterrupt
         if code != 0:
             check_engine("\n".join(lines[-15:]))
         return code, lines

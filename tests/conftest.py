@@ -234,6 +234,41 @@ def lit(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) 
     )
 
 
+def interrupt_at(args: list[str], delay: float, ignored: bool = False) -> tuple[int | None, str]:
+    """`lit ARGS` in its own process group, sent SIGINT as a terminal's Ctrl-C is (to the whole group,
+    docker children included) `delay` seconds after it starts: (exit code, stderr); the code is None
+    when lit had ended before the moment came. With `ignored`, lit starts with SIGINT ignored, as a
+    script's background job does."""
+    import time
+
+    def ignore() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lit", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=ignore if ignored else None,
+    )
+    time.sleep(delay)
+    ended = proc.poll() is not None
+    if not ended:
+        os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    return None if ended else proc.returncode, err
+
+
+def spread(duration: float, count: int = 10) -> list[float]:
+    """`count` moments to interrupt a command that takes `duration` s: from 0.05 s, three in its first
+    0.2 s (start-up), the rest evenly to 90% of it."""
+    early = [0.05, 0.1, 0.2]
+    end = max(0.9 * duration, 0.4)
+    rest = count - len(early)
+    return early + [round(0.3 + (end - 0.3) * i / max(rest - 1, 1), 2) for i in range(rest)]
+
+
 def assert_clean_failure(proc: subprocess.CompletedProcess[str], code: int, needle: str) -> None:
     assert proc.returncode == code, proc.stderr
     assert needle in proc.stderr

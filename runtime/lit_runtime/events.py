@@ -105,20 +105,36 @@ def parse(event: Any, kind: str) -> Request:
     return Request(trigger, items)
 
 
+# The field that names a record in a partial batch answer (batchItemFailures' itemIdentifier)
+BATCH_IDS = {"sqs": "messageId", "kinesis": "kinesis.sequenceNumber", "dynamodb": "dynamodb.SequenceNumber"}
+
+
 def _record_id(trigger: str, record: dict[str, Any], index: int) -> str:
     try:
         if trigger == "sqs":
-            return str(record["messageId"])
-        if trigger == "kinesis":
-            return str(record["kinesis"]["sequenceNumber"])
-        if trigger == "dynamodb":
-            return str(record["dynamodb"]["SequenceNumber"])
-        if trigger == "sns":
+            found = record["messageId"]
+        elif trigger == "kinesis":
+            found = record["kinesis"]["sequenceNumber"]
+        elif trigger == "dynamodb":
+            found = record["dynamodb"]["SequenceNumber"]
+        elif trigger == "sns":
             return str(record["Sns"]["MessageId"])
-        if trigger == "s3":
+        elif trigger == "s3":
             return urllib.parse.unquote_plus(record["s3"]["object"]["key"])
+        else:
+            return str(index)
+        if isinstance(found, str) and found:
+            return found
     except (KeyError, TypeError, AttributeError):
         pass
+    if trigger in BATCH_IDS:
+        # A partial batch answer names each failed record by this id; one it cannot name would be
+        # read by Lambda as a failure of the whole batch anyway. Say so, and fail the batch now.
+        raise InputError(
+            f"record {index} of this {trigger} batch has no {BATCH_IDS[trigger]} (a non-empty string), so "
+            "its failure could not be reported on its own; the whole batch fails and is retried. "
+            f"Send records as {trigger} delivers them"
+        )
     return str(index)
 
 

@@ -345,6 +345,37 @@ def test_ctrl_c_during_push_exits_130_and_says_what_is_left(env: str, registry: 
     assert again["digest"] == manifest(registry, again["repository"], "int")[0]
 
 
+def test_ctrl_c_at_any_moment_of_a_push_exits_130_and_says_what_is_left(
+    env: str, registry: dict, project: Path
+) -> None:
+    """SIGINT at 10 moments spread over a push (start-up, the ECR calls, the login, the upload): exit
+    130 every time with a message; the push record (what `lit deploy` deploys) changes only when the
+    message says the push had finished."""
+    import time
+
+    from tests.conftest import interrupt_at, spread
+
+    record = project / ".lit" / "last-push.json"
+    lit("push", str(project), "--tag", "first")  # uploads the layers; the next pushes find them there
+    t = time.monotonic()
+    lit("push", str(project), "--tag", "second")
+    duration = time.monotonic() - t
+    ended = 0
+    for i, delay in enumerate(spread(duration)):
+        before = record.read_text()
+        code, err = interrupt_at(["push", str(project), "--tag", f"int{i}"], delay)
+        said = f"SIGINT at {delay:.2f} s: {err[-800:]}"
+        if code is None:  # the push was quicker than the one timed: no interrupt to check
+            ended += 1
+            continue
+        assert code == 130 and "error: interrupted" in err and "Traceback" not in err, said
+        if "push finished" in err:
+            assert record.read_text() != before, said
+        else:
+            assert record.read_text() == before, said
+    assert ended <= 2, f"{ended} of 10 pushes ended before their moment"
+
+
 def test_a_deploy_killed_after_publishing_converges_on_the_real_image(
     env: str, registry: dict, project: Path, base_image: tuple[str, str], moto_server: str
 ) -> None:

@@ -1,6 +1,7 @@
-"""Interrupted and killed work: Ctrl-C during `lit build` exits 130 and says what is left; what a
-killed build leaves (candidate tags, check containers) is removed by the next build. (Ctrl-C
-during `lit push` and `lit deploy`: tests/e2e/test_aws.py and tests/functional/test_deploy.py.)"""
+"""Interrupted and killed work: Ctrl-C during `lit build` and `lit base build`, at any moment,
+exits 130 and says what is left; what a killed build leaves (candidate tags, check containers) is
+removed by the next build. (Ctrl-C during `lit push` and `lit deploy`: tests/e2e/test_aws.py and
+tests/functional/test_deploy.py.)"""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from lit.docker import Docker
+from tests.conftest import interrupt_at, spread
 from tests.e2e.conftest import Reader, copy_project, lit
 
 pytestmark = pytest.mark.e2e
@@ -72,3 +75,58 @@ def test_ctrl_c_during_build_exits_130_and_leaves_the_image_unchanged(
     assert "Traceback" not in err and "run `lit build` again" in err
     assert docker.image(f"lit-{project.name}:latest")["Id"] == before
     assert not docker.references(f"lit-{project.name}:building-*")
+
+
+def test_ctrl_c_at_any_moment_of_a_build_exits_130_and_says_what_is_left(
+    project: Path, docker: Docker, base_image: tuple[str, str]
+) -> None:
+    """SIGINT at 10 moments spread over a build (from 0.05 s: Python's start, the CLI's, the engine
+    check, docker build, the image check, the tagging), and at 3 with SIGINT ignored at start (a
+    script's background job): exit 130 every time with a message, never 0 and never a blame on the
+    engine or on memory; the old tag stays unless the message says the build had finished."""
+    labels = project / "labels.txt"
+    build = ["build", str(project), "--base", base_image[0]]
+
+    def change() -> None:  # a real change, so that each build makes a new image
+        labels.write_text(labels.read_text() + "\n")
+
+    change()
+    t = time.monotonic()
+    lit(*build)
+    duration = time.monotonic() - t
+    moments = [(d, False) for d in spread(duration)] + [(d, True) for d in (0.2, duration / 2, 0.8 * duration)]
+    ended = 0
+    for delay, ignored in moments:
+        before = docker.image(f"lit-{project.name}:latest")["Id"]
+        change()
+        code, err = interrupt_at(build, delay, ignored)
+        said = f"SIGINT at {delay:.2f} s{' (ignored at start)' if ignored else ''}: {err[-600:]}"
+        if code is None:  # this build was quicker than the one timed: no interrupt to check
+            ended += 1
+            continue
+        assert code == 130, said
+        assert "error: interrupted" in err and "Traceback" not in err, said
+        assert "engine" not in err.split("error: interrupted")[-1] and "memory" not in err, said
+        after = docker.image(f"lit-{project.name}:latest")["Id"]
+        if "build finished" in err:
+            assert after != before, said
+        else:
+            assert after == before, said
+    assert ended <= 2, f"{ended} of {len(moments)} builds ended before their moment"
+    assert not docker.references(f"lit-{project.name}:building-*")
+    assert not docker.containers(f"lit.check={project.name}")
+
+
+def test_ctrl_c_during_a_base_build_exits_130_and_keeps_the_old_tag(
+    docker: Docker, base_image: tuple[str, str]
+) -> None:
+    tag = f"lit-base:int-{uuid.uuid4().hex[:8]}"
+    build = ["base", "build", "--tag", tag]
+    try:
+        for delay in (0.1, 0.5, 1.5):
+            code, err = interrupt_at(build, delay)
+            assert code == 130 and "error: interrupted" in err and "Traceback" not in err, err[-600:]
+            if "build finished" not in err:
+                assert docker.image(tag) is None, err[-600:]
+    finally:
+        docker.remove_image(tag)

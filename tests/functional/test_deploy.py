@@ -196,6 +196,38 @@ def test_ctrl_c_says_what_is_left(env: str, proj: Path) -> None:
     assert json.loads(deploy(proj, "c", "--json").stdout)["version"] == "3"
 
 
+def test_ctrl_c_at_any_moment_of_a_deploy_exits_130_and_says_where_the_alias_is(env: str, proj: Path) -> None:
+    """SIGINT at 10 moments spread over a deploy (from 0.05 s: start-up, the reads, the plan, the
+    calls): exit 130 every time, a message, and a message that never claims a move the alias did not
+    make; the next deploy converges."""
+    from tests.conftest import interrupt_at, spread
+
+    name = name_of(proj)
+    deploy(proj, "a")
+    t = time.monotonic()
+    deploy(proj, "b")
+    duration = time.monotonic() - t
+    ended = 0
+    for i, delay in enumerate(spread(duration)):
+        before = alias_version(name)
+        code, err = interrupt_at(["deploy", str(proj), "--image-uri", uri(f"c{i}")], delay)
+        said = f"SIGINT at {delay:.2f} s: {err[-800:]}"
+        if code is None:  # this deploy was quicker than the one timed: no interrupt to check
+            ended += 1
+            continue
+        assert code == 130 and "error: interrupted" in err and "Traceback" not in err, said
+        now = alias_version(name)
+        if now != before:
+            assert f"alias live is on version {now}" in err or f"is version {now}" in err, said
+        else:
+            assert "alias live is on version" not in err and "deploy finished" not in err, said
+    assert ended <= 2, f"{ended} of 10 deploys ended before their moment"
+    final = json.loads(deploy(proj, "z", "--json").stdout)
+    assert alias_version(name) == final["version"]
+    served = boto("lambda").get_function(FunctionName=name, Qualifier="live")["Configuration"]["CodeSha256"]
+    assert served == digest("z")
+
+
 def test_an_update_in_progress_is_waited_for(env: str, proj: Path) -> None:
     name = name_of(proj)
     deploy(proj, "a")

@@ -589,6 +589,22 @@ def _record_ids(trigger: str, records: list[Any]) -> set[str]:
     return ids
 
 
+def _nameless(trigger: str, records: list[Any]) -> int | None:
+    """The first record of a batch trigger (SQS, Kinesis, DynamoDB) without its id as a non-empty string."""
+    if trigger not in events.BATCH_IDS:
+        return None
+    for i, record in enumerate(records):
+        value = record
+        try:
+            for key in ID_PATHS[trigger]:
+                value = value[key]
+        except (KeyError, TypeError, IndexError):
+            return i
+        if not isinstance(value, str) or not value:
+            return i
+    return None
+
+
 def check(case: Case, answer: Any) -> None:
     """The answer has the shape the trigger (as the runtime detects it) expects, 5xx-free, and agrees
     with what is known of the case."""
@@ -615,6 +631,11 @@ def check(case: Case, answer: Any) -> None:
                 assert len(answer["predictions"]) == case.images
         return
     records = case.event["Records"]
+    nameless = _nameless(trigger, records)
+    if nameless is not None:  # a partial batch answer could not name it: the whole batch fails
+        assert answer.get("errorType") == "InputError", answer
+        assert f"record {nameless} of this {trigger} batch has no" in answer["errorMessage"], answer
+        return
     results = answer["results"]
     assert len(results) == len(records)
     for result in results:

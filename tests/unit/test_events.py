@@ -160,3 +160,28 @@ def test_odd_records_and_flags_get_their_exact_message() -> None:
     http["body"], http["isBase64Encoded"] = '{"text": "x"}', "false"
     with pytest.raises(InputError, match="isBase64Encoded must be true or false, got 'false'"):
         events.parse(http, "text")
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "field"),
+    [
+        ("sqs-batch", ("messageId",), "messageId"),
+        ("kinesis-batch", ("kinesis", "sequenceNumber"), "kinesis.sequenceNumber"),
+        ("dynamodb-batch", ("dynamodb", "SequenceNumber"), "dynamodb.SequenceNumber"),
+    ],
+)
+@pytest.mark.parametrize("value", [None, "", 7, "missing"])
+def test_a_batch_record_without_its_id_fails_the_whole_batch(name: str, path: tuple, field: str, value: object) -> None:
+    """A partial batch answer names failed records by this id; a record without one is not reported
+    under its index (Lambda would read an unknown identifier as the whole batch failing, silently)."""
+    event = load_event(name, PNG)
+    event["Records"] = [event["Records"][0], json.loads(json.dumps(event["Records"][0]))]
+    holder = event["Records"][1]
+    for key in path[:-1]:
+        holder = holder[key]
+    if value == "missing":
+        del holder[path[-1]]
+    else:
+        holder[path[-1]] = value
+    with pytest.raises(InputError, match=rf"record 1 of this \w+ batch has no {field} .* the whole batch fails"):
+        events.parse(event, "image")
