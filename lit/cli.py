@@ -58,11 +58,19 @@ def _log(line: str) -> None:
 
 # What a Ctrl-C leaves when it lands outside a command's own handler (which says it in its error):
 # nothing before a command runs; the commands that change things say what before and after their work.
-_interrupted = [LitError("interrupted before the command started: nothing was changed", "run the command again")]
+# (None: Ctrl-C is how the command ends, as `lit logs --follow`'s does, and it says nothing.)
+_interrupted: list[LitError | None] = [
+    LitError("interrupted before the command started: nothing was changed", "run the command again")
+]
 
 
-def _on_interrupt(what: str, fix: str = "run the command again") -> None:
-    _interrupted.append(LitError(f"interrupted {what}", fix))
+def _on_interrupt(what: str | None, fix: str = "run the command again") -> None:
+    _interrupted.append(None if what is None else LitError(f"interrupted {what}", fix))
+
+
+def _say_interrupted() -> None:
+    if _interrupted[-1] is not None:
+        typer.echo(f"error: {_interrupted[-1]}", err=True)
 
 
 def _quiet(_: str) -> None:
@@ -340,6 +348,8 @@ def logs_command(
         payload = {"time": line.time.isoformat(), "source": line.source, "message": line.message}
         typer.echo(json.dumps(payload) if as_json else line.text())
 
+    if follow:
+        _on_interrupt(None)
     if remote:
         client = aws.LogsClient(_session(region))
         if follow:
@@ -746,7 +756,7 @@ def main() -> NoReturn:
         try:
             code = _run()
         except KeyboardInterrupt:
-            typer.echo(f"error: {_interrupted[-1]}", err=True)
+            _say_interrupted()
             code = 130
         sys.stdout.flush()
         sys.stderr.flush()
@@ -763,7 +773,7 @@ def _run() -> int:
         return exc.exit_code
     except SystemExit as exc:
         if exc.code == 130:  # Typer's exit for a Ctrl-C that no command's own handler answered
-            typer.echo(f"error: {_interrupted[-1]}", err=True)
+            _say_interrupted()
         if isinstance(exc.code, str):
             typer.echo(exc.code, err=True)
             return 1
