@@ -241,25 +241,32 @@ class IAMClient:
             return None
         return json.dumps(doc, sort_keys=True) if isinstance(doc, dict) else json.dumps(json.loads(doc), sort_keys=True)
 
-    def create_role(self, name: str) -> str:
+    def create_role(self, name: str, function: str) -> str:
+        """A Lambda execution role, tagged as LIT's and as the role of `function`."""
         with calling(f"creating IAM role {name}"):
             return str(
                 self._iam.create_role(
                     RoleName=name,
                     AssumeRolePolicyDocument=LAMBDA_TRUST,
-                    Description="Execution role created by LIT",
-                    Tags=[{"Key": "lit:managed", "Value": "true"}],
+                    Description=f"Execution role of Lambda function {function}, created by LIT",
+                    Tags=[{"Key": "lit:managed", "Value": "true"}, {"Key": "lit:function", "Value": function}],
                 )["Role"]["Arn"]
             )
+
+    def role_tags(self, name: str) -> dict[str, str]:
+        with calling(f"reading tags of role {name}"):
+            return {t["Key"]: t["Value"] for t in self._iam.list_role_tags(RoleName=name).get("Tags", [])}
+
+    def tag_role(self, name: str, tags: dict[str, str]) -> None:
+        with calling(f"tagging role {name}"):
+            self._iam.tag_role(RoleName=name, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
 
     def put_role_policy(self, role: str, policy: str, document: str) -> None:
         with calling(f"writing policy {policy} of role {role}"):
             self._iam.put_role_policy(RoleName=role, PolicyName=policy, PolicyDocument=document)
 
     def managed_by_lit(self, name: str) -> bool:
-        with calling(f"reading tags of role {name}"):
-            tags = self._iam.list_role_tags(RoleName=name).get("Tags", [])
-        return any(t["Key"] == "lit:managed" and t["Value"] == "true" for t in tags)
+        return self.role_tags(name).get("lit:managed") == "true"
 
     def delete_role(self, name: str) -> None:
         with calling(f"deleting IAM role {name}"):
@@ -276,6 +283,14 @@ class LambdaClient:
         self._sleep = sleep
         self._delay = delay
         self._attempts = attempts
+
+    def functions_using(self, role_arn: str) -> list[str]:
+        """The functions (of this account and region) whose execution role is `role_arn`."""
+        names: list[str] = []
+        with calling("listing functions"):
+            for page in self._lambda.get_paginator("list_functions").paginate():
+                names += [f["FunctionName"] for f in page.get("Functions", []) if f.get("Role") == role_arn]
+        return names
 
     def get_function(self, name: str, qualifier: str | None = None) -> dict[str, Any] | None:
         kwargs = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
@@ -356,6 +371,16 @@ class LambdaClient:
     def tag(self, arn: str, tags: dict[str, str]) -> None:
         with calling(f"tagging {arn}"):
             self._lambda.tag_resource(Resource=arn, Tags=tags)
+
+    def untag(self, arn: str, keys: list[str]) -> None:
+        with calling(f"untagging {arn}"):
+            self._lambda.untag_resource(Resource=arn, TagKeys=keys)
+
+    def account_concurrency(self) -> tuple[int, int]:
+        """The account's concurrency limit in this region, and how much of it no function reserves."""
+        with calling("reading the account's Lambda settings"):
+            limit = self._lambda.get_account_settings()["AccountLimit"]
+        return int(limit["ConcurrentExecutions"]), int(limit["UnreservedConcurrentExecutions"])
 
     def put_reserved_concurrency(self, name: str, count: int) -> None:
         with calling(f"reserving concurrency for {name}"):

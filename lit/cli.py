@@ -529,7 +529,7 @@ def push_command(
     """Push the function image to ECR (created when missing) or --registry; print its digest."""
     from . import aws, push
 
-    _on_interrupt("before the push started: nothing was sent or changed")
+    _on_interrupt("before the push started: nothing was sent")
     project = _project(directory)
     ecr = None if registry else aws.ECRClient(aws.session(region))
     result = push.push(_docker(), project, ecr, image, registry, tag, keep, _quiet if quiet or as_json else _log)
@@ -592,17 +592,20 @@ def status(directory: ProjectDir, alias: AliasOpt = "live", region: RegionOpt = 
 
     project = _project(directory)
     _, clients = _clients(region)
-    s = deploy.status(clients, project.name, alias)
+    s = deploy.status(clients, project.name, alias, deploy.role_policy(project, clients.account, clients.region))
+    on = f"-> version {s.alias_version}" if s.alias_version else "missing"
     _emit(
         as_json,
         s,
-        f"{s.function}: {s.state}, last update {s.last_update}\nimage: {s.image_uri}\n"
-        f"alias {s.alias} -> version {s.alias_version} (versions: {', '.join(s.versions) or 'none'})"
+        f"{s.function}: {s.state}, last update {s.last_update}\nimage: {s.image_uri}\nrole: {s.role}\n"
+        f"alias {s.alias} {on} (versions: {', '.join(s.versions) or 'none'})"
         + (f"\n  {s.alias_description}" if s.alias_description else "")
         + (f"\nurl: {s.url} (auth {s.url_auth})" if s.url else "")
         + (f"\nreserved concurrency: {s.reserved_concurrency}" if s.reserved_concurrency is not None else "")
         + (f"\nprovisioned concurrency on {s.alias}: {s.provisioned_concurrency}" if s.provisioned_concurrency else ""),
     )
+    if s.problems:
+        raise LitError(f"{s.function} needs attention: " + "; ".join(s.problems), "run `lit deploy DIR`")
 
 
 @app.command()
@@ -644,14 +647,15 @@ def destroy(
     sess, clients = _clients(region)
     if repository:
         clients = replace(clients, ecr=aws.ECRClient(sess))
-    steps = deploy.destroy_plan(clients, project, alias, repository)
+    kept: list[str] = []
+    steps = deploy.destroy_plan(clients, project, alias, repository, kept)
     if not dry_run:
         deploy.execute(clients, steps, _quiet if as_json else _log)
     verb = "would " if dry_run else ""
     _emit(
         as_json,
-        {"dry_run": dry_run, "steps": [s.description for s in steps]},
-        "\n".join(f"{verb}{s.description}" for s in steps) or "nothing to delete",
+        {"dry_run": dry_run, "steps": [s.description for s in steps], "kept": kept},
+        "\n".join([f"{verb}{s.description}" for s in steps] + kept) or "nothing to delete",
     )
 
 

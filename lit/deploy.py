@@ -11,19 +11,23 @@ at any point converges when run again; until the alias moves it stays on the las
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from . import lambda_limits as limits
 from . import prices
-from .errors import AwsError, LitError
+from .errors import AwsError, ConfigError, LitError
 from .project import Project
 
 POLICY_NAME = "lit"
 PUBLISHED = "<version published above>"  # a parameter filled in by the executor
 MANAGED_TAG = "lit:managed"
+FUNCTION_TAG = "lit:function"  # on a role LIT made: the one function it is the execution role of
+TAGS_TAG = "lit:tags"  # on a function: the keys of the tags lit.toml set (so that dropped ones are removed)
 VPC_ACTIONS = [
     "ec2:CreateNetworkInterface",
     "ec2:DescribeNetworkInterfaces",
@@ -34,7 +38,7 @@ VPC_ACTIONS = [
 
 # The operations a step may name, by service: methods of that service's client in lit/aws.py.
 OPERATIONS: dict[str, frozenset[str]] = {
-    "iam": frozenset({"create_role", "put_role_policy", "delete_role"}),
+    "iam": frozenset({"create_role", "put_role_policy", "tag_role", "delete_role"}),
     "lambda": frozenset(
         {
             "create_function",
@@ -44,6 +48,7 @@ OPERATIONS: dict[str, frozenset[str]] = {
             "publish_version",
             "set_alias",
             "tag",
+            "untag",
             "put_reserved_concurrency",
             "delete_reserved_concurrency",
             "put_provisioned_concurrency",
@@ -122,7 +127,7 @@ class Desired:
 
     @property
     def role_name(self) -> str:
-        return f"lit-{self.name}"[:64]
+        return role_name(self.name)
 
     @property
     def code_sha(self) -> str:
@@ -132,6 +137,24 @@ class Desired:
     @property
     def vpc(self) -> dict[str, list[str]]:
         return {"SubnetIds": list(self.subnets), "SecurityGroupIds": list(self.security_groups)}
+
+
+def role_name(function: str) -> str:
+    """The execution role LIT makes for a function: lit-NAME, one per function. A name too long for
+    IAM's 64 characters keeps its start and ends with a hash of the whole name, so that two
+    functions whose names share their start never share a role."""
+    name = f"lit-{function}"
+    if len(name) <= 64:
+        return name
+    return f"{name[:54]}-{hashlib.sha256(function.encode()).hexdigest()[:9]}"
+
+
+def role_users(clients: Clients, arn: str, tags: dict[str, str], function: str) -> list[str]:
+    """The other functions a role belongs to or serves: the one its lit:function tag names, and any
+    whose execution role it is."""
+    owner = tags.get(FUNCTION_TAG)
+    users = {owner} if owner and owner != function else set()
+    return sorted(users | {f for f in clients.lam.functions_using(arn) if f != function})
 
 
 def role_policy(project: Project, account: str, region: str) -> str:
@@ -185,6 +208,8 @@ def desired(
             f"the project for {fn.architecture}, then deploy again",
             exit_code=2,
         )
+    if fn.reserved_concurrency is not None:
+        _check_reserved(clients, project.name, fn.reserved_concurrency)
     return Desired(
         name=project.name,
         image_uri=image_uri,
@@ -197,12 +222,37 @@ def desired(
         architecture=fn.architecture,
         alias=alias,
         url_auth=url_auth,
-        tags={**fn.tags, MANAGED_TAG: "true"},
+        tags={**fn.tags, MANAGED_TAG: "true", **_tracked(fn.tags)},
         reserved=fn.reserved_concurrency,
         provisioned=fn.provisioned_concurrency,
         subnets=fn.subnets,
         security_groups=fn.security_groups,
     )
+
+
+def _check_reserved(clients: Clients, name: str, reserved: int) -> None:
+    """Lambda keeps UNRESERVED_MIN of the account's concurrency unreserved: refuse, before any
+    change, a reservation that would take it (the account's limit is read once, here)."""
+    limit, unreserved = clients.lam.account_concurrency()
+    fn = clients.lam.get_function(name)
+    held = int(((fn or {}).get("Concurrency") or {}).get("ReservedConcurrentExecutions") or 0)
+    most = unreserved + held - limits.UNRESERVED_MIN
+    if reserved > most:
+        raise ConfigError(
+            f"lit.toml: [function] reserved_concurrency = {reserved} is more than this account can reserve in "
+            f"{clients.region}: its limit is {limit}, {unreserved} of it unreserved, and Lambda keeps "
+            f"{limits.UNRESERVED_MIN} unreserved, so {name} can reserve at most {max(most, 0)}",
+            "lower it, or ask AWS for a higher concurrency limit (Service Quotas: Lambda, Concurrent executions)",
+        )
+
+
+def _tracked(tags: dict[str, str]) -> dict[str, str]:
+    """The lit:tags tag that records lit.toml's tag keys, when they fit one tag value (keys without
+    spaces, 256 characters in all); none when they do not (then dropped tags stay until removed by hand)."""
+    keys = " ".join(sorted(tags))
+    if any(" " in k for k in tags) or len(keys) > limits.TAG_VALUE:
+        return {}
+    return {TAGS_TAG: keys}
 
 
 def _config_diff(cfg: dict[str, Any], want: Desired, role_arn: str) -> dict[str, Any]:
@@ -243,8 +293,31 @@ def _role_steps(clients: Clients, want: Desired) -> tuple[str, list[Step]]:
     role_arn = existing or f"arn:aws:iam::{clients.account}:role/{want.role_name}"
     if existing is None:
         steps.append(
-            Step("iam", "create_role", {"name": want.role_name}, f"create IAM role {want.role_name} (trusts Lambda)")
+            Step(
+                "iam",
+                "create_role",
+                {"name": want.role_name, "function": want.name},
+                f"create IAM role {want.role_name} (trusts Lambda)",
+            )
         )
+    else:
+        tags = clients.iam.role_tags(want.role_name)
+        others = role_users(clients, existing, tags, want.name)
+        if others:
+            raise LitError(
+                f"IAM role {want.role_name} is the execution role of {', '.join(others)} too: LIT does not change "
+                "a role another function uses (its grants would change under it)",
+                "pass --role ARN with a role of this function's own, or give the function another name",
+            )
+        if FUNCTION_TAG not in tags:
+            steps.append(
+                Step(
+                    "iam",
+                    "tag_role",
+                    {"name": want.role_name, "tags": {FUNCTION_TAG: want.name}},
+                    f"tag IAM role {want.role_name} as {want.name}'s",
+                )
+            )
     wanted = json.dumps(json.loads(want.policy), sort_keys=True)
     if existing is None or clients.iam.role_policy(want.role_name, POLICY_NAME) != wanted:
         steps.append(
@@ -347,11 +420,18 @@ def _settings_steps(
     steps: list[Step] = []
     if current is not None:
         have = current.get("Tags") or {}
+        arn = ":".join(current["Configuration"]["FunctionArn"].split(":")[:7])  # without a qualifier
         if missing := {k: v for k, v in want.tags.items() if have.get(k) != v}:
-            arn = ":".join(current["Configuration"]["FunctionArn"].split(":")[:7])  # without a qualifier
             steps.append(
                 Step("lambda", "tag", {"arn": arn, "tags": missing}, f"tag {name}: {', '.join(sorted(missing))}")
             )
+        # tags lit.toml set before and no longer does; other tools' tags are not LIT's to remove
+        if TAGS_TAG in want.tags and (dropped := sorted(set(have.get(TAGS_TAG, "").split()) - set(want.tags))):
+            dropped = [k for k in dropped if k in have]
+            if dropped:
+                steps.append(
+                    Step("lambda", "untag", {"arn": arn, "keys": dropped}, f"untag {name}: {', '.join(dropped)}")
+                )
     reserved = None if current is None else (current.get("Concurrency") or {}).get("ReservedConcurrentExecutions")
     if want.reserved is not None and reserved != want.reserved:
         steps.append(
@@ -408,10 +488,13 @@ def _plan(clients: Clients, want: Desired) -> Plan:
     alias = None if current is None else clients.lam.get_alias(want.name, want.alias)
     code = _code_steps(clients, want, role_arn, current, alias)
     settings = _settings_steps(clients, want, current, alias)
-    # tags and reserved concurrency first (they are not versioned); provisioned once the alias is set
+    # Tags and reserved concurrency (not versioned) before a version is published and the alias
+    # moves, so that a call Lambda refuses leaves the alias where it was; provisioned concurrency
+    # (on the alias) once the alias is set.
     function_level = [s for s in settings if s.operation != "put_provisioned_concurrency"]
     alias_level = [s for s in settings if s.operation == "put_provisioned_concurrency"]
-    steps += function_level + code + alias_level if current is not None else code + function_level + alias_level
+    split = next((i for i, s in enumerate(code) if s.operation in ("publish_version", "set_alias")), len(code))
+    steps += code[:split] + function_level + code[split:] + alias_level
     if want.url_auth:
         url = None if alias is None else clients.lam.get_url(want.name, want.alias)
         if url is None:
@@ -476,13 +559,15 @@ def deploy(clients: Clients, p: Plan, log: Callable[[str], None]) -> DeployResul
     done: list[tuple[Step, Any]] = []
     try:
         execute(clients, p.steps, log, done)
+        url = next((str(r) for s, r in done if s.operation == "create_url"), None)
+        alias = clients.lam.get_alias(p.function, p.alias)
+        found_url = clients.lam.get_url(p.function, p.alias) if url is None and alias else None
     except KeyboardInterrupt:
-        raise LitError(f"interrupted: {_left(p, done)}", "run `lit deploy` again", exit_code=130) from None
+        # the interrupt may land between a call's answer and its record: ask where the alias is
+        live = (clients.lam.get_alias(p.function, p.alias) or {}).get("FunctionVersion")
+        raise LitError(f"interrupted: {_left(p, done, live)}", "run `lit deploy` again", exit_code=130) from None
     except LitError as exc:
         raise LitError(exc.what, f"{exc.fix}; then {_left(p, done)}", exit_code=exc.exit_code) from None
-    url = next((str(r) for s, r in done if s.operation == "create_url"), None)
-    alias = clients.lam.get_alias(p.function, p.alias)
-    found_url = clients.lam.get_url(p.function, p.alias) if url is None and alias else None
     return DeployResult(
         p.function,
         p.image_uri,
@@ -494,11 +579,17 @@ def deploy(clients: Clients, p: Plan, log: Callable[[str], None]) -> DeployResul
     )
 
 
-def _left(p: Plan, done: list[tuple[Step, Any]]) -> str:
+def _left(p: Plan, done: list[tuple[Step, Any]], live: str | None = None) -> str:
+    """Where the alias is and which steps were not done; `live` is the alias's version as read
+    after the stop, when it was read (it wins over what the finished steps imply)."""
     finished = [s for s, _ in done]
     published = next((str(r) for s, r in done if s.operation == "publish_version"), None)
     moved = next((s for s in finished if s.operation == "set_alias"), None)
-    if moved is not None:
+    if live is not None and live != p.live_version:
+        where = f"alias {p.alias} is on version {live}"
+        moved = moved or next((s for s in p.steps if s.operation == "set_alias"), None)
+        finished = p.steps[: p.steps.index(moved) + 1] if moved is not None else finished
+    elif moved is not None:
         version = published if moved.params["version"] == PUBLISHED else moved.params["version"]
         where = f"alias {p.alias} is on version {version}"
     elif p.live_version:
@@ -527,9 +618,13 @@ class Status:
     url_auth: str | None
     reserved_concurrency: int | None
     provisioned_concurrency: int | None
+    role: str = ""
+    problems: list[str] = field(default_factory=list)  # what is missing or wrong, each with what to run
 
 
-def status(clients: Clients, name: str, alias: str) -> Status:
+def status(clients: Clients, name: str, alias: str, policy: str | None = None) -> Status:
+    """The deployed function as AWS reports it, and its problems: a missing alias, a missing
+    execution role, or (given `policy`, the grants lit.toml needs) a LIT role without them."""
     fn = clients.lam.get_function(name)
     if fn is None:
         raise AwsError(f"function {name} does not exist in {clients.region}", "deploy it with `lit deploy`")
@@ -538,6 +633,19 @@ def status(clients: Clients, name: str, alias: str) -> Status:
     url = clients.lam.get_url(name, alias) if a else None
     versions = clients.lam.versions(name)
     live: dict[str, Any] = next((v for v in versions if a and v["Version"] == a["FunctionVersion"]), {})
+    role = str(cfg.get("Role", "")).rsplit("/", 1)[-1]
+    problems = []
+    if a is None:
+        problems.append(f"alias {alias} is missing: callers of {name}:{alias} get errors; run `lit deploy`")
+    if clients.iam.role_arn(role) is None:
+        problems.append(
+            f"execution role {role} is missing: the function fails at its next cold start; run `lit deploy` "
+            "(with the same --role if you gave one)"
+        )
+    elif policy is not None and role == role_name(name):
+        wanted = json.dumps(json.loads(policy), sort_keys=True)
+        if clients.iam.role_policy(role, POLICY_NAME) != wanted:
+            problems.append(f"role {role} does not hold the grants lit.toml needs; run `lit deploy`")
     return Status(
         name,
         cfg.get("State", "?"),
@@ -552,6 +660,8 @@ def status(clients: Clients, name: str, alias: str) -> Status:
         (url or {}).get("AuthType"),
         (fn.get("Concurrency") or {}).get("ReservedConcurrentExecutions"),
         clients.lam.get_provisioned_concurrency(name, alias) if a else None,
+        role,
+        problems,
     )
 
 
@@ -573,8 +683,12 @@ def rollback(clients: Clients, name: str, alias: str, to: str | None = None) -> 
     return current, to
 
 
-def destroy_plan(clients: Clients, project: Project, alias: str, repository: bool) -> list[Step]:
+def destroy_plan(
+    clients: Clients, project: Project, alias: str, repository: bool, kept: list[str] | None = None
+) -> list[Step]:
+    """The deletions `lit destroy` makes; what it leaves in place on purpose is appended to `kept`."""
     steps: list[Step] = []
+    kept = [] if kept is None else kept
     name = project.name
     if clients.lam.get_function(name) is not None:
         if clients.lam.get_alias(name, alias) is not None and clients.lam.get_url(name, alias) is not None:
@@ -586,9 +700,15 @@ def destroy_plan(clients: Clients, project: Project, alias: str, repository: boo
         steps.append(
             Step("lambda", "delete_function", {"name": name}, f"delete function {name} (all versions and aliases)")
         )
-    role = f"lit-{name}"[:64]
-    if clients.iam.role_arn(role) is not None and clients.iam.managed_by_lit(role):
-        steps.append(Step("iam", "delete_role", {"name": role}, f"delete IAM role {role} (created by LIT)"))
+    role = role_name(name)
+    arn = clients.iam.role_arn(role)
+    tags = clients.iam.role_tags(role) if arn is not None else {}
+    if arn is not None and tags.get(MANAGED_TAG) == "true":
+        others = role_users(clients, arn, tags, name)
+        if others:
+            kept.append(f"kept IAM role {role}: it is the execution role of {', '.join(others)} too")
+        else:
+            steps.append(Step("iam", "delete_role", {"name": role}, f"delete IAM role {role} (created by LIT)"))
     if repository and clients.ecr is not None and clients.ecr.find_repository(project.image_repo) is not None:
         steps.append(
             Step(

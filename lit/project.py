@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import lambda_limits as limits
 from .errors import ConfigError
 
 CONFIG = "lit.toml"
@@ -20,7 +21,7 @@ TASKS = ("classify", "embed", "detect", "raw")  # runtime/lit_runtime/tasks; non
 POOLING = ("mean", "cls", "max")
 PADDING = ("longest", "max_length")
 COLORS = ("rgb", "bgr", "gray")
-MB_PER_VCPU = 1769  # Lambda gives one full vCPU at 1,769 MB and scales CPU with memory
+MB_PER_VCPU = limits.MB_PER_VCPU
 MAX_EXAMPLE_MB = 50  # one example is no larger than the largest input LIT reads (an S3 object)
 
 # Every key lit.toml accepts, by table; anything else is a typo we report.
@@ -47,31 +48,6 @@ _KEYS: dict[str, set[str]] = {
 }
 # Lowercase letters and digits, joined by "_", "__" or runs of "-" (an image name's path component):
 # usable as an image name (lit-NAME), a function name and a role name.
-_NAME = re.compile(r"^(?=.{1,64}$)[a-z0-9]+(?:(?:__?|-+)[a-z0-9]+)*$")
-_SUBNET = re.compile(r"subnet-([0-9a-f]{8}|[0-9a-f]{17})")
-_GROUP = re.compile(r"sg-([0-9a-f]{8}|[0-9a-f]{17})")
-_ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-# Variables Lambda sets itself and refuses in a function's configuration.
-_RESERVED_ENV = {
-    "_HANDLER",
-    "_X_AMZN_TRACE_ID",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE",
-    "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API",
-    "LAMBDA_TASK_ROOT",
-    "LAMBDA_RUNTIME_DIR",
-}
 
 
 @dataclass(frozen=True)
@@ -224,7 +200,7 @@ def load(root: Path) -> Project:
     name = _get(doc, "", "name", str, None, path)
     if name is None:
         raise ConfigError(f"{path}: missing key 'name'", 'add name = "my-function" at the top')
-    if not _NAME.match(name):
+    if not limits.NAME.match(name):
         raise ConfigError(
             f"{path}: name {name!r} is not usable as an image and function name",
             "use lowercase letters, digits, '-' and '_' (at most 64), starting and ending with a letter or digit",
@@ -438,12 +414,18 @@ def _function(doc: dict[str, Any], path: Path) -> Function:
             )
     environment = {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in raw_env.items()}
     for key in environment:
-        if not _ENV_NAME.match(key) or key in _RESERVED_ENV:
+        if not limits.ENV_NAME.match(key) or key in limits.RESERVED_ENV:
             raise ConfigError(
                 f"{path}: [function] environment {key!r} is "
-                + ("set by Lambda itself" if key in _RESERVED_ENV else "not a valid variable name"),
-                "use a name of letters, digits and _ (starting with a letter) that Lambda does not reserve",
+                + ("set by Lambda itself" if key in limits.RESERVED_ENV else "not a name Lambda accepts"),
+                "use a name of two or more letters, digits and _ (starting with a letter) that Lambda does not reserve",
             )
+    if (size := limits.env_bytes(environment)) > limits.ENV_BYTES:
+        raise ConfigError(
+            f"{path}: [function] environment takes {size} bytes; Lambda's limit is {limits.ENV_BYTES} for all "
+            "variables together (names and values)",
+            "keep large values out of the environment: in a file in the project, or in SSM Parameter Store",
+        )
     reserved = _get(doc, "function", "reserved_concurrency", int, None, path)
     if reserved is not None and reserved < 0:
         raise ConfigError(
@@ -458,29 +440,50 @@ def _function(doc: dict[str, Any], path: Path) -> Function:
         )
     tags = _get(doc, "function", "tags", dict, {}, path)
     for key, value in tags.items():
-        if not isinstance(value, str) or key.startswith("aws:") or key == "lit:managed" or not 1 <= len(key) <= 128:
+        if (
+            not isinstance(value, str)
+            or key.lower().startswith("aws:")
+            or key.startswith("lit:")
+            or not 1 <= len(key) <= limits.TAG_KEY
+            or len(value) > limits.TAG_VALUE
+            or not limits.TAG_CHARS.match(key)
+            or not limits.TAG_CHARS.match(value)
+        ):
             raise ConfigError(
                 f"{path}: [function] tags {key!r} = {value!r} is not a tag Lambda accepts",
-                "keys of 1-128 characters not starting with aws: (lit:managed is LIT's own), string values",
+                f"keys of 1-{limits.TAG_KEY} and string values of up to {limits.TAG_VALUE} letters, digits, spaces "
+                "and _ . : / = + - @; not starting with aws: (lit: is LIT's own)",
             )
+    if len(tags) > limits.TAGS - 2:
+        raise ConfigError(
+            f"{path}: [function] tags has {len(tags)} tags; a function holds {limits.TAGS}, and LIT adds two "
+            "(lit:managed, lit:tags)",
+            f"keep {limits.TAGS - 2} tags at most",
+        )
     vpc = _get(doc, "function", "vpc", dict, {}, path)
     subnets, groups = vpc.get("subnets", []), vpc.get("security_groups", [])
     unknown = set(vpc) - {"subnets", "security_groups"}
     if (
         unknown
         or bool(subnets) != bool(groups)
-        or not all(isinstance(s, str) and _SUBNET.fullmatch(s) for s in subnets)
-        or not all(isinstance(g, str) and _GROUP.fullmatch(g) for g in groups)
+        or len(subnets) > limits.SUBNETS
+        or len(groups) > limits.SECURITY_GROUPS
+        or not all(isinstance(s, str) and limits.SUBNET.fullmatch(s) for s in subnets)
+        or not all(isinstance(g, str) and limits.SECURITY_GROUP.fullmatch(g) for g in groups)
     ):
         raise ConfigError(
-            f"{path}: [function] vpc must give subnets and security_groups together, as AWS ids, got {vpc!r}",
+            f"{path}: [function] vpc must give subnets (at most {limits.SUBNETS}) and security_groups (at most "
+            f"{limits.SECURITY_GROUPS}) together, as AWS ids, got {vpc!r}",
             'e.g. vpc = { subnets = ["subnet-0123456789abcdef0"], security_groups = ["sg-0123456789abcdef0"] }',
         )
     fn = Function(
-        memory=_range(_get(doc, "function", "memory", int, 1024, path), 128, 10240, "[function] memory", path),
-        timeout=_range(_get(doc, "function", "timeout", int, 30, path), 1, 900, "[function] timeout", path),
+        memory=_range(_get(doc, "function", "memory", int, 1024, path), *limits.MEMORY_MB, "[function] memory", path),
+        timeout=_range(_get(doc, "function", "timeout", int, 30, path), *limits.TIMEOUT_S, "[function] timeout", path),
         ephemeral_storage=_range(
-            _get(doc, "function", "ephemeral_storage", int, 512, path), 512, 10240, "[function] ephemeral_storage", path
+            _get(doc, "function", "ephemeral_storage", int, 512, path),
+            *limits.EPHEMERAL_MB,
+            "[function] ephemeral_storage",
+            path,
         ),
         architecture=_get(doc, "function", "architecture", str, "x86_64", path),
         environment=environment,

@@ -9,6 +9,7 @@ unchanged image uploads nothing. The result is recorded in PROJECT/.lit/last-pus
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -84,22 +85,44 @@ def push(
     target = f"{uri}:{tag}"
     docker.tag(local, target)
     log(f"pushing {target}")
+    pushed: str | None = None
     try:
         digest, uploaded = _push(docker, ecr, registry, target, log)
+        pushed = f"{uri}@{digest}"
+        result = PushResult(target, digest, pushed, host, repository, tag, uploaded, arch.of_image(info))
+        _record(project, result)
+        return result
     except KeyboardInterrupt:
         last = last_push(project)
+        deploys = f"still deploys the last push, {last.uri}" if last else "has no push of this project to deploy yet"
+        if pushed is not None and last is not None and last.uri == pushed:
+            raise LitError(
+                f"interrupted as the push finished: {pushed} is pushed and recorded; `lit deploy` deploys it",
+                "nothing to do",
+                exit_code=130,
+            ) from None
+        if pushed is not None:
+            raise LitError(
+                f"interrupted after the push: {pushed} is in the registry but not recorded, so `lit deploy` {deploys}",
+                "run `lit push` again (its layers are there: it only records it)",
+                exit_code=130,
+            ) from None
         raise LitError(
             f"interrupted while pushing {target}: the layers already sent stay in the registry (the next push "
             f"skips them); the tag {tag} moves only when a push completes; nothing was deployed, and `lit deploy` "
-            + (f"still deploys the last push, {last.uri}" if last else "has no push of this project to deploy yet"),
+            + deploys,
             "run `lit push` again",
             exit_code=130,
         ) from None
-    result = PushResult(target, digest, f"{uri}@{digest}", host, repository, tag, uploaded, arch.of_image(info))
+
+
+def _record(project: Project, result: PushResult) -> None:
+    """What `lit deploy` deploys by default, replaced whole (never a torn file)."""
     record = project.root / RECORD
     record.parent.mkdir(exist_ok=True)
-    record.write_text(json.dumps(asdict(result), indent=1))
-    return result
+    part = record.with_name(record.name + ".part")
+    part.write_text(json.dumps(asdict(result), indent=1))
+    os.replace(part, record)
 
 
 def _push(

@@ -228,6 +228,103 @@ def test_ctrl_c_at_any_moment_of_a_deploy_exits_130_and_says_where_the_alias_is(
     assert served == digest("z")
 
 
+def test_two_long_names_get_two_roles_and_destroying_one_leaves_the_other_whole(
+    env: str, digits_copy: Path, tmp_path: Path
+) -> None:
+    """Two 64-character names that share their first 60 get a role each (the cut name ends with a
+    hash of the whole); destroying one leaves the other's role, grants and health as they were."""
+    import shutil
+
+    from lit import deploy as deployer
+
+    stem = f"r{uuid.uuid4().hex[:8]}" + "x" * 51
+    names = [f"{stem}-one", f"{stem}-two"]
+    projects = []
+    for name in names:
+        dest = tmp_path / name[-3:]
+        shutil.copytree(digits_copy, dest)
+        config = dest / "lit.toml"
+        config.write_text(config.read_text().replace('name = "digits"', f'name = "{name}"'))
+        projects.append(dest)
+        deploy(dest, "a")
+    roles = [boto("lambda").get_function(FunctionName=n)["Configuration"]["Role"].split("/")[-1] for n in names]
+    assert roles == [deployer.role_name(n) for n in names] and roles[0] != roles[1]
+    assert all(len(r) <= 64 for r in roles)
+    iam = boto("iam")
+    tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=roles[0])["Tags"]}
+    assert tags["lit:function"] == names[0]
+    grants = iam.get_role_policy(RoleName=roles[0], PolicyName="lit")["PolicyDocument"]
+    assert f"/aws/lambda/{names[0]}" in json.dumps(grants)
+    lit("destroy", str(projects[1]))
+    assert iam.get_role_policy(RoleName=roles[0], PolicyName="lit")["PolicyDocument"] == grants
+    assert lit("status", str(projects[0])).returncode == 0
+
+
+def test_a_role_another_function_uses_is_neither_changed_nor_deleted(env: str, proj: Path) -> None:
+    from lit import deploy as deployer
+
+    name = name_of(proj)
+    deploy(proj, "a")
+    role = deployer.role_name(name)
+    iam = boto("iam")
+    arn = iam.get_role(RoleName=role)["Role"]["Arn"]
+    grants = iam.get_role_policy(RoleName=role, PolicyName="lit")["PolicyDocument"]
+    other = f"o{uuid.uuid4().hex[:10]}"  # made by hand with this function's role
+    boto("lambda").create_function(FunctionName=other, Role=arn, Code={"ImageUri": uri("o")}, PackageType="Image")
+    refused = deploy(proj, "b", check=False)
+    assert refused.returncode == 1 and f"IAM role {role} is the execution role of {other} too" in refused.stderr
+    assert "--role" in refused.stderr and "Traceback" not in refused.stderr
+    assert iam.get_role_policy(RoleName=role, PolicyName="lit")["PolicyDocument"] == grants
+    assert alias_version(name) == "1"
+    gone = json.loads(lit("destroy", str(proj), "--json").stdout)
+    assert gone["kept"] == [f"kept IAM role {role}: it is the execution role of {other} too"]
+    assert iam.get_role(RoleName=role)["Role"]["Arn"] == arn
+
+
+def test_status_fails_on_a_missing_alias_role_or_grant_and_says_what_to_run(env: str, proj: Path) -> None:
+    from lit import deploy as deployer
+
+    name = name_of(proj)
+    deploy(proj, "a")
+    assert lit("status", str(proj)).returncode == 0
+    boto("lambda").delete_alias(FunctionName=name, Name="live")
+    gone = lit("status", str(proj), check=False)
+    assert gone.returncode == 1 and "alias live missing" in gone.stdout, gone.stdout
+    assert "alias live is missing" in gone.stderr and "run `lit deploy" in gone.stderr
+    deploy(proj, "a")
+    iam, role = boto("iam"), deployer.role_name(name)
+    logs_only = {"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}
+    iam.put_role_policy(
+        RoleName=role, PolicyName="lit", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [logs_only]})
+    )
+    weak = lit("status", str(proj), check=False)
+    assert weak.returncode == 1 and f"role {role} does not hold the grants lit.toml needs" in weak.stderr
+    deploy(proj, "a")
+    assert lit("status", str(proj)).returncode == 0
+    iam.delete_role_policy(RoleName=role, PolicyName="lit")
+    iam.delete_role(RoleName=role)
+    missing = lit("status", str(proj), check=False)
+    assert missing.returncode == 1 and f"execution role {role} is missing" in missing.stderr
+
+
+def test_tags_dropped_from_lit_toml_are_removed_and_other_tools_tags_stay(env: str, proj: Path) -> None:
+    name = name_of(proj)
+    config = proj / "lit.toml"
+    text = config.read_text()
+    config.write_text(text.replace("[function]\n", '[function]\ntags = { team = "ml", env = "prod" }\n'))
+    deploy(proj, "a")
+    lam = boto("lambda")
+    arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    lam.tag_resource(Resource=arn, Tags={"owner": "someone"})  # another tool's tag
+    config.write_text(text.replace("[function]\n", '[function]\ntags = { team = "ml" }\n'))
+    again = json.loads(deploy(proj, "a", "--json").stdout)
+    assert again["steps"] == [f"tag {name}: lit:tags", f"untag {name}: env"], again["steps"]
+    tags = lam.list_tags(Resource=arn)["Tags"]
+    assert "env" not in tags and tags["team"] == "ml" and tags["owner"] == "someone"
+    assert tags["lit:tags"] == "team" and tags["lit:managed"] == "true"
+    assert json.loads(deploy(proj, "a", "--json").stdout)["changed"] is False
+
+
 def test_an_update_in_progress_is_waited_for(env: str, proj: Path) -> None:
     name = name_of(proj)
     deploy(proj, "a")
@@ -290,12 +387,12 @@ security_groups = ["sg-0c3d4e5f"]
         .replace('"debug"', '"info"')
     )
     steps = [s["operation"] for s in json.loads(deploy(proj, "a", "--dry-run", "--json").stdout)["steps"]]
-    assert steps == [
-        "delete_reserved_concurrency",
-        "delete_provisioned_concurrency",
+    assert steps == [  # the function's own settings change before a version is published and the alias moves
         "wait_ready",
         "update_configuration",
         "wait_ready",
+        "delete_reserved_concurrency",
+        "delete_provisioned_concurrency",
         "publish_version",
         "set_alias",
     ]
@@ -311,16 +408,26 @@ security_groups = ["sg-0c3d4e5f"]
     [
         ("reserved_concurrency = -1", "reserved_concurrency"),
         ("reserved_concurrency = 2\nprovisioned_concurrency = 3", "exceeds reserved_concurrency"),
-        ('vpc = { subnets = ["subnet-0a1b2c3d"] }', "subnets and security_groups together"),
+        ('vpc = { subnets = ["subnet-0a1b2c3d"] }', "and security_groups (at most 5) together"),
         ('tags = { "aws:owner" = "me" }', "not a tag Lambda accepts"),
         ('environment = { AWS_REGION = "eu-west-1" }', "set by Lambda itself"),
+        ("tags = { " + ", ".join(f't{i} = "v"' for i in range(49)) + " }", "LIT adds two"),
+        ('tags = { owner = "' + "x" * 300 + '" }', "not a tag Lambda accepts"),
+        ('tags = { "a!" = "b" }', "not a tag Lambda accepts"),
+        ('environment = { X = "1" }', "'X' is not a name Lambda accepts"),
+        ('environment = { BIG = "' + "x" * 5000 + '" }', "Lambda's limit is 4096"),
+        ("reserved_concurrency = 1000000", "more than this account can reserve"),
     ],
 )
 def test_bad_settings_are_refused_before_any_call(env: str, proj: Path, setting: str, message: str) -> None:
     config = proj / "lit.toml"
     config.write_text(config.read_text().replace("[function]\n", f"[function]\n{setting}\n"))
     proc = deploy(proj, "a", check=False)
-    assert proc.returncode == 2 and message in proc.stderr and "fix:" in proc.stderr
+    assert proc.returncode == 2 and message in proc.stderr and "fix:" in proc.stderr, proc.stderr[-1000:]
+    with pytest.raises(Exception, match="ResourceNotFound"):
+        boto("lambda").get_function(FunctionName=name_of(proj))
+    with pytest.raises(Exception, match="NoSuchEntity"):
+        boto("iam").get_role(RoleName=f"lit-{name_of(proj)}")
 
 
 def test_unknown_steps_are_refused_before_anything_runs() -> None:
