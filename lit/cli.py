@@ -397,8 +397,11 @@ def bench_command(
         sizes = [int(m) for m in memory.split(",")] if memory else [project.function.memory]
     except ValueError:
         raise LitError(f"--memory {memory!r} is not a list of numbers", "pass e.g. --memory 512,1024,2048") from None
-    if bad := [m for m in sizes if not 128 <= m <= 10240]:
-        raise LitError(f"memory sizes {bad} are outside Lambda's 128..10240 MB", "pass sizes in that range")
+    from . import lambda_limits as limits
+
+    low, high = limits.MEMORY_MB
+    if bad := [m for m in sizes if not low <= m <= high]:
+        raise LitError(f"memory sizes {bad} are outside Lambda's {low}..{high} MB", "pass sizes in that range")
     body = local.event_body(event, None, None) if event is not None else None
     report = bench.run(
         _docker(), project, sizes, body, cold, warm, p99_bound, image, log=_quiet if as_json else _log, port=port

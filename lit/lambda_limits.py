@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+SYNC_PAYLOAD = 6 * 1024 * 1024  # a synchronous invoke's request, and its response
 MB_PER_VCPU = 1769  # one full vCPU at 1,769 MB; CPU scales with memory
 MEMORY_MB = (128, 10240)
 TIMEOUT_S = (1, 900)

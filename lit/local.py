@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from . import arch, build, runtime_config
+from . import lambda_limits as limits
 from .docker import Docker, Publish, RunSpec
 from .errors import LitError
 from .project import Project
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
-MAX_PAYLOAD = 6 * 1024 * 1024  # Lambda's limit on a synchronous request (and response), 6 MB
-MB_PER_VCPU = 1769  # Lambda gives one vCPU per 1,769 MB of memory
+MAX_PAYLOAD = limits.SYNC_PAYLOAD
+MB_PER_VCPU = limits.MB_PER_VCPU
 LABEL = "lit.run"  # on the containers `lit run` starts (images carry lit.function, which their containers inherit)
 LAMBDA_USER = "993:990"  # the uid:gid Lambda runs functions as (sbx_user1051)
 MAX_CONCURRENCY = 32
