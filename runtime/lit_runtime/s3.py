@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import http.client
 import os
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 
 
 class S3Error(Exception):
@@ -101,22 +103,35 @@ class S3:
         return f"https://{bucket}.s3.{self.region}.amazonaws.com/{quoted}"
 
     def _request(self, method: str, bucket: str, key: str, body: bytes = b"", content_type: str | None = None) -> bytes:
+        with self._open(method, bucket, key, body, content_type) as resp:
+            try:
+                return bytes(resp.read())
+            except (OSError, http.client.HTTPException) as exc:  # a reset or truncated body
+                raise S3Error(f"S3 {method} s3://{bucket}/{key}: {type(exc).__name__}: {exc}") from None
+
+    def _open(self, method: str, bucket: str, key: str, body: bytes = b"", content_type: str | None = None) -> Any:
         url = self._url(bucket, key)
         headers = {"content-type": content_type} if content_type else {}
         headers = sign(method, url, headers, body, Credentials.from_env(), self.region, dt.datetime.now(dt.UTC))
         req = urllib.request.Request(url, data=body if method == "PUT" else None, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return resp.read()
+            return urllib.request.urlopen(req, timeout=self.timeout)
         except urllib.error.HTTPError as exc:
-            text = exc.read().decode(errors="replace")
+            try:
+                text = exc.read(65536).decode(errors="replace")
+            except (OSError, http.client.HTTPException):
+                text = ""
             code = text.split("<Code>", 1)[1].split("</Code>", 1)[0] if "<Code>" in text else ""
             raise S3Error(f"S3 {method} s3://{bucket}/{key}: {exc.code} {code or exc.reason}", exc.code, code) from None
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             raise S3Error(f"S3 {method} s3://{bucket}/{key}: {exc}") from None
 
     def get(self, bucket: str, key: str) -> bytes:
         return self._request("GET", bucket, key)
+
+    def open(self, bucket: str, key: str) -> Any:
+        """GetObject's response, open for streaming (read1 / read; close it)."""
+        return self._open("GET", bucket, key)
 
     def put(self, bucket: str, key: str, body: bytes, content_type: str = "application/json") -> None:
         self._request("PUT", bucket, key, body, content_type)

@@ -80,7 +80,7 @@ def test_tampered_file_is_refused(aws: str, digits_copy: Path, tmp_path: Path, m
     pushed = push(digits_copy, f"s3://{bucket}/m")  # a project directory works too
     s3.put_object(Bucket=bucket, Key="m/digits-0000.params", Body=b"evil")
     monkeypatch.setenv("LIT_MODEL_CACHE", str(tmp_path / "cache"))
-    with pytest.raises(ModelError, match="its manifest says"):
+    with pytest.raises(ModelError, match="is 4 bytes, its manifest says 172,740: it changed since it was pushed"):
         start_app(remote_project(digits_copy, pushed["url"], pushed["sha256"]))
     assert not any((tmp_path / "cache").glob("*")), "nothing half-fetched is left to be trusted"
 
