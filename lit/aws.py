@@ -136,6 +136,21 @@ class S3Client:
         with calling(f"uploading s3://{bucket}/{key}"):
             self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
+    def get(self, bucket: str, key: str) -> bytes | None:
+        """The object's bytes; None when there is none."""
+        found = or_none(
+            f"reading s3://{bucket}/{key}", lambda: self._s3.get_object(Bucket=bucket, Key=key), "NoSuchKey"
+        )
+        return None if found is None else bytes(found["Body"].read())
+
+    def keys(self, bucket: str, prefix: str) -> list[dict[str, Any]]:
+        """The objects under the prefix (Key, Size, LastModified), every page."""
+        found: list[dict[str, Any]] = []
+        with calling(f"listing s3://{bucket}/{prefix}"):
+            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                found += page.get("Contents", [])
+        return found
+
 
 @dataclass(frozen=True)
 class RegistryLogin:
@@ -283,6 +298,16 @@ class LambdaClient:
         self._sleep = sleep
         self._delay = delay
         self._attempts = attempts
+
+    def functions_tagged(self, key: str, value: str) -> list[str]:
+        """The functions (of this account and region) that carry the tag key=value."""
+        names: list[str] = []
+        with calling("listing functions and their tags"):
+            for page in self._lambda.get_paginator("list_functions").paginate():
+                for f in page.get("Functions", []):
+                    if self._lambda.list_tags(Resource=f["FunctionArn"]).get("Tags", {}).get(key) == value:
+                        names.append(f["FunctionName"])
+        return names
 
     def functions_using(self, role_arn: str) -> list[str]:
         """The functions (of this account and region) whose execution role is `role_arn`."""

@@ -484,18 +484,58 @@ def model_push(
     source: Annotated[Path, typer.Argument(help="Model directory, or a project whose lit.toml names one.")],
     url: Annotated[str, typer.Argument(help="Destination, s3://bucket/prefix.")],
     region: Annotated[str | None, typer.Option(help="AWS region.", envvar="AWS_REGION")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace another model already at the URL (functions pinned to it break).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Upload a model with its manifest; print the sha256 to pin in lit.toml."""
+    """Upload a model with its manifest; print the sha256 to pin in lit.toml. A URL that holds
+    another model is refused unless --force."""
     from . import aws, model
 
-    pushed = model.push(aws.S3Client(aws.session(region)), model.model_dir_of(source), url)
+    sess = aws.session(region)
+    pushed = model.push(aws.S3Client(sess), model.model_dir_of(source), url, force, _pinned(sess))
+    done = f"pushed {len(pushed.files)} files to" if pushed.pushed else "already there, unchanged:"
     _emit(
         as_json,
         pushed,
-        f"pushed {len(pushed.files)} files to {pushed.url}\nin lit.toml:\n[model]\n"
-        f'path = "{pushed.url}"\nsha256 = "{pushed.sha256}"',
+        f'{done} {pushed.url}\nin lit.toml:\n[model]\npath = "{pushed.url}"\nsha256 = "{pushed.sha256}"',
     )
+
+
+@model_app.command("list")
+def model_list(
+    url: Annotated[str, typer.Argument(help="Where models were pushed, s3://bucket/prefix.")],
+    region: Annotated[str | None, typer.Option(help="AWS region.", envvar="AWS_REGION")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The models pushed under a prefix, and the deployed functions (this region) that pin each."""
+    from . import aws, model
+
+    sess = aws.session(region)
+    found = model.listing(aws.S3Client(sess), url, _pinned(sess))
+    lines = [
+        f"{m.url}  sha256 {m.sha256[:12]}  {m.files} files, {m.bytes:,} bytes  "
+        + (f"pinned by {', '.join(m.pinned_by)}" if m.pinned_by else "pinned by no function here")
+        for m in found
+    ]
+    _emit(as_json, [asdict(m) for m in found], "\n".join(lines) or f"no models under {url}")
+
+
+def _pinned(sess: Any) -> Any:
+    """sha256 -> the deployed functions that pin that manifest (their lit:model tag); [] when this
+    session cannot list functions (no region, no permission): it cannot tell."""
+    from . import aws, deploy
+
+    def pinned(sha: str) -> list[str]:
+        if not sess.region_name:
+            return []
+        try:
+            return aws.LambdaClient(sess).functions_tagged(deploy.MODEL_TAG, sha)
+        except AwsError:
+            return []
+
+    return pinned
 
 
 def _session(region: str | None) -> Any:

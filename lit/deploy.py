@@ -28,6 +28,7 @@ PUBLISHED = "<version published above>"  # a parameter filled in by the executor
 MANAGED_TAG = "lit:managed"
 FUNCTION_TAG = "lit:function"  # on a role LIT made: the one function it is the execution role of
 TAGS_TAG = "lit:tags"  # on a function: the keys of the tags lit.toml set (so that dropped ones are removed)
+MODEL_TAG = "lit:model"  # on a function fetching its model from a bucket: the manifest's sha256 it pins
 VPC_ACTIONS = [
     "ec2:CreateNetworkInterface",
     "ec2:DescribeNetworkInterfaces",
@@ -222,7 +223,12 @@ def desired(
         architecture=fn.architecture,
         alias=alias,
         url_auth=url_auth,
-        tags={**fn.tags, MANAGED_TAG: "true", **_tracked(fn.tags)},
+        tags={
+            **fn.tags,
+            MANAGED_TAG: "true",
+            **_tracked(fn.tags),
+            **({MODEL_TAG: project.sha256} if project.model_url and project.sha256 else {}),
+        },
         reserved=fn.reserved_concurrency,
         provisioned=fn.provisioned_concurrency,
         subnets=fn.subnets,

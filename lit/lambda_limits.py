@@ -14,7 +14,8 @@ EPHEMERAL_MB = (512, 10240)
 NAME = re.compile(r"^(?=.{1,64}$)[a-z0-9]+(?:(?:__?|-+)[a-z0-9]+)*$")  # also a valid image repository name
 ENV_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]+$")  # Lambda's pattern: two characters at least
 ENV_BYTES = 4096  # all of a function's variables together, names and values
-TAGS = 50  # per function, the tag LIT adds included
+TAGS = 50  # per function, the tags LIT adds included
+LIT_TAGS = 3  # the tags LIT adds to a function: lit:managed, lit:tags, lit:model
 TAG_KEY = 128
 TAG_VALUE = 256
 TAG_CHARS = re.compile(r"^[\w\s.:/=+\-@]*$")  # letters, digits, spaces and _ . : / = + - @

@@ -454,11 +454,11 @@ def _function(doc: dict[str, Any], path: Path) -> Function:
                 f"keys of 1-{limits.TAG_KEY} and string values of up to {limits.TAG_VALUE} letters, digits, spaces "
                 "and _ . : / = + - @; not starting with aws: (lit: is LIT's own)",
             )
-    if len(tags) > limits.TAGS - 2:
+    if len(tags) > limits.TAGS - limits.LIT_TAGS:
         raise ConfigError(
-            f"{path}: [function] tags has {len(tags)} tags; a function holds {limits.TAGS}, and LIT adds two "
-            "(lit:managed, lit:tags)",
-            f"keep {limits.TAGS - 2} tags at most",
+            f"{path}: [function] tags has {len(tags)} tags; a function holds {limits.TAGS}, and LIT adds up to "
+            f"{limits.LIT_TAGS} (lit:managed, lit:tags, lit:model)",
+            f"keep {limits.TAGS - limits.LIT_TAGS} tags at most",
         )
     vpc = _get(doc, "function", "vpc", dict, {}, path)
     subnets, groups = vpc.get("subnets", []), vpc.get("security_groups", [])

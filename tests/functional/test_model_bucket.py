@@ -205,3 +205,58 @@ def test_the_model_bucket_with_signatures_checked(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIA" + "Z" * 16)
     with pytest.raises(ModelError, match="InvalidAccessKeyId"):
         start_app(project)
+
+
+def test_a_push_never_replaces_a_pinned_model_unless_forced(
+    aws: str, digits_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pushing changed files to a URL that holds a model is refused (naming the function that pins
+    it), the pinned model stays whole and keeps serving; the same model again is a no-op; `lit
+    model list` shows each pushed model and who pins it; --force replaces."""
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    bucket = f"models-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    url = f"s3://{bucket}/digits/v1"
+    original = tmp_path / "original"
+    shutil.copytree(digits_copy / "model", original)
+    first = push(original, url)
+    iam, lam = boto3.client("iam", region_name="us-east-1"), boto3.client("lambda", region_name="us-east-1")
+    trust = {"Version": "2012-10-17", "Statement": []}
+    role = iam.create_role(RoleName=f"r-{bucket}", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    pinner = f"pin-{bucket}"
+    lam.create_function(
+        FunctionName=pinner,
+        Role=role,
+        Code={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/lit-d@sha256:" + "a" * 64},
+        PackageType="Image",
+        Tags={"lit:model": first["sha256"]},
+    )
+    changed = tmp_path / "changed"
+    shutil.copytree(original, changed)
+    (changed / "notes.txt").write_text("a new file changes the manifest\n")
+    args = [sys.executable, "-m", "lit", "model", "push", str(changed), url]
+    refused = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "already holds another model" in refused.stderr, refused.stderr
+    assert f"deployed functions pin it: {pinner}" in refused.stderr and "--force" in refused.stderr
+    monkeypatch.setenv("LIT_MODEL_CACHE", str(tmp_path / "cache"))
+    app = start_app(remote_project(digits_copy, first["url"], first["sha256"]))
+    path, label = heldout(digits_copy)[0]
+    assert int(app.handle(load_event("direct-image", path.read_bytes()))["predictions"][0][0]["label"]) == label
+    again = push(original, url)
+    assert again["sha256"] == first["sha256"] and again["pushed"] is False
+    second = push(changed, f"s3://{bucket}/digits/v2")
+    listed = subprocess.run(
+        [sys.executable, "-m", "lit", "model", "list", f"s3://{bucket}/digits", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert listed.returncode == 0, listed.stderr
+    models = {m["url"]: m for m in json.loads(listed.stdout)}
+    assert models[url]["sha256"] == first["sha256"] and models[url]["pinned_by"] == [pinner]
+    assert models[f"s3://{bucket}/digits/v2"]["sha256"] == second["sha256"]
+    assert models[f"s3://{bucket}/digits/v2"]["pinned_by"] == [] and models[url]["files"] == 2
+    forced = subprocess.run([*args, "--force", "--json"], capture_output=True, text=True, timeout=60)
+    assert forced.returncode == 0 and json.loads(forced.stdout)["sha256"] == second["sha256"]

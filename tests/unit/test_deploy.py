@@ -142,3 +142,18 @@ def test_the_role_may_create_only_its_own_log_group(digits_stub: Path) -> None:
     }
     assert resources == {"logs:CreateLogGroup": group, "logs:CreateLogStream": f"{group}:*"}
     assert "*" not in json.dumps(resources).replace(":*", "")
+
+
+def test_role_names_are_one_per_function_even_when_cut() -> None:
+    stem = "a" * 60
+    one, two = deploy.role_name(stem + "-one"), deploy.role_name(stem + "-two")
+    assert one != two and len(one) == len(two) == 64 and one.startswith("lit-" + "a" * 50)
+    assert deploy.role_name("digits") == "lit-digits"
+
+
+def test_a_function_fetching_its_model_is_tagged_with_the_manifest_it_pins(digits_stub: Path) -> None:
+    sha = "b" * 64
+    config = digits_stub / "lit.toml"
+    config.write_text(config.read_text().replace('path = "model"', f'path = "s3://models/digits/v1"\nsha256 = "{sha}"'))
+    want = deploy.desired(project.load(digits_stub), clients(), URI, None, "live", None)
+    assert want.tags[deploy.MODEL_TAG] == sha and want.tags[deploy.MANAGED_TAG] == "true"
