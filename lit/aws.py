@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from . import policy
 from .errors import AwsError
 
 FIXES = {
@@ -228,14 +229,7 @@ def lifecycle_policy(keep: int) -> str:
     )
 
 
-LAMBDA_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-)
+LAMBDA_TRUST = json.dumps(policy.TRUST)
 
 
 class IAMClient:

@@ -16,26 +16,18 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
 
 from . import lambda_limits as limits
-from . import prices
+from . import policy, prices
 from .errors import AwsError, ConfigError, LitError
 from .project import Project
 
-POLICY_NAME = "lit"
+POLICY_NAME = policy.NAME
 PUBLISHED = "<version published above>"  # a parameter filled in by the executor
 MANAGED_TAG = "lit:managed"
 FUNCTION_TAG = "lit:function"  # on a role LIT made: the one function it is the execution role of
 TAGS_TAG = "lit:tags"  # on a function: the keys of the tags lit.toml set (so that dropped ones are removed)
 MODEL_TAG = "lit:model"  # on a function fetching its model from a bucket: the manifest's sha256 it pins
-VPC_ACTIONS = [
-    "ec2:CreateNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
-]
 
 # The operations a step may name, by service: methods of that service's client in lit/aws.py.
 OPERATIONS: dict[str, frozenset[str]] = {
@@ -159,32 +151,8 @@ def role_users(clients: Clients, arn: str, tags: dict[str, str], function: str) 
 
 
 def role_policy(project: Project, account: str, region: str) -> str:
-    """Least privilege: its own log group; S3 read of the model bucket and write of the outputs, and
-    the network interfaces a VPC function needs, only when lit.toml uses them."""
-    logs = f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{project.name}"
-    statements: list[dict[str, Any]] = [
-        {"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": logs},
-        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{logs}:*"},
-    ]
-    if project.model_url and project.model_url.startswith("s3://"):
-        u = urlparse(project.model_url)
-        statements.append(
-            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{u.netloc}/{u.path.strip('/')}/*"}
-        )
-    if output := project.output_s3:
-        u = urlparse(output)
-        prefix = u.path.strip("/")
-        statements.append(
-            {
-                "Effect": "Allow",
-                "Action": "s3:PutObject",
-                "Resource": f"arn:aws:s3:::{u.netloc}/{prefix + '/' if prefix else ''}*",
-            }
-        )
-    if project.function.subnets:
-        # ENI calls cannot be scoped to resources (AWSLambdaVPCAccessExecutionRole uses "*" too)
-        statements.append({"Effect": "Allow", "Action": VPC_ACTIONS, "Resource": "*"})
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+    """The role's policy document, as JSON (lit/policy.py is its one source)."""
+    return policy.dumps(policy.document(project, account, region))
 
 
 def desired(

@@ -1,8 +1,9 @@
 """`lit template`: a SAM template for teams that deploy with CloudFormation.
 
-The function as `lit deploy` makes it: PackageType Image (by digest), memory, timeout, storage,
-environment, architecture, reserved and provisioned concurrency, tags and VPC from lit.toml, the
-alias (AutoPublishAlias), and either a function
+The function as `lit deploy` makes it: its name, PackageType Image (by digest), memory, timeout,
+storage, environment, architecture, reserved and provisioned concurrency, tags and VPC from
+lit.toml, an execution role granting exactly what `lit deploy`'s does (lit/policy.py), the alias
+(AutoPublishAlias), and either a function
 URL or an API Gateway REST API described in OpenAPI (binary image/* bodies allowed). JSON, which
 CloudFormation and `sam deploy` read as they read YAML.
 """
@@ -11,18 +12,25 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlparse
 
+from . import policy
 from .project import Project
 
 
-def _s3_policies(project: Project) -> list[Any]:
-    policies: list[Any] = []
-    if project.model_url and project.model_url.startswith("s3://"):
-        policies.append({"S3ReadPolicy": {"BucketName": urlparse(project.model_url).netloc}})
-    if output := project.output_s3:
-        policies.append({"S3WritePolicy": {"BucketName": urlparse(output).netloc}})
-    return policies
+def role(project: Project) -> dict[str, Any]:
+    """The function's execution role, granting what `lit deploy`'s role grants (lit/policy.py), no more."""
+    doc = policy.document(project, "${AWS::AccountId}", "${AWS::Region}", "${AWS::Partition}")
+    for statement in doc["Statement"]:
+        if "${" in statement["Resource"]:
+            statement["Resource"] = {"Fn::Sub": statement["Resource"]}
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": policy.TRUST,
+            "Policies": [{"PolicyName": policy.NAME, "PolicyDocument": doc}],
+            "Tags": [{"Key": "lit:managed", "Value": "true"}, {"Key": "lit:function", "Value": project.name}],
+        },
+    }
 
 
 # The request bodies each input kind takes besides JSON (as lit_runtime.contract states them), and
@@ -78,6 +86,8 @@ def render(
 ) -> dict[str, Any]:
     fn = project.function
     props: dict[str, Any] = {
+        "FunctionName": project.name,
+        "Role": {"Fn::GetAtt": ["FunctionRole", "Arn"]},
         "PackageType": "Image",
         "ImageUri": {"Ref": "ImageUri"},
         "MemorySize": fn.memory,
@@ -93,13 +103,12 @@ def render(
     if fn.provisioned_concurrency:
         props["ProvisionedConcurrencyConfig"] = {"ProvisionedConcurrentExecutions": fn.provisioned_concurrency}
     props["Tags"] = {**fn.tags, "lit:managed": "true"}
-    policies = _s3_policies(project)
     if fn.subnets:
         props["VpcConfig"] = {"SubnetIds": list(fn.subnets), "SecurityGroupIds": list(fn.security_groups)}
-        policies.append("AWSLambdaVPCAccessExecutionRole")
-    if policies:
-        props["Policies"] = policies
-    resources: dict[str, Any] = {"Function": {"Type": "AWS::Serverless::Function", "Properties": props}}
+    resources: dict[str, Any] = {
+        "Function": {"Type": "AWS::Serverless::Function", "Properties": props},
+        "FunctionRole": role(project),
+    }
     outputs: dict[str, Any] = {"FunctionArn": {"Value": {"Ref": "Function.Alias"}}}
     if api:
         props["Events"] = {

@@ -46,7 +46,9 @@ def test_function_url_template(digits_copy: Path) -> None:
     assert props["PackageType"] == "Image" and props["AutoPublishAlias"] == "live"
     assert doc["Parameters"]["ImageUri"]["Default"] == URI
     assert props["MemorySize"] == 1024 and props["FunctionUrlConfig"] == {"AuthType": "AWS_IAM"}
-    assert "Policies" not in props
+    assert "Policies" not in props and props["Role"] == {"Fn::GetAtt": ["FunctionRole", "Arn"]}
+    grants = doc["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert [g["Action"] for g in grants] == ["logs:CreateLogGroup", ["logs:CreateLogStream", "logs:PutLogEvents"]]
 
 
 def test_a_wrong_url_auth_is_refused_and_no_template_is_written(digits_copy: Path) -> None:
@@ -71,7 +73,12 @@ def test_api_template_with_openapi_and_s3(digits_copy: Path) -> None:
     assert (
         "image/*" in post["requestBody"]["content"] and post["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
     )
-    assert doc["Resources"]["Function"]["Properties"]["Policies"] == [{"S3WritePolicy": {"BucketName": "preds"}}]
+    grants = doc["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert {
+        "Effect": "Allow",
+        "Action": "s3:PutObject",
+        "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::preds/x/*"},
+    } in grants
     assert "FunctionUrlConfig" not in doc["Resources"]["Function"]["Properties"]
     # array answers (Accept: application/x-npy) pass through API Gateway as bytes
     binary = doc["Resources"]["Api"]["Properties"]["BinaryMediaTypes"]
@@ -103,4 +110,31 @@ def test_deploy_settings_reach_the_template(digits_copy: Path) -> None:
     assert props["ProvisionedConcurrencyConfig"] == {"ProvisionedConcurrentExecutions": 2}
     assert props["Tags"] == {"team": "vision", "lit:managed": "true"}
     assert props["VpcConfig"] == {"SubnetIds": ["subnet-0a1b2c3d"], "SecurityGroupIds": ["sg-0b2c3d4e"]}
-    assert "AWSLambdaVPCAccessExecutionRole" in props["Policies"]
+    assert "Policies" not in props
+
+
+def test_the_templates_role_grants_exactly_what_the_deploys_role_grants(digits_copy: Path) -> None:
+    """One source for the policy: the template's role document, its CloudFormation pseudo-parameters
+    put in, equals the document `lit deploy` writes, for a model bucket, outputs and a VPC."""
+    from lit import deploy, project
+
+    config = digits_copy / "lit.toml"
+    text = config.read_text().replace('path = "model"', f'path = "s3://models/dg/v1"\nsha256 = "{"d" * 64}"')
+    text += '\n[output]\ns3 = "s3://outbucket/results"\n'
+    text += '\n[function.vpc]\nsubnets = ["subnet-0a1b2c3d"]\nsecurity_groups = ["sg-0b2c3d4e"]\n'
+    config.write_text(text)
+    doc = render(digits_copy, "--image-uri", URI)
+    role = doc["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    filled = json.loads(
+        json.dumps(role)
+        .replace("${AWS::AccountId}", "123456789012")
+        .replace("${AWS::Region}", "eu-west-1")
+        .replace("${AWS::Partition}", "aws")
+    )
+    for statement in filled["Statement"]:
+        if isinstance(statement["Resource"], dict):
+            statement["Resource"] = statement["Resource"]["Fn::Sub"]
+    assert filled == json.loads(deploy.role_policy(project.load(digits_copy), "123456789012", "eu-west-1"))
+    resources = {json.dumps(s["Resource"]) for s in filled["Statement"]}
+    assert '"arn:aws:s3:::models/dg/v1/*"' in resources and '"arn:aws:s3:::outbucket/results/*"' in resources
+    assert "S3ReadPolicy" not in json.dumps(doc) and "S3WritePolicy" not in json.dumps(doc), "no bucket-wide grants"
