@@ -411,7 +411,7 @@ security_groups = ["sg-0c3d4e5f"]
         ('vpc = { subnets = ["subnet-0a1b2c3d"] }', "and security_groups (at most 5) together"),
         ('tags = { "aws:owner" = "me" }', "not a tag Lambda accepts"),
         ('environment = { AWS_REGION = "eu-west-1" }', "set by Lambda itself"),
-        ("tags = { " + ", ".join(f't{i} = "v"' for i in range(49)) + " }", "LIT adds two"),
+        ("tags = { " + ", ".join(f't{i} = "v"' for i in range(48)) + " }", "LIT adds up to 3"),
         ('tags = { owner = "' + "x" * 300 + '" }', "not a tag Lambda accepts"),
         ('tags = { "a!" = "b" }', "not a tag Lambda accepts"),
         ('environment = { X = "1" }', "'X' is not a name Lambda accepts"),
