@@ -164,8 +164,11 @@ class LogsClient:
     def __init__(self, sess: Any) -> None:
         self._logs = client(sess, "logs")
 
-    def events(self, group: str, start_ms: int | None, end_ms: int | None, pattern: str | None) -> list[dict[str, Any]]:
-        """Every event of the group in the time range (matching the filter pattern), oldest first."""
+    def pages(
+        self, group: str, start_ms: int | None, end_ms: int | None, pattern: str | None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The group's events in the time range (matching the filter pattern), a page at a time as
+        CloudWatch answers, each page in time order."""
         kwargs: dict[str, Any] = {"logGroupName": group}
         if start_ms is not None:
             kwargs["startTime"] = start_ms
@@ -173,10 +176,13 @@ class LogsClient:
             kwargs["endTime"] = end_ms
         if pattern:
             kwargs["filterPattern"] = pattern
-        with calling(f"reading CloudWatch Logs group {group}"):
-            pages = self._logs.get_paginator("filter_log_events").paginate(**kwargs)
-            found = [e for page in pages for e in page.get("events", [])]
-        return sorted(found, key=lambda e: (e["timestamp"], e.get("eventId", "")))
+        pages = iter(self._logs.get_paginator("filter_log_events").paginate(**kwargs))
+        while True:
+            with calling(f"reading CloudWatch Logs group {group}"):  # each page is one call
+                page = next(pages, None)
+            if page is None:
+                return
+            yield sorted(page.get("events", []), key=lambda e: (e["timestamp"], e.get("eventId", "")))
 
 
 class ECRClient:

@@ -342,7 +342,7 @@ def logs_command(
     from . import aws, logs
 
     project = _project(directory)
-    after = logs.since(since if since or not remote else "10m")
+    after = logs.since(since if since or not remote or follow else "10m")  # --follow: the newest minute first
 
     def show(line: logs.Line) -> None:
         payload = {"time": line.time.isoformat(), "source": line.source, "message": line.message}
@@ -351,11 +351,16 @@ def logs_command(
     if follow:
         _on_interrupt(None)
     if remote:
-        client = aws.LogsClient(_session(region))
+        sess = _session(region)
+        client = aws.LogsClient(sess)
+
+        def exists() -> bool:
+            return aws.LambdaClient(sess).get_function(project.name) is not None
+
         if follow:
-            logs.follow_remote(client, project.name, after, request_id, show)
+            logs.follow_remote(client, project.name, after, request_id, show, exists=exists)
         else:
-            for line in logs.remote_lines(client, project.name, after, request_id, dt.datetime.now(dt.UTC)):
+            for line in logs.remote_lines(client, project.name, after, request_id, dt.datetime.now(dt.UTC), exists):
                 show(line)
         return
     docker = _docker()

@@ -18,6 +18,9 @@ from .errors import AwsError, LitError
 from .project import Project
 
 POLL_SECONDS = 2.0
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+FOLLOW_WINDOW = dt.timedelta(minutes=1)  # --follow starts with the newest minute, unless --since says
+LATE = dt.timedelta(seconds=30)  # how far back each poll looks, for events that land late
 
 
 @dataclass(frozen=True)
@@ -36,14 +39,25 @@ def since(value: str | None, now: dt.datetime | None = None) -> dt.datetime | No
         return None
     now = now or dt.datetime.now(dt.UTC)
     if not value.strip().replace(".", "").isdigit() and (ago := units.seconds(value)) is not None:
-        return now - dt.timedelta(seconds=ago)
-    try:
-        when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        try:
+            when = now - dt.timedelta(seconds=ago)
+        except OverflowError:
+            when = EPOCH - dt.timedelta(days=1)
+    else:
+        try:
+            when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise LitError(
+                f"--since {value!r} is neither a duration nor a time", "e.g. --since 10m, 2h, 1d or 2026-11-25T18:00:00"
+            ) from None
+        when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    if when < EPOCH:
         raise LitError(
-            f"--since {value!r} is neither a duration nor a time", "e.g. --since 10m, 2h, 1d or 2026-11-25T18:00:00"
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+            f"--since {value!r} reaches back before 1970, further than any log",
+            "give a duration such as 1h or 30d, or a time (CloudWatch keeps a function's logs as long as its "
+            "log group's retention says)",
+        )
+    return when
 
 
 def wanted(message: str, request_id: str | None) -> bool:
@@ -106,32 +120,50 @@ def group(name: str) -> str:
 
 
 def remote_lines(
-    logs: Any, name: str, after: dt.datetime | None, request_id: str | None, before: dt.datetime | None = None
-) -> list[Line]:
-    return [line for _, line in _remote(logs, name, after, request_id, before)]
+    logs: Any,
+    name: str,
+    after: dt.datetime | None,
+    request_id: str | None,
+    before: dt.datetime | None = None,
+    exists: Callable[[], bool] | None = None,
+) -> Iterator[Line]:
+    """The group's lines, page by page as CloudWatch answers (each page in time order): the first
+    prints at once, and memory holds one page, however many events match."""
+    for _, line in _remote(logs, name, after, request_id, before, exists):
+        yield line
 
 
 def _remote(
-    logs: Any, name: str, after: dt.datetime | None, request_id: str | None, before: dt.datetime | None = None
+    logs: Any,
+    name: str,
+    after: dt.datetime | None,
+    request_id: str | None,
+    before: dt.datetime | None = None,
+    exists: Callable[[], bool] | None = None,
 ) -> Iterator[tuple[str, Line]]:
     start = int(after.timestamp() * 1000) if after else None
     end = int(before.timestamp() * 1000) if before else None
     pattern = f'"{request_id}"' if request_id else None
     try:
-        events = logs.events(group(name), start, end, pattern)
+        for page in logs.pages(group(name), start, end, pattern):
+            for e in page:
+                when = dt.datetime.fromtimestamp(e["timestamp"] / 1000, dt.UTC)
+                line = Line(when, e.get("logStreamName", ""), e["message"].rstrip("\n"))
+                if wanted(line.message, request_id):
+                    yield e.get("eventId", f"{e['timestamp']}:{line.source}:{line.message}"), line
     except AwsError as exc:
-        if exc.code == "ResourceNotFoundException":
+        if exc.code != "ResourceNotFoundException":
+            raise
+        if exists is not None and not exists():
             raise AwsError(
-                f"{name} has no CloudWatch logs yet (no log group {group(name)})",
-                "invoke it first (`lit invoke DIR --remote`), or check the region; a function writes its "
-                "log group on its first invoke",
+                f"function {name} does not exist (in this account and region)",
+                "check the region (--region or AWS_REGION), or deploy it with `lit deploy`",
             ) from None
-        raise
-    for e in events:
-        when = dt.datetime.fromtimestamp(e["timestamp"] / 1000, dt.UTC)
-        line = Line(when, e.get("logStreamName", ""), e["message"].rstrip("\n"))
-        if wanted(line.message, request_id):
-            yield e.get("eventId", f"{e['timestamp']}:{line.source}:{line.message}"), line
+        raise AwsError(
+            f"{name} has no CloudWatch logs yet (no log group {group(name)})",
+            "invoke it first (`lit invoke DIR --remote`), or check the region; a function writes its "
+            "log group on its first invoke",
+        ) from None
 
 
 def follow_remote(
@@ -142,17 +174,21 @@ def follow_remote(
     emit: Callable[[Line], None],
     sleep: Callable[[float], None] = time.sleep,
     polls: int | None = None,
+    exists: Callable[[], bool] | None = None,
 ) -> None:
-    """Poll the log group (every 2 s) and print new events once each, until Ctrl-C (or `polls` polls)."""
-    seen: set[str] = set()
-    cursor = after or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    """Poll the log group (every 2 s) and print new events once each, until Ctrl-C (or `polls`
+    polls). It starts with the newest minute (or at `after`), and remembers only the events of the
+    window it looks back over, so its memory stays bounded however long it runs."""
+    seen: dict[str, dt.datetime] = {}
+    cursor = after or dt.datetime.now(dt.UTC) - FOLLOW_WINDOW
     n = 0
     while polls is None or n < polls:
         n += 1
-        for event_id, line in _remote(logs, name, cursor, request_id):
+        for event_id, line in _remote(logs, name, cursor, request_id, exists=exists):
             if event_id not in seen:
-                seen.add(event_id)
+                seen[event_id] = line.time
                 emit(line)
                 # events can land late and out of order: look back a little each time
-                cursor = max(cursor, line.time - dt.timedelta(seconds=30))
+                cursor = max(cursor, line.time - LATE)
+        seen = {k: t for k, t in seen.items() if t >= cursor}
         sleep(POLL_SECONDS)

@@ -447,3 +447,10 @@ def test_unknown_steps_are_refused_before_anything_runs() -> None:
     with pytest.raises(deployer.LitError, match="unknown step lambda.create_functoin"):
         deployer.execute(clients, steps, lambda _: None)
     assert Recorder.calls == []
+
+
+def test_remote_logs_of_a_function_that_does_not_exist_say_so(env: str, proj: Path) -> None:
+    proc = lit("logs", str(proj), "--remote", check=False)
+    assert proc.returncode == 4 and f"function {name_of(proj)} does not exist" in proc.stderr, proc.stderr
+    absurd = lit("logs", str(proj), "--remote", "--since", "99999999d", check=False)
+    assert absurd.returncode == 1 and "before 1970" in absurd.stderr and "Traceback" not in absurd.stderr
