@@ -570,6 +570,14 @@ def push_command(
     ] = None,
     tag: Annotated[str | None, typer.Option(help="Tag (default: the git commit, else the image id).")] = None,
     keep: Annotated[int, typer.Option(help="Images an ECR repository LIT creates keeps (lifecycle policy).")] = 10,
+    keep_login: Annotated[
+        bool,
+        typer.Option(
+            "--keep-login",
+            help="Store the ECR login in your Docker configuration (12 hours), as `docker login` does. "
+            "By default it lives only as long as the push.",
+        ),
+    ] = False,
     region: RegionOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     as_json: JsonOpt = False,
@@ -580,7 +588,9 @@ def push_command(
     _on_interrupt("before the push started: nothing was sent")
     project = _project(directory)
     ecr = None if registry else aws.ECRClient(aws.session(region))
-    result = push.push(_docker(), project, ecr, image, registry, tag, keep, _quiet if quiet or as_json else _log)
+    result = push.push(
+        _docker(), project, ecr, image, registry, tag, keep, _quiet if quiet or as_json else _log, keep_login
+    )
     _on_interrupt(f"after the push finished: {result.uri} is in the registry", "nothing to do")
     _emit(as_json, result, f"{result.uri}\n({result.uploaded_layers} layers uploaded)")
 

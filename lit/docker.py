@@ -162,10 +162,11 @@ def repository_of(ref: str) -> str:
 
 
 class Docker:
-    def __init__(self, binary: str | None = None) -> None:
+    def __init__(self, binary: str | None = None, config: str | None = None) -> None:
         chosen = binary or os.environ.get("LIT_DOCKER") or "docker"
         self.binary = shutil.which(chosen) or ""
         self._checked = False
+        self.config = config  # a DOCKER_CONFIG directory for this client's commands; None: the user's
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -173,6 +174,8 @@ class Docker:
         # without the buildx plugin refuses to build at all.
         env.setdefault("DOCKER_BUILDKIT", "0")
         env.setdefault("DOCKER_CLI_HINTS", "false")
+        if self.config:
+            env["DOCKER_CONFIG"] = self.config
         return env
 
     def _argv(self, *args: str) -> list[str]:

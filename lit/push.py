@@ -8,10 +8,14 @@ unchanged image uploads nothing. The result is recorded in PROJECT/.lit/last-pus
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import shutil
 import subprocess
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +65,7 @@ def push(
     tag: str | None = None,
     keep: int = 10,
     log: Callable[[str], None] = lambda _: None,
+    keep_login: bool = False,
 ) -> PushResult:
     docker.ensure()
     local, info = build.built_image(docker, project, image)
@@ -79,15 +84,30 @@ def push(
             log(f"creating ECR repository {repository} (scan on push, keeps the last {keep} images)")
             uri = ecr.create_repository(repository, keep)
         host = uri.split("/", 1)[0]
-        _login(docker, ecr, log)
     else:
         host, uri = registry.rstrip("/"), f"{registry.rstrip('/')}/{repository}"
     target = f"{uri}:{tag}"
     docker.tag(local, target)
+    with _registry_login(docker, ecr if registry is None else None, keep_login, log) as (pusher, relogin):
+        return _push_and_record(pusher, project, target, uri, host, repository, tag, info, relogin, log)
+
+
+def _push_and_record(
+    docker: Docker,
+    project: Project,
+    target: str,
+    uri: str,
+    host: str,
+    repository: str,
+    tag: str,
+    info: dict[str, Any],
+    relogin: Callable[[], None] | None,
+    log: Callable[[str], None],
+) -> PushResult:
     log(f"pushing {target}")
     pushed: str | None = None
     try:
-        digest, uploaded = _push(docker, ecr, registry, target, log)
+        digest, uploaded = _push(docker, target, relogin, log)
         pushed = f"{uri}@{digest}"
         result = PushResult(target, digest, pushed, host, repository, tag, uploaded, arch.of_image(info))
         _record(project, result)
@@ -126,22 +146,77 @@ def _record(project: Project, result: PushResult) -> None:
 
 
 def _push(
-    docker: Docker, ecr: Any | None, registry: str | None, target: str, log: Callable[[str], None]
+    docker: Docker, target: str, relogin: Callable[[], None] | None, log: Callable[[str], None]
 ) -> tuple[str, int]:
     try:
         return docker.push(target, log)
     except RegistryAuthError:
-        if ecr is None or registry is not None:
+        if relogin is None:
             raise
         log("the registry refused the token (expired?); logging in again")
-        _login(docker, ecr, log)
+        relogin()
         return docker.push(target, log)
 
 
-def _login(docker: Docker, ecr: Any, log: Callable[[str], None]) -> None:
-    login = ecr.login()
-    log(f"logging in to {login.host}")
-    docker.login(login.host, login.username, login.password)
+@contextmanager
+def _registry_login(
+    docker: Docker, ecr: Any | None, keep: bool, log: Callable[[str], None]
+) -> Iterator[tuple[Docker, Callable[[], None] | None]]:
+    """The docker client that pushes, and how to log it in again. For ECR, by default, the token
+    lives in a Docker configuration of this push's own (a 0700 directory, removed when the push
+    ends, however it ends): nothing is left in the user's ~/.docker/config.json for the next job on
+    a shared CI runner. With `keep`, `docker login` stores it there as usual (12 hours on ECR). With
+    --registry, the user's own login is used."""
+    if ecr is None:
+        yield docker, None
+        return
+    if keep:
+
+        def login_kept() -> None:
+            creds = ecr.login()
+            log(f"logging in to {creds.host} (kept in the Docker configuration)")
+            docker.login(creds.host, creds.username, creds.password)
+
+        login_kept()
+        yield docker, login_kept
+        return
+    own = tempfile.mkdtemp(prefix="lit-push-docker-")
+    try:
+        _inherit(Path(own))
+
+        def login() -> None:
+            creds = ecr.login()
+            log(f"logging in to {creds.host} (for this push only)")
+            auth = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+            config = Path(own) / "config.json"
+            settings = json.loads(config.read_text()) if config.is_file() else {}
+            settings["auths"] = {creds.host: {"auth": auth}}
+            fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                json.dump(settings, out)
+
+        login()
+        before, docker.config = docker.config, own
+        try:
+            yield docker, login
+        finally:
+            docker.config = before
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+def _inherit(own: Path) -> None:
+    """What of the user's Docker CLI configuration a push still needs: the current context (and the
+    contexts), proxies and headers; never their credentials."""
+    home = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    try:
+        user = json.loads((home / "config.json").read_text())
+    except (OSError, ValueError):
+        user = {}
+    kept = {k: v for k, v in user.items() if k in ("currentContext", "proxies", "HttpHeaders")}
+    (own / "config.json").write_text(json.dumps(kept))
+    if (home / "contexts").is_dir():
+        (own / "contexts").symlink_to(home / "contexts")
 
 
 def architecture_of(docker: Docker | None, project: Project, uri: str) -> str | None:

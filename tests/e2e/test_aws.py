@@ -119,6 +119,24 @@ def test_expired_token_mid_push_logs_in_again(env: str, registry: dict, project:
     assert result.digest == manifest(registry, result.repository, "exp")[0]
 
 
+def test_the_ecr_login_lives_only_as_long_as_the_push_unless_kept(
+    env: str, registry: dict, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After `lit push`, the user's Docker configuration holds no ECR token (a CI runner shared
+    between jobs keeps none); its other settings are untouched. --keep-login stores it as `docker
+    login` does."""
+    user = tmp_path / "docker-config"
+    user.mkdir()
+    (user / "config.json").write_text(json.dumps({"auths": {}, "HttpHeaders": {"X-Team": "ml"}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(user))
+    out = json.loads(lit("push", str(project), "--json", "--tag", "short").stdout)
+    host = out["uri"].split("/", 1)[0]
+    assert json.loads((user / "config.json").read_text()) == {"auths": {}, "HttpHeaders": {"X-Team": "ml"}}
+    assert out["digest"] == manifest(registry, out["repository"], "short")[0]
+    lit("push", str(project), "--json", "--tag", "kept", "--keep-login")
+    assert host in json.loads((user / "config.json").read_text())["auths"]
+
+
 def test_deploy_by_digest_then_nothing_to_do_then_update_rollback_destroy(
     env: str, registry: dict, project: Path
 ) -> None:
