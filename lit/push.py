@@ -104,9 +104,9 @@ def _push_and_record(
     relogin: Callable[[], None] | None,
     log: Callable[[str], None],
 ) -> PushResult:
-    log(f"pushing {target}")
     pushed: str | None = None
     try:
+        log(f"pushing {target}")
         digest, uploaded = _push(docker, target, relogin, log)
         pushed = f"{uri}@{digest}"
         result = PushResult(target, digest, pushed, host, repository, tag, uploaded, arch.of_image(info))
