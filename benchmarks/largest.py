@@ -11,7 +11,7 @@ RIE, and in each of --runs runs it is sent:
 - then --ordinary requests of one input each.
 Reported per run: the largest request's status, examples and latency; the runtime process's RSS
 after init, after the largest request and after the ordinary ones; the container's peak memory
-(cgroup memory.peak) against its limit. Writes benchmarks/results/largest.json; removes its
+(cgroup v2 memory.peak, or v1 memory.max_usage_in_bytes) against its limit. Writes benchmarks/results/largest.json; removes its
 containers and images.
 """
 
@@ -39,14 +39,16 @@ from lit.docker import Docker  # noqa: E402
 
 EXPORT_PYTHON = ROOT / ".venv-export" / "bin" / "python"
 MAX_REQUEST = 6 * 1024 * 1024 - 4096  # Lambda's synchronous request limit, less room for the envelope
-RSS = (
+# the container's peak memory: cgroup v2's memory.peak, or v1's max_usage_in_bytes
+PEAK = "cat /sys/fs/cgroup/memory.peak 2>/dev/null || cat /sys/fs/cgroup/memory/memory.max_usage_in_bytes"
+RSS = (  # the runtime process's VmRSS in MB: the Python that awslambdaric runs in (not the RIE)
     "import os\n"
-    "for pid in os.listdir('/proc'):\n"
+    "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
     "    try:\n"
     "        cmd = open(f'/proc/{pid}/cmdline', 'rb').read()\n"
     "    except OSError:\n"
     "        continue\n"
-    "    if b'lit_runtime.handler' in cmd:\n"
+    "    if cmd.split(b'\\0')[0].endswith(b'python') and b'awslambdaric' in cmd:\n"
     "        rss = [l for l in open(f'/proc/{pid}/status') if l.startswith('VmRSS')][0].split()[1]\n"
     "        print(int(rss) // 1024)\n"
 )
@@ -104,7 +106,7 @@ def measure(docker: Docker, image: str, memory: int, kind: str, pool: list[Any],
         for _ in range(count):
             post(port, small)
         after_ordinary = rss()
-        peak = int(in_container(docker, cid, "cat", "/sys/fs/cgroup/memory.peak")) // (1024 * 1024)
+        peak = int(in_container(docker, cid, "sh", "-c", PEAK)) // (1024 * 1024)
     finally:
         docker.remove_container(cid)
     return {

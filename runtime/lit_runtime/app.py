@@ -176,7 +176,11 @@ class App:
                 raise
             error = {"error": {"status": 500, "message": "internal error; see the function's logs"}}
             return events.http_answer(trigger, 500, error)
+        self.ctx.batch = None  # the request's inputs are not kept past it
         if batch > defaults.CHUNK[self.ctx.settings.input_kind]:
+            release = getattr(self.ctx.model, "release", None)
+            if callable(release):  # an engine's own caches (ONNX Runtime's arena)
+                release()
             _release()
         if not events.is_http(trigger):
             self._log(trigger, batch, timings, status, None)

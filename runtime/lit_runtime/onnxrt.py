@@ -89,6 +89,7 @@ class OnnxModel:
         # small request would otherwise find the function's memory still held).
         self.shrink = ort.RunOptions()
         self.shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        self.sample: dict[str, Any] | None = None  # one example of the last large pass (see release)
 
     def __call__(self, *arrays: Any) -> Any:
         """The first output for inputs given in graph order (as a model object is called)."""
@@ -105,7 +106,17 @@ class OnnxModel:
         except Exception as exc:  # onnxruntime's Fail / InvalidArgument / RuntimeException
             shapes = {name: list(a.shape) for name, a in feeds.items()}
             raise InputError(f"model rejected input of shape {shapes}: {reason(exc)}") from None
+        if large:
+            self.sample = {name: a[:1].copy() for name, a in zip(self.names_in, arrays)}
         return dict(zip(self.names, values))
+
+    def release(self) -> None:
+        """Give back the arena memory a large request grew. A pass's own outputs still sit in the
+        arena when it shrinks at the pass's end, so the chunks that hold them stay until the next
+        shrinking pass: run one, of a single example, now rather than on a later request."""
+        if self.sample is not None:
+            self.session.run(self.names, self.sample, self.shrink)
+            self.sample = None
 
 
 def _port(arg: Any) -> Port:

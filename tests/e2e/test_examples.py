@@ -47,6 +47,25 @@ def invoke(port: int, event: dict[str, Any]) -> Any:
         return json.loads(resp.read())
 
 
+def runtime_rss(port: int) -> int:
+    """The VmRSS (MB) of the function's runtime process (the Python awslambdaric runs in), in the
+    container that serves `port`."""
+    cid = subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"publish={port}"], capture_output=True, text=True, check=True
+    ).stdout.split()[0]
+    script = (
+        "import os\n"
+        "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+        "    cmd = open(f'/proc/{pid}/cmdline', 'rb').read()\n"
+        "    if cmd.split(b'\\0')[0].endswith(b'python') and b'awslambdaric' in cmd:\n"
+        "        print([l for l in open(f'/proc/{pid}/status') if l.startswith('VmRSS')][0].split()[1])\n"
+    )
+    out = subprocess.run(
+        ["docker", "exec", cid, "/opt/lit/bin/python", "-c", script], capture_output=True, text=True, check=True
+    )
+    return int(out.stdout.split()[0]) // 1024
+
+
 @pytest.fixture()
 def served(docker: Docker, ort_base_image: str, running: Any, tmp_path: Path) -> Any:
     built: list[tuple[Path, str]] = []
@@ -87,8 +106,11 @@ def test_the_sentence_encoder_retrieves_same_topic_texts_through_the_rie(served:
     # allowed request and a 5.9 MB text are answered, and it goes on answering as before
     refused = invoke(port, {"texts": ["the stock market fell sharply today"] * 10_000})
     assert "over the cap of 4096" in refused["errorMessage"]
+    before = runtime_rss(port)
     largest = invoke(port, {"texts": ["the stock market fell sharply today"] * 4096, "accept": "npy"})
     assert largest["arrays"]["embeddings"]["shape"] == [4096, 64]
+    grown = runtime_rss(port) - before
+    assert grown < 60, f"the runtime kept {grown} MB after the largest request (ONNX Runtime's arena, the batch)"
     assert len(invoke(port, {"text": "word " * 1_180_000})["predictions"]) == 1
     again = invoke(port, {"texts": held["texts"][:64]})["predictions"]
     assert np.abs(np.asarray(again) - np.asarray(vectors[:64])).max() <= 1e-6
