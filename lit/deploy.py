@@ -28,6 +28,7 @@ MANAGED_TAG = "lit:managed"
 FUNCTION_TAG = "lit:function"  # on a role LIT made: the one function it is the execution role of
 TAGS_TAG = "lit:tags"  # on a function: the keys of the tags lit.toml set (so that dropped ones are removed)
 MODEL_TAG = "lit:model"  # on a function fetching its model from a bucket: the manifest's sha256 it pins
+URL_TAG = "lit:url"  # on a function deployed with --url: the URL's auth (so `lit status` misses a lost URL)
 
 # The operations a step may name, by service: methods of that service's client in lit/aws.py.
 OPERATIONS: dict[str, frozenset[str]] = {
@@ -196,6 +197,7 @@ def desired(
             MANAGED_TAG: "true",
             **_tracked(fn.tags),
             **({MODEL_TAG: project.sha256} if project.model_url and project.sha256 else {}),
+            **({URL_TAG: url_auth} if url_auth else {}),
         },
         reserved=fn.reserved_concurrency,
         provisioned=fn.provisioned_concurrency,
@@ -620,6 +622,11 @@ def status(clients: Clients, name: str, alias: str, policy: str | None = None) -
         wanted = json.dumps(json.loads(policy), sort_keys=True)
         if clients.iam.role_policy(role, POLICY_NAME) != wanted:
             problems.append(f"role {role} does not hold the grants lit.toml needs; run `lit deploy`")
+    if a is not None and url is None and (auth := (fn.get("Tags") or {}).get(URL_TAG)):
+        problems.append(
+            f"the function URL of {name}:{alias} is missing (it was deployed with one); "
+            f"run `lit deploy --url{' --url-auth NONE' if auth == 'NONE' else ''}`"
+        )
     return Status(
         name,
         cfg.get("State", "?"),

@@ -15,7 +15,7 @@ NAME = re.compile(r"^(?=.{1,64}$)[a-z0-9]+(?:(?:__?|-+)[a-z0-9]+)*$")  # also a 
 ENV_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]+$")  # Lambda's pattern: two characters at least
 ENV_BYTES = 4096  # all of a function's variables together, names and values
 TAGS = 50  # per function, the tags LIT adds included
-LIT_TAGS = 3  # the tags LIT adds to a function: lit:managed, lit:tags, lit:model
+LIT_TAGS = 4  # the tags LIT adds to a function: lit:managed, lit:tags, lit:model, lit:url
 TAG_KEY = 128
 TAG_VALUE = 256
 TAG_CHARS = re.compile(r"^[\w\s.:/=+\-@]*$")  # letters, digits, spaces and _ . : / = + - @

@@ -457,7 +457,7 @@ def _function(doc: dict[str, Any], path: Path) -> Function:
     if len(tags) > limits.TAGS - limits.LIT_TAGS:
         raise ConfigError(
             f"{path}: [function] tags has {len(tags)} tags; a function holds {limits.TAGS}, and LIT adds up to "
-            f"{limits.LIT_TAGS} (lit:managed, lit:tags, lit:model)",
+            f"{limits.LIT_TAGS} (lit:managed, lit:tags, lit:model, lit:url)",
             f"keep {limits.TAGS - limits.LIT_TAGS} tags at most",
         )
     vpc = _get(doc, "function", "vpc", dict, {}, path)

@@ -301,6 +301,11 @@ def test_status_fails_on_a_missing_alias_role_or_grant_and_says_what_to_run(env:
     assert weak.returncode == 1 and f"role {role} does not hold the grants lit.toml needs" in weak.stderr
     deploy(proj, "a")
     assert lit("status", str(proj)).returncode == 0
+    deploy(proj, "a", "--url")
+    assert lit("status", str(proj)).returncode == 0
+    boto("lambda").delete_function_url_config(FunctionName=name, Qualifier="live")
+    no_url = lit("status", str(proj), check=False)
+    assert no_url.returncode == 1 and "the function URL of" in no_url.stderr and "lit deploy --url" in no_url.stderr
     iam.delete_role_policy(RoleName=role, PolicyName="lit")
     iam.delete_role(RoleName=role)
     missing = lit("status", str(proj), check=False)
@@ -411,7 +416,7 @@ security_groups = ["sg-0c3d4e5f"]
         ('vpc = { subnets = ["subnet-0a1b2c3d"] }', "and security_groups (at most 5) together"),
         ('tags = { "aws:owner" = "me" }', "not a tag Lambda accepts"),
         ('environment = { AWS_REGION = "eu-west-1" }', "set by Lambda itself"),
-        ("tags = { " + ", ".join(f't{i} = "v"' for i in range(48)) + " }", "LIT adds up to 3"),
+        ("tags = { " + ", ".join(f't{i} = "v"' for i in range(47)) + " }", "LIT adds up to 4"),
         ('tags = { owner = "' + "x" * 300 + '" }', "not a tag Lambda accepts"),
         ('tags = { "a!" = "b" }', "not a tag Lambda accepts"),
         ('environment = { X = "1" }', "'X' is not a name Lambda accepts"),
