@@ -778,8 +778,10 @@ def scan_command(
         raise LitError(f"{len(result.findings)} finding(s) in {ref}", scan.FIX)
     if result.unscanned:
         raise LitError(
-            f"{len(result.unscanned)} layer(s) of {ref} are compressed in a format lit scan cannot read (zstd?)",
-            "scan an image whose layers are plain or gzip tars (the engine's classic image store saves those)",
+            f"{len(result.unscanned)} layer(s) of {ref} are in a format lit scan cannot read (it reads plain, "
+            "gzip and zstd tars): " + ", ".join(result.unscanned),
+            "save the image with `docker save` from an engine that writes standard OCI or Docker layers, and "
+            "report the engine's version",
         )
 
 
@@ -793,7 +795,7 @@ def doctor_command(
         typer.Option(
             "--base",
             help="Base image for the engine (default from lit.toml, else the engine's: lit-base:py3.11 or "
-            "lit-base:py3.11-onnxruntime; built when missing).",
+            "lit-base:py3.11-onnxruntime; checked, never built here).",
         ),
     ] = None,
     region: RegionOpt = None,

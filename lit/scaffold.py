@@ -14,7 +14,7 @@ name = "{name}"
 [model]
 path = "model"          # directory with NAME-symbol.json + NAME-EPOCH.params
 format = "mxnet"
-input = "image"         # image (JPEG/PNG bytes) | tensor (JSON nested lists)
+input = "image"         # image (JPEG/PNG bytes) | tensor (JSON nested lists, or .npy) | text (strings)
 labels = "labels.txt"   # one label per line, in output order
 top_k = 5
 
