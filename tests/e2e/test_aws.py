@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from lit import aws
 from lit import push as pusher
@@ -186,9 +187,9 @@ def test_deploy_by_digest_then_nothing_to_do_then_update_rollback_destroy(
 
     gone = json.loads(lit("destroy", str(project), "--repository", "--json").stdout)
     assert any("delete function" in s for s in gone["steps"]) and any("IAM role" in s for s in gone["steps"])
-    with pytest.raises(Exception, match="ResourceNotFound|Function not found"):
+    with pytest.raises(ClientError, match="ResourceNotFound|Function not found"):
         boto("lambda").get_function(FunctionName=name)
-    with pytest.raises(Exception, match="NoSuchEntity"):
+    with pytest.raises(ClientError, match="NoSuchEntity"):
         boto("iam").get_role(RoleName=role)
     assert not boto("ecr").describe_repositories()["repositories"] or all(
         r["repositoryName"] != pushed["repository"] for r in boto("ecr").describe_repositories()["repositories"]
@@ -243,9 +244,9 @@ def test_the_deployed_alias_reads_digits_and_rollback_changes_its_answer(
     lit("destroy", str(project), "--repository")
     assert not [c for c in standin(env, "containers") if c["function"] == name]
     assert not docker.containers(f"lit-standin.function={name}"), "destroy leaves no container running"
-    with pytest.raises(Exception, match="ResourceNotFound|Function not found"):
+    with pytest.raises(ClientError, match="ResourceNotFound|Function not found"):
         boto("lambda").get_function(FunctionName=name)
-    with pytest.raises(Exception, match="NoSuchEntity"):
+    with pytest.raises(ClientError, match="NoSuchEntity"):
         boto("iam").get_role(RoleName=f"lit-{name}")
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 pytestmark = pytest.mark.functional
 REPO = "123456789012.dkr.ecr.us-east-1.amazonaws.com/lit-digits"
@@ -366,7 +367,7 @@ security_groups = ["sg-0c3d4e5f"]
     dry = lit("deploy", str(proj), "--image-uri", uri("a"), "--dry-run").stdout
     assert "put_reserved_concurrency(name=" in dry and "count=5" in dry
     assert "put_provisioned_concurrency" in dry and "a month" in dry and "$" in dry
-    with pytest.raises(Exception, match="ResourceNotFound|not found"):
+    with pytest.raises(ClientError, match="ResourceNotFound|not found"):
         boto("lambda").get_function(FunctionName=name)
 
     deploy(proj, "a")
@@ -405,7 +406,7 @@ security_groups = ["sg-0c3d4e5f"]
     ]
     deploy(proj, "a")
     assert "Concurrency" not in boto("lambda").get_function(FunctionName=name)
-    with pytest.raises(Exception, match="ProvisionedConcurrencyConfigNotFound"):
+    with pytest.raises(ClientError, match="ProvisionedConcurrencyConfigNotFound"):
         boto("lambda").get_provisioned_concurrency_config(FunctionName=name, Qualifier="live")
     assert alias_version(name) == "2"
 
@@ -431,9 +432,9 @@ def test_bad_settings_are_refused_before_any_call(env: str, proj: Path, setting:
     config.write_text(config.read_text().replace("[function]\n", f"[function]\n{setting}\n"))
     proc = deploy(proj, "a", check=False)
     assert proc.returncode == 2 and message in proc.stderr and "fix:" in proc.stderr, proc.stderr[-1000:]
-    with pytest.raises(Exception, match="ResourceNotFound"):
+    with pytest.raises(ClientError, match="ResourceNotFound"):
         boto("lambda").get_function(FunctionName=name_of(proj))
-    with pytest.raises(Exception, match="NoSuchEntity"):
+    with pytest.raises(ClientError, match="NoSuchEntity"):
         boto("iam").get_role(RoleName=f"lit-{name_of(proj)}")
 
 

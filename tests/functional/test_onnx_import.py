@@ -15,6 +15,7 @@ mx = pytest.importorskip("mxnet")
 np = pytest.importorskip("numpy")
 
 from lit_runtime import model  # noqa: E402
+from lit_runtime.errors import InputError  # noqa: E402
 from lit_runtime.onnx_import import ConversionError, convert, main  # noqa: E402
 
 
@@ -65,7 +66,7 @@ def test_named_inputs_and_warm_up_from_the_graph(tmp_path: Path) -> None:
     assert app.ctx.state["calls"] == [["x", "y"]], "warmed at init with the graph's shapes"
     answer = app.handle({"input": {"x": [1.0, 2.0, 3.0], "y": [0.5, 0.5, 0.5]}})
     assert answer["predictions"] == [[2.5, 4.5, 6.5]]
-    with pytest.raises(Exception, match="missing input 'y'"):
+    with pytest.raises(InputError, match="missing input 'y'"):
         app.handle({"input": {"x": [1.0, 2.0, 3.0]}})
     event = batch_event("sqs-batch", [b"", b""])
     event["Records"][0]["body"] = json.dumps({"input": {"x": [1, 1, 1], "y": [0, 0, 0]}})

@@ -264,7 +264,11 @@ def test_an_answer_over_six_mb_is_refused_as_lambda_refuses_it(tmp_path: Path, m
     (tmp_path / "lit.toml").write_text(toml("tensor"))
     app = start_app(tmp_path)
     rows = [[0.1234567, -0.7654321, 0.3333333, 1e-7]] * 2  # 480,000 numbers, about 9 MB of JSON
-    with pytest.raises(Exception, match=r"over Lambda's 6291456-byte response limit.*\"accept\": \"npy\"") as err:
+    from lit_runtime.answers import ResponseSizeTooLarge
+
+    with pytest.raises(
+        ResponseSizeTooLarge, match=r"over Lambda's 6291456-byte response limit.*\"accept\": \"npy\""
+    ) as err:
         app.handle({"inputs": rows})
     assert type(err.value).__name__ == "Function.ResponseSizeTooLarge"
     answer = app.handle({"inputs": rows, "accept": "npy"})  # 1.9 MB as .npy

@@ -49,7 +49,7 @@ def test_new_function_plan_order(digits_stub: Path) -> None:
 
 
 def test_tags_are_refused(digits_stub: Path) -> None:
-    with pytest.raises(Exception, match="digest"):
+    with pytest.raises(LitError, match="is not pinned by digest"):
         deploy.desired(project.load(digits_stub), clients(), URI.split("@")[0] + ":latest", None, "live", None)
 
 
