@@ -255,9 +255,14 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Start the function under the Lambda RIE on 127.0.0.1 and keep it warm (stop with `lit stop`)."""
+    from . import lambda_limits as limits
     from . import local, units
 
     reclaim = units.option(idle_reclaim, "--idle-reclaim") if idle_reclaim is not None else None
+    if memory is not None:
+        units.in_range(memory, limits.MEMORY_MB, "--memory", "MB")
+    if timeout is not None:
+        units.in_range(timeout, limits.TIMEOUT_S, "--timeout", "s")
     running = local.start(
         _docker(), _project(directory), image, port, memory, timeout, concurrency, sandbox, idle_reclaim=reclaim
     )
@@ -398,15 +403,9 @@ def bench_command(
     from . import bench, local
 
     project = _project(directory)
-    try:
-        sizes = [int(m) for m in memory.split(",")] if memory else [project.function.memory]
-    except ValueError:
-        raise LitError(f"--memory {memory!r} is not a list of numbers", "pass e.g. --memory 512,1024,2048") from None
-    from . import lambda_limits as limits
+    from . import units
 
-    low, high = limits.MEMORY_MB
-    if bad := [m for m in sizes if not low <= m <= high]:
-        raise LitError(f"memory sizes {bad} are outside Lambda's {low}..{high} MB", "pass sizes in that range")
+    sizes = units.memory_sizes(memory) if memory else [project.function.memory]
     body = local.event_body(event, None, None) if event is not None else None
     report = bench.run(
         _docker(), project, sizes, body, cold, warm, p99_bound, image, log=_quiet if as_json else _log, port=port

@@ -150,12 +150,9 @@ def limits(
 
 
 def sizes(memory: str | None) -> list[int] | None:
-    try:
-        return [int(m) for m in memory.split(",")] if memory else None
-    except ValueError:
-        raise LitError(
-            f"--memory {memory!r} is not a list of numbers", "pass e.g. --memory 512,1024", exit_code=2
-        ) from None
+    from . import units
+
+    return units.memory_sizes(memory) if memory else None
 
 
 def read_traffic(path: Path) -> tuple[Traffic, str]:

@@ -87,3 +87,20 @@ def test_invoke_rejects_bad_json_before_sending(digits_model: Path) -> None:
 def test_version() -> None:
     proc = lit("--version")
     assert proc.returncode == 0 and re.fullmatch(r"\d+\.\d+\.\d+\n", proc.stdout)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["bench", "{p}", "--memory", "64,1024"], "--memory: memory sizes [64] are outside Lambda's 128..10240 MB"),
+        (["bench", "{p}", "--memory", "big"], "--memory 'big' is not a list of numbers"),
+        (["plan", "{p}", "--rps", "1", "--memory", "20000"], "outside Lambda's 128..10240 MB"),
+        (["run", "{p}", "--memory", "50"], "--memory 50 is outside Lambda's 128..10240 MB"),
+        (["run", "{p}", "--timeout", "901"], "--timeout 901 is outside Lambda's 1..900 s"),
+    ],
+)
+def test_memory_and_timeout_flags_are_checked_against_lambdas_ranges_with_exit_2(
+    digits_copy: Path, args: list[str], needle: str
+) -> None:
+    proc = lit(*[a.replace("{p}", str(digits_copy)) for a in args])
+    assert_clean_failure(proc, 2, needle)
