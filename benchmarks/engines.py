@@ -302,11 +302,11 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     (out / "engines.json").write_text(json.dumps(report, indent=2))
 
-    print(f"\n{'engine':<12}{'image MB':>9}{'build s':>9}")
+    print(f"\n{'engine':<12}{'image MB':>10}{'build s':>10}")
     for engine, e in engines.items():
         bases = e["bases_built_during_build"]
         note = f"  (with base build: {', '.join(bases)})" if bases else ""
-        print(f"{engine:<12}{e['size_mb']:>9}{e['build_s']:>9}{note}")
+        print(f"{engine:<12}{_cell(e['size_mb']):>10}{_cell(e['build_s']):>10}{note}")
     head = ("memory", "engine", "init ms", "load ms", "p50 ms", "p99 ms", "forward", "handler", "echo", "p50/floor")
     print("\n" + "".join(f"{h:>12}" for h in head))
     for m in memories:
@@ -315,7 +315,7 @@ def main() -> None:
             own = ratio(s["warm_p50_ms"], floor_of(s, echo[m]))
             cells = (m, engine, s["init_ms"], s["model_load_ms"], s["warm_p50_ms"], s["warm_p99_ms"])
             cells += (s["forward_ms"], s["handler_ms"], echo[m], own)
-            print("".join(f"{'-' if c is None else c:>12}" for c in cells) + (f"  {s['error']}" if s["error"] else ""))
+            print("".join(f"{_cell(c):>12}" for c in cells) + (f"  {s['error']}" if s["error"] else ""))
     print(
         f"\ntensor decode (json.loads + parse + preprocess): JSON {decode['json_ms']} ms ({decode['json_event_mb']} MB)"
         f", npy {decode['npy_ms']} ms ({decode['npy_event_mb']} MB)\n"
@@ -323,6 +323,12 @@ def main() -> None:
     for t in targets:
         print(f"{'met    ' if t['met'] else 'NOT met'}  {t['name']}: {t['value']} (target {t['target']})")
     print(f"\nwrote {out / 'engines.json'}")
+
+
+def _cell(value: object) -> str:
+    """A table cell: a dash for no value, floats to two places, and a space before the next column."""
+    text = "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+    return f" {text}"
 
 
 if __name__ == "__main__":
