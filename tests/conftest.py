@@ -31,6 +31,20 @@ EXPORT_PYTHON = Path(os.environ.get("LIT_EXPORT_VENV", ROOT / ".venv-export")) /
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+if os.environ.get("CI"):
+    # CI installs every dependency: a test file that `importorskip` would skip for a missing one
+    # fails there instead (an error at collection), so that a skip never hides a broken install.
+    _importorskip = pytest.importorskip
+
+    def _required(modname: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return _importorskip(modname, *args, **kwargs)
+        except pytest.skip.Exception as exc:
+            raise ImportError(f"CI needs {modname}: {exc}") from None
+
+    pytest.importorskip = _required  # type: ignore[assignment]
+
+
 @pytest.fixture(autouse=True)
 def no_local_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's AWS credentials or config. (The RIE's download cache,
