@@ -8,12 +8,17 @@ import sys
 from dataclasses import asdict, is_dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from . import __version__
 from .errors import AwsError, LitError
+
+if TYPE_CHECKING:  # the CLI imports its core lazily, so that `lit --help` stays fast
+    from .deploy import Clients
+    from .docker import Docker
+    from .project import Project
 
 app = typer.Typer(
     help="LIT: serve trained models on AWS Lambda from container images.",
@@ -85,13 +90,13 @@ def _emit(as_json: bool, result: Any, text: str) -> None:
         typer.echo(text)
 
 
-def _docker() -> Any:
+def _docker() -> Docker:
     from .docker import Docker
 
     return Docker()
 
 
-def _project(root: Path) -> Any:
+def _project(root: Path) -> Project:
     from . import project
 
     return project.load(root)
@@ -552,7 +557,7 @@ def _session(region: str | None) -> Any:
     return sess
 
 
-def _clients(region: str | None) -> Any:
+def _clients(region: str | None) -> tuple[Any, Clients]:
     from . import aws, deploy
 
     sess = _session(region)
