@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -104,3 +105,35 @@ def test_memory_and_timeout_flags_are_checked_against_lambdas_ranges_with_exit_2
 ) -> None:
     proc = lit(*[a.replace("{p}", str(digits_copy)) for a in args])
     assert_clean_failure(proc, 2, needle)
+
+
+def _options(command: str) -> set[str]:
+    """The --flags a command declares, as Typer builds them (its click command's parameters)."""
+    from lit.cli import app
+
+    group = typer.main.get_command(app)
+    ctx = type(group).context_class(group)
+    found: Any = group
+    for word in command.split():
+        found = found.get_command(ctx, word)
+        assert found is not None, command
+    return {opt for p in found.params for opt in (*p.opts, *p.secondary_opts) if opt.startswith("--")}
+
+
+def test_the_options_readme_gives_each_command_are_its_options() -> None:
+    """README's command table names options per command: each one exists (a renamed or dropped flag
+    cannot stay documented)."""
+    rows = re.findall(
+        r"^\| `lit ([a-z][a-z ]*?)(?: [A-Z.\[\]]+[^`]*)?` \| (.*) \|$", (ROOT / "README.md").read_text(), re.M
+    )
+    checked = 0
+    for command, text in rows:
+        command = command.strip()
+        if command not in COMMANDS:
+            continue
+        own = re.sub(r"`lit [^`]*`", "", text)  # another command's invocation, quoted, names its own flags
+        named = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", own))
+        missing = sorted(named - _options(command))
+        assert not missing, f"README gives `lit {command}` {missing}, which it does not take"
+        checked += len(named)
+    assert len(rows) >= 20 and checked >= 20, (len(rows), checked)
