@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .engine import Port, require
+from .engine import Port, fixed_batch, require
 from .errors import InputError, ModelError
 
 OPTIMIZED = "lit-optimized.onnx"
@@ -106,17 +106,22 @@ class OnnxModel:
         except Exception as exc:  # onnxruntime's Fail / InvalidArgument / RuntimeException
             shapes = {name: list(a.shape) for name, a in feeds.items()}
             raise InputError(f"model rejected input of shape {shapes}: {reason(exc)}") from None
-        if large:
-            self.sample = {name: a[:1].copy() for name, a in zip(self.names_in, arrays)}
+        if large:  # the smallest batch the graph takes: one example, or its fixed batch
+            rows = fixed_batch(self) or 1
+            self.sample = {name: a[:rows].copy() for name, a in zip(self.names_in, arrays)}
         return dict(zip(self.names, values))
 
     def release(self) -> None:
         """Give back the arena memory a large request grew. A pass's own outputs still sit in the
         arena when it shrinks at the pass's end, so the chunks that hold them stay until the next
-        shrinking pass: run one, of a single example, now rather than on a later request."""
-        if self.sample is not None:
-            self.session.run(self.names, self.sample, self.shrink)
-            self.sample = None
+        shrinking pass: run one, of the smallest batch, now rather than on a later request. It is
+        housekeeping: a failure here never fails the request that was answered."""
+        sample, self.sample = self.sample, None
+        if sample is not None:
+            try:
+                self.session.run(self.names, sample, self.shrink)
+            except Exception:  # noqa: BLE001 - the memory stays until the next large pass shrinks it
+                pass
 
 
 def _port(arg: Any) -> Port:

@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -290,3 +291,32 @@ def test_texts_are_truncated_and_padded_as_hugging_face_does(tmp_path: Path) -> 
     assert ids[1, :3].tolist() == reference.encode(texts[1]).ids == [cls, tokenizer.token_to_id("bread"), sep]
     assert ids[1, 3:].tolist() == [0] * 5 and mask[1].tolist() == [1, 1, 1, 0, 0, 0, 0, 0]
     assert mask[0].tolist() == [1] * 8
+
+
+@pytest.mark.parametrize("batch", [None, 16])
+def test_after_a_large_pass_the_arena_is_shrunk_by_one_pass_of_the_smallest_batch(
+    tmp_path: Path, batch: int | None
+) -> None:
+    """release() runs one shrinking pass of the smallest batch the graph takes: one example, or the
+    whole fixed batch (a one-example pass would be refused by a graph of fixed batch 16)."""
+    from onnx import TensorProto, helper, save
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch or "n", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch or "n", 4])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
+    (tmp_path / "m").mkdir()
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "m" / "g.onnx"))
+    engine = onnxrt.load(tmp_path / "m", 1)
+    calls: list[tuple[int, ...]] = []
+    session = engine.session
+
+    class Spy:  # the real session, with each pass's batch shape noted
+        def run(self, names: Any, feeds: Any, options: Any = None) -> Any:
+            calls.append(feeds["x"].shape)
+            return session.run(names, feeds, options)
+
+    engine.session = Spy()
+    engine.forward({"x": np.ones((16, 4), np.float32)})
+    engine.release()
+    engine.release()  # nothing left to shrink: no pass
+    assert calls == [(16, 4), ((batch or 1), 4)]
