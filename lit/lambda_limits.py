@@ -11,7 +11,9 @@ MB_PER_VCPU = 1769  # one full vCPU at 1,769 MB; CPU scales with memory
 MEMORY_MB = (128, 10240)
 TIMEOUT_S = (1, 900)
 EPHEMERAL_MB = (512, 10240)
-NAME = re.compile(r"^(?=.{1,64}$)[a-z0-9]+(?:(?:__?|-+)[a-z0-9]+)*$")  # also a valid image repository name
+# A function name LIT accepts: lowercase letters and digits, joined by "_", "__" or runs of "-" (an
+# image name's path component), so that it is also an image name (lit-NAME) and a role name.
+NAME = re.compile(r"^(?=.{1,64}$)[a-z0-9]+(?:(?:__?|-+)[a-z0-9]+)*$")
 ENV_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]+$")  # Lambda's pattern: two characters at least
 ENV_BYTES = 4096  # all of a function's variables together, names and values
 TAGS = 50  # per function, the tags LIT adds included

@@ -46,8 +46,6 @@ _KEYS: dict[str, set[str]] = {
     },
     "build": {"base", "requirements", "exclude"},
 }
-# Lowercase letters and digits, joined by "_", "__" or runs of "-" (an image name's path component):
-# usable as an image name (lit-NAME), a function name and a role name.
 
 
 @dataclass(frozen=True)
