@@ -61,8 +61,8 @@ def test_bench_two_sizes_with_plot(docker: Docker, digits_project: Path, digits_
 
 def test_bench_refuses_bad_sizes_and_a_missing_image(digits_project: Path) -> None:
     proc = lit("bench", str(digits_project), "--memory", "512,lots", check=False)
-    assert proc.returncode == 1 and "512,1024" in proc.stderr
+    assert proc.returncode == 2 and "512,1024" in proc.stderr, "a usage error"
     proc = lit("bench", str(digits_project), "--memory", "64", check=False)
-    assert proc.returncode == 1 and "128..10240" in proc.stderr
+    assert proc.returncode == 2 and "128..10240" in proc.stderr
     proc = lit("bench", str(digits_project), "--image", "lit-none:missing", check=False)
     assert proc.returncode == 1 and "lit build" in proc.stderr
