@@ -819,10 +819,15 @@ def main() -> NoReturn:
     """Run the command and exit with its code. Ctrl-C at any moment, the exit included, exits 130
     with what it left. The exit skips the interpreter's shutdown: an interrupt that landed inside an
     import would otherwise end the process with SIGINT's own status (-2), not 130."""
+    from . import interrupt
+
     code = 130
     try:
         try:
             code = _run()
+            if interrupt.pending() and code != 130:  # it landed in a finalizer and no checkpoint came after
+                _say_interrupted()
+                code = 130
         except KeyboardInterrupt:
             _say_interrupted()
             code = 130

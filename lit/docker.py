@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
+from . import interrupt
 from .errors import EngineError
 
 NOT_RUNNING = (
@@ -192,12 +193,14 @@ class Docker:
     ) -> subprocess.CompletedProcess[bytes]:
         """Run one docker command to its end. No docker, no engine and no answer in time raise
         EngineError; any other non-zero exit is the caller's to read."""
+        interrupt.check()
         try:
             proc = subprocess.run(
                 self._argv(*args), capture_output=True, input=input, env=self._env(), timeout=timeout, check=False
             )
         except subprocess.TimeoutExpired:
             raise TimedOut(f"`docker {args[0]}` did not answer within {timeout:.0f}s", NOT_RUNNING) from None
+        interrupt.check()
         if interrupted(proc.returncode):
             raise KeyboardInterrupt
         if proc.returncode != 0:
@@ -217,6 +220,7 @@ class Docker:
     def _stream(self, args: list[str], log: Callable[[str], None] | None) -> tuple[int, list[str]]:
         """Run a long docker command, handing each output line to `log` as it comes; raises
         EngineError when it found no engine."""
+        interrupt.check()
         lines: list[str] = []
         argv = self._argv(*args)
         with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self._env()) as proc:
@@ -237,6 +241,7 @@ class Docker:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                 raise
+        interrupt.check()
         if interrupted(code):
             raise KeyboardInterrupt
         if code != 0:

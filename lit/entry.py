@@ -4,14 +4,15 @@ moment: before the CLI is loaded it exits 130 saying nothing was done."""
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
 
 def main() -> None:
     # A script's background job starts with SIGINT ignored, while the docker commands LIT runs take it
-    # back: Ctrl-C would stop them under a LIT that carries on. Take the default, so LIT stops too.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # back: Ctrl-C would stop them under a LIT that carries on. Take it, so LIT stops too.
+    from lit import interrupt
+
+    interrupt.install()
     try:
         from lit.cli import main as cli_main
     except KeyboardInterrupt:

@@ -105,6 +105,7 @@ def _push_and_record(
     log: Callable[[str], None],
 ) -> PushResult:
     pushed: str | None = None
+    result: PushResult | None = None
     try:
         log(f"pushing {target}")
         digest, uploaded = _push(docker, target, relogin, log)
@@ -115,7 +116,7 @@ def _push_and_record(
     except KeyboardInterrupt:
         last = last_push(project)
         deploys = f"still deploys the last push, {last.uri}" if last else "has no push of this project to deploy yet"
-        if pushed is not None and last is not None and last.uri == pushed:
+        if result is not None and last == result:  # this push's own record, not an earlier one of the same image
             raise LitError(
                 f"interrupted as the push finished: {pushed} is pushed and recorded; `lit deploy` deploys it",
                 "nothing to do",
