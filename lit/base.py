@@ -208,6 +208,7 @@ def _interrupted(docker: Docker, tag: str, replaced: str | None) -> LitError:
     """What a Ctrl-C during the base's docker build leaves: docker tags only a finished build."""
     now = (docker.image(tag) or {}).get("Id")
     if now and now != replaced:
+        docker.remove_if_untagged(replaced)
         return LitError(f"interrupted as the build finished: {tag} is the new base", "nothing to do", exit_code=130)
     was = f"still {replaced.removeprefix('sha256:')[:12]}" if replaced else "not built yet"
     return LitError(

@@ -380,6 +380,7 @@ def build(
         _discard(docker, project, candidate)
         now = (docker.image(image) or {}).get("Id")
         if now and now != before:  # the interrupt came as the build was tagging its image
+            docker.remove_if_untagged(before)
             raise LitError(
                 f"interrupted as the build finished: {image} is the new image ({_short(now)})",
                 "nothing to do",
