@@ -28,6 +28,7 @@ class Line:
     time: dt.datetime
     source: str  # the local instance, or the CloudWatch log stream
     message: str
+    event_id: str = ""  # CloudWatch's id of the event (remote lines), so --follow prints each once
 
     def text(self) -> str:
         return f"{self.time:%Y-%m-%d %H:%M:%S.%f}"[:-3] + f" [{self.source}] {self.message}"
@@ -129,18 +130,6 @@ def remote_lines(
 ) -> Iterator[Line]:
     """The group's lines, page by page as CloudWatch answers (each page in time order): the first
     prints at once, and memory holds one page, however many events match."""
-    for _, line in _remote(logs, name, after, request_id, before, exists):
-        yield line
-
-
-def _remote(
-    logs: Any,
-    name: str,
-    after: dt.datetime | None,
-    request_id: str | None,
-    before: dt.datetime | None = None,
-    exists: Callable[[], bool] | None = None,
-) -> Iterator[tuple[str, Line]]:
     start = int(after.timestamp() * 1000) if after else None
     end = int(before.timestamp() * 1000) if before else None
     pattern = f'"{request_id}"' if request_id else None
@@ -148,9 +137,10 @@ def _remote(
         for page in logs.pages(group(name), start, end, pattern):
             for e in page:
                 when = dt.datetime.fromtimestamp(e["timestamp"] / 1000, dt.UTC)
-                line = Line(when, e.get("logStreamName", ""), e["message"].rstrip("\n"))
-                if wanted(line.message, request_id):
-                    yield e.get("eventId", f"{e['timestamp']}:{line.source}:{line.message}"), line
+                source, message = e.get("logStreamName", ""), e["message"].rstrip("\n")
+                event_id = e.get("eventId", f"{e['timestamp']}:{source}:{message}")
+                if wanted(message, request_id):
+                    yield Line(when, source, message, event_id)
     except AwsError as exc:
         if exc.code != "ResourceNotFoundException":
             raise
@@ -184,9 +174,9 @@ def follow_remote(
     n = 0
     while polls is None or n < polls:
         n += 1
-        for event_id, line in _remote(logs, name, cursor, request_id, exists=exists):
-            if event_id not in seen:
-                seen[event_id] = line.time
+        for line in remote_lines(logs, name, cursor, request_id, exists=exists):
+            if line.event_id not in seen:
+                seen[line.event_id] = line.time
                 emit(line)
                 # events can land late and out of order: look back a little each time
                 cursor = max(cursor, line.time - LATE)

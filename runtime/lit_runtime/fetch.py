@@ -23,6 +23,7 @@ import shutil
 import time
 import urllib.error
 import urllib.request
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ class Fetch:
 
     def _once(self, url: str, dest: Path | None, size: int, sha256: str | None) -> bytes:
         digest, got, kept = hashlib.sha256(), 0, bytearray()
-        with _open(url, min(self.left(url), 10.0)) as resp, open(dest, "wb") if dest else _Null() as out:
+        with _open(url, min(self.left(url), 10.0)) as resp, open(dest, "wb") if dest else nullcontext() as out:
             length = resp.headers.get("Content-Length")
             if sha256 is not None and length is not None and length.isdigit() and int(length) != size:
                 raise ModelError(
@@ -111,14 +112,6 @@ class Fetch:
         if sha256 is not None and digest.hexdigest() != sha256:
             raise ModelError(f"{url} has sha256 {digest.hexdigest()}, its manifest says {sha256}")
         return bytes(kept)
-
-
-class _Null:
-    def __enter__(self) -> _Null:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _open(url: str, timeout: float) -> Any:

@@ -179,13 +179,9 @@ def encode(texts: list[str], tokenizer: Any, how: Plan) -> dict[str, Any]:
         batch[names.type_ids] = types
     if names.positions:
         batch[names.positions] = np.broadcast_to(np.arange(ids.shape[1], dtype=np.int64), ids.shape)
+    from .defaults import _cast
+
     return {name: _cast(a, how.dtypes[name]) for name, a in batch.items()}
-
-
-def _cast(array: Any, dtype: str) -> Any:
-    import numpy as np
-
-    return array if array.dtype == dtype and array.flags.c_contiguous else np.ascontiguousarray(array, dtype=dtype)
 
 
 def preprocess(inputs: list[Any], ctx: Any) -> dict[str, Any]:
