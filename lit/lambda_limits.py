@@ -11,6 +11,10 @@ MB_PER_VCPU = 1769  # one full vCPU at 1,769 MB; CPU scales with memory
 MEMORY_MB = (128, 10240)
 TIMEOUT_S = (1, 900)
 EPHEMERAL_MB = (512, 10240)
+# SnapStart ("Improving startup performance with Lambda SnapStart"): no provisioned concurrency,
+# no EFS, at most 512 MB of ephemeral storage; after-restore hooks get 10 s.
+SNAPSTART_EPHEMERAL_MB = 512
+SNAPSTART_RESTORE_HOOKS_S = 10
 # A function name LIT accepts: lowercase letters and digits, joined by "_", "__" or runs of "-" (an
 # image name's path component), so that it is also an image name (lit-NAME) and a role name.
 NAME = re.compile(r"^(?=.{1,64}$)[a-z0-9]+(?:(?:__?|-+)[a-z0-9]+)*$")

@@ -41,6 +41,7 @@ _KEYS: dict[str, set[str]] = {
         "environment",
         "reserved_concurrency",
         "provisioned_concurrency",
+        "snapstart",
         "tags",
         "vpc",
     },
@@ -57,6 +58,7 @@ class Function:
     environment: dict[str, str] = field(default_factory=dict)
     reserved_concurrency: int | None = None  # None: the account's unreserved pool
     provisioned_concurrency: int = 0  # environments kept initialized on the alias
+    snapstart: bool = False  # published versions are initialized once and restored from a snapshot
     tags: dict[str, str] = field(default_factory=dict)
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
@@ -436,6 +438,20 @@ def _function(doc: dict[str, Any], path: Path) -> Function:
             + (f" exceeds reserved_concurrency = {reserved}" if reserved is not None and provisioned >= 0 else ""),
             "use 0 (none) up to the reserved concurrency",
         )
+    snapstart = _get(doc, "function", "snapstart", bool, False, path)
+    ephemeral = _range(
+        _get(doc, "function", "ephemeral_storage", int, 512, path),
+        *limits.EPHEMERAL_MB,
+        "[function] ephemeral_storage",
+        path,
+    )
+    if snapstart and (provisioned or ephemeral > limits.SNAPSTART_EPHEMERAL_MB):
+        raise ConfigError(
+            f"{path}: [function] snapstart = true with "
+            + (f"provisioned_concurrency = {provisioned}" if provisioned else f"ephemeral_storage = {ephemeral}"),
+            "Lambda refuses SnapStart with provisioned concurrency or over "
+            f"{limits.SNAPSTART_EPHEMERAL_MB} MB of ephemeral storage: drop one of them",
+        )
     tags = _get(doc, "function", "tags", dict, {}, path)
     for key, value in tags.items():
         if (
@@ -477,16 +493,12 @@ def _function(doc: dict[str, Any], path: Path) -> Function:
     fn = Function(
         memory=_range(_get(doc, "function", "memory", int, 1024, path), *limits.MEMORY_MB, "[function] memory", path),
         timeout=_range(_get(doc, "function", "timeout", int, 30, path), *limits.TIMEOUT_S, "[function] timeout", path),
-        ephemeral_storage=_range(
-            _get(doc, "function", "ephemeral_storage", int, 512, path),
-            *limits.EPHEMERAL_MB,
-            "[function] ephemeral_storage",
-            path,
-        ),
+        ephemeral_storage=ephemeral,
         architecture=_get(doc, "function", "architecture", str, "x86_64", path),
         environment=environment,
         reserved_concurrency=reserved,
         provisioned_concurrency=provisioned,
+        snapstart=snapstart,
         tags=dict(tags),
         subnets=tuple(subnets),
         security_groups=tuple(groups),
