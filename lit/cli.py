@@ -257,6 +257,14 @@ def run(
             help="Reclaim an instance idle this long (30s, 10m): its next request is a cold start, as on Lambda."
         ),
     ] = None,
+    snapstart: Annotated[
+        bool | None,
+        typer.Option(
+            "--snapstart/--no-snapstart",
+            help="Run SnapStart's lifecycle, emulated: init, before_snapshot, snapshot, after_restore "
+            "(default: lit.toml's [function] snapstart).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Start the function under the Lambda RIE on 127.0.0.1 and keep it warm (stop with `lit stop`)."""
@@ -269,11 +277,26 @@ def run(
     if timeout is not None:
         units.in_range(timeout, limits.TIMEOUT_S, "--timeout", "s")
     running = local.start(
-        _docker(), _project(directory), image, port, memory, timeout, concurrency, sandbox, idle_reclaim=reclaim
+        _docker(),
+        _project(directory),
+        image,
+        port,
+        memory,
+        timeout,
+        concurrency,
+        sandbox,
+        idle_reclaim=reclaim,
+        snapstart=snapstart,
     )
     instances = f", {running.concurrency} instances" if running.instances else ""
     if running.emulation and not as_json:
         _log(f"note: {running.image} {running.emulation}")
+    if running.snapstart and not as_json:
+        _log(
+            "note: SnapStart emulated: init and before_snapshot run once, then after_restore, before the first "
+            "invoke; the restore itself (Lambda's snapshot load) is not, so Restore Duration counts LIT's and "
+            "your after-restore work only"
+        )
     if running.stale:
         _log(
             f"warning: lit.toml changed since {running.image} was built: it runs the configuration it was built "

@@ -50,6 +50,7 @@ class Running:
     instances: dict[int, str] = field(default_factory=dict)  # host port -> container id
     architecture: str = arch.host()  # the image's
     stale: bool = False  # built from another lit.toml than the project's now
+    snapstart: bool = False  # SnapStart's lifecycle emulated: init, snapshot, restore, invokes
 
     @property
     def concurrency(self) -> int:
@@ -70,6 +71,7 @@ class Invocation:
     request_id: str = ""
     seconds: float = 0.0
     init_report: list[str] = field(default_factory=list)  # Lambda's INIT_REPORT lines, when init ran over 10 s
+    restored: bool = False  # the environment's first invoke after an (emulated) SnapStart restore
     emulation: str | None = None  # the note, when the function ran under emulation
 
     def warnings(self) -> list[str]:
@@ -77,6 +79,13 @@ class Invocation:
         Lambda's limit, as Lambda reports it (emulated, an init's duration says nothing of Lambda's)."""
         if self.emulation:
             return [f"note: the function {self.emulation}"]
+        restore_ms = self.report.get("restore_duration_ms", 0.0)
+        if restore_ms > limits.SNAPSTART_RESTORE_HOOKS_S * 1000:
+            return [
+                f"warning: the after-restore work took {restore_ms / 1000:.1f} s, over Lambda's "
+                f"{limits.SNAPSTART_RESTORE_HOOKS_S} s limit: there the invoke fails with SnapStartTimeoutException. "
+                "fix: move work from after_restore into init (before the snapshot)"
+            ]
         if not self.init_report:
             return []
         return [
@@ -169,9 +178,11 @@ def instance(
     name: str | None = None,
     platform: str | None = None,
     idle_reclaim: float | None = None,
+    snapstart: bool = False,
 ) -> RunSpec:
     """One execution environment: published on a port of its own (labelled, for `lit invoke` to
-    find), or on one the engine picks, behind the --concurrency proxy."""
+    find), or on one the engine picks, behind the --concurrency proxy. With `snapstart`, its runtime
+    goes through SnapStart's lifecycle (lit_runtime.restore_api stands in for the restore API)."""
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": project.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
@@ -184,6 +195,8 @@ def instance(
     }
     if idle_reclaim:
         env["LIT_IDLE_RECLAIM_S"] = f"{idle_reclaim:g}"
+    if snapstart:
+        env["LIT_SNAPSTART_EMULATE"] = "1"
     spec = RunSpec(
         image,
         name=name,
@@ -240,10 +253,12 @@ def start(
     concurrency: int = 1,
     sandbox: bool = True,
     idle_reclaim: float | None = None,
+    snapstart: bool | None = None,
 ) -> Running:
     """With `idle_reclaim` (seconds), an instance idle that long ends its runtime, and its next
     request is a cold start, as when Lambda reclaims an environment (see lit_runtime.idle); the
-    instances are then behind the endpoint even when there is one."""
+    instances are then behind the endpoint even when there is one. `snapstart` (default: lit.toml's)
+    runs SnapStart's lifecycle, emulated, in each instance."""
     docker.ensure()
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise LitError(f"--concurrency {concurrency} is out of range", f"pass 1..{MAX_CONCURRENCY}")
@@ -264,17 +279,28 @@ def start(
         raise in_use
     mem = memory or project.function.memory
     limit = timeout or project.function.timeout
+    snap = project.function.snapstart if snapstart is None else snapstart
     started: list[str] = []
     try:
         if concurrency == 1 and not idle_reclaim:
-            spec = instance(project, ref, Publish(8080, port), mem, limit, sandbox, name=name, platform=platform)
+            spec = instance(
+                project, ref, Publish(8080, port), mem, limit, sandbox, name=name, platform=platform, snapstart=snap
+            )
             started.append(docker.run(spec))
             _listening(docker, started[0], port, ref, architecture)
             url = f"http://127.0.0.1:{port}{INVOKE_PATH}"
-            return Running(started[0], name, port, url, ref, mem, cpu_share(mem), {}, architecture, stale)
+            return Running(started[0], name, port, url, ref, mem, cpu_share(mem), {}, architecture, stale, snap)
         instances: dict[int, str] = {}
         behind = instance(
-            project, ref, Publish(8080), mem, limit, sandbox, platform=platform, idle_reclaim=idle_reclaim
+            project,
+            ref,
+            Publish(8080),
+            mem,
+            limit,
+            sandbox,
+            platform=platform,
+            idle_reclaim=idle_reclaim,
+            snapstart=snap,
         )
         for i in range(1, concurrency + 1):
             cid = docker.run(replace(behind, name=f"{name}-{i}"))
@@ -285,7 +311,7 @@ def start(
         started.append(docker.run(proxy(project, ref, port, instances, name, platform)))
         _listening(docker, started[-1], port, ref, architecture)
         url = f"http://127.0.0.1:{port}{INVOKE_PATH}"
-        return Running(started[-1], name, port, url, ref, mem, cpu_share(mem), instances, architecture, stale)
+        return Running(started[-1], name, port, url, ref, mem, cpu_share(mem), instances, architecture, stale, snap)
     except BaseException:
         for cid in started:
             docker.remove_container(cid)
@@ -434,7 +460,11 @@ def invoke(docker: Docker | None, running: Running, body: bytes, timeout: float 
                 result.report.pop("init_duration_ms", None)
                 if (peak := cgroup_peak_mb(container)) is not None:
                     result.report["max_memory_used_mb"] = peak
-                if inits := runtime_lines(logs, "init"):
+                if restores := runtime_lines(logs, "restore"):
+                    # As Lambda reports a restored environment: its init ran before the snapshot
+                    result.restored = True
+                    result.report["restore_duration_ms"] = float(restores[-1]["restore_ms"])
+                elif inits := runtime_lines(logs, "init"):
                     result.report["init_duration_ms"] = float(inits[-1]["init_ms"])
                     result.init_report = init_report(result.report["init_duration_ms"])
                 if requests := runtime_lines(logs, "request"):

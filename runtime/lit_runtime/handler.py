@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import idle, oversize
+from . import idle, oversize, snapstart
 from .app import App
 from .errors import InputError
 
 oversize.refuse_oversized()
 app = App.start()
+snapstart.register(app)  # run by awslambdaric only when Lambda snapshots this init (SnapStart)
 watch = idle.start()  # `lit run --idle-reclaim` only
 
 

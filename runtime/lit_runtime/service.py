@@ -1,7 +1,8 @@
-"""The user's optional service.py: initialize / preprocess / inference / postprocess hooks.
+"""The user's optional service.py: initialize / preprocess / inference / postprocess hooks, and
+SnapStart's before_snapshot / after_restore (see snapstart.py).
 
-Loaded once, at init, from a file path (like MXNet Model Server custom services). Each hook that
-is missing falls back to the default for the model's input kind.
+Loaded once, at init, from a file path (like MXNet Model Server custom services). Each of the four
+that is missing falls back to the default for the model's input kind; the SnapStart ones are optional.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 from . import defaults
 from .errors import ServiceError
 
-HOOKS = ("initialize", "preprocess", "inference", "postprocess")
-_ARITY = {"initialize": 1, "preprocess": 2, "inference": 2, "postprocess": 2}
+HOOKS = ("initialize", "preprocess", "inference", "postprocess", "before_snapshot", "after_restore")
+_ARITY = {"initialize": 1, "preprocess": 2, "inference": 2, "postprocess": 2, "before_snapshot": 1, "after_restore": 1}
 
 
 def load_module(path: Path) -> Any:
@@ -51,7 +52,7 @@ def resolve(path: Path | None, kind: str) -> dict[str, Callable[..., Any]]:
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]
         if len(params) != _ARITY[name]:
-            want = "(context)" if name == "initialize" else "(data, context)"
+            want = "(context)" if _ARITY[name] == 1 else "(data, context)"
             raise ServiceError(f"{path.name}: {name} takes {len(params)} argument(s); expected {name}{want}")
         hooks[name] = fn
     return hooks
