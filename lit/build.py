@@ -8,6 +8,7 @@ good image.
 
 from __future__ import annotations
 
+import calendar
 import fnmatch
 import os
 import shutil
@@ -50,6 +51,7 @@ class BuildResult:
 
 
 CHECK_LABEL = "lit.check"  # on the container of `lit build`'s image check
+IMAGE_LABEL = "lit.function"  # on a function image: the function it is
 ONNX_PACKAGES = '"onnx==1.15.0" "numpy==1.23.5"'  # onnx.mapping, which MXNet's importer uses, left in 1.16
 
 
@@ -148,7 +150,7 @@ def dockerfile(project: Project, base_image: str, mxnet_base: str | None = None)
     lines += [
         model_from,
         "COPY code/ /var/task/",
-        f'LABEL lit.function="{project.name}" lit.engine="{project.engine}" '
+        f'LABEL {IMAGE_LABEL}="{project.name}" lit.engine="{project.engine}" '
         f'{runtime_config.LABEL}="{runtime_config.digest(project)}"',
         'CMD ["lit_runtime.handler.handler"]',
     ]
@@ -378,6 +380,7 @@ def build(
         return _build(docker, project, image, candidate, base_ref, mxnet_base, run_check, log, start)
     except KeyboardInterrupt:
         _discard(docker, project, candidate)
+        sweep(docker, project)
         now = (docker.image(image) or {}).get("Id")
         if now and now != before:  # the interrupt came as the build was tagging its image
             docker.remove_if_untagged(before)
@@ -411,10 +414,24 @@ def _discard(docker: Docker, project: Project, candidate: str, attempts: int = 2
         time.sleep(0.25)
 
 
-def clean_leftovers(docker: Docker, project: Project) -> list[str]:
-    """What killed builds of this project left: candidate tags whose build is gone, and image
-    check containers that never ran or never were removed."""
+def sweep(docker: Docker, project: Project, older_than: float = 0.0) -> list[str]:
+    """Remove this function's untagged images (created over `older_than` seconds ago): what an
+    interrupted build's engine committed as its client went, before it could tag it. An image
+    still in use (a container runs it, or a tag of it was just made) stays."""
     removed = []
+    now = time.time()
+    for image_id in docker.dangling(f"{IMAGE_LABEL}={project.name}"):
+        created = (docker.image(image_id) or {}).get("Created", "")[:19]
+        if created and now - calendar.timegm(time.strptime(created, "%Y-%m-%dT%H:%M:%S")) >= older_than:
+            docker.remove_image(image_id)
+            removed.append(image_id)
+    return removed
+
+
+def clean_leftovers(docker: Docker, project: Project) -> list[str]:
+    """What killed builds of this project left: candidate tags whose build is gone, untagged images
+    of the function, and image check containers that never ran or never were removed."""
+    removed = sweep(docker, project, older_than=60)  # younger ones may be a build's, just before its tag
     for ref in docker.references(f"{project.image_repo}:building-*"):
         pid = ref.rsplit(":building-", 1)[1].split("-", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):

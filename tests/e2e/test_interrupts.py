@@ -30,6 +30,9 @@ def project(digits_project: Path, tmp_path: Path, docker: Docker, digits_image: 
     yield proj
     for ref in docker.references(f"lit-{name}") + docker.references(f"*/lit-{name}"):
         docker.remove_image(ref)
+    # what an interrupted build's engine committed untagged; LIT's next build of the project removes it
+    for image_id in docker.dangling(f"lit.function={name}"):
+        docker.remove_image(image_id)
     for c in docker.containers(f"lit.check={name}"):
         docker.remove_container(c.id)
 
@@ -132,3 +135,25 @@ def test_ctrl_c_during_a_base_build_exits_130_and_keeps_the_old_tag(
                 assert docker.image(tag) is None, err[-600:]
     finally:
         docker.remove_image(tag)
+
+
+def test_untagged_images_an_interrupted_build_committed_are_swept(
+    project: Path, docker: Docker, digits_image: str, tmp_path: Path
+) -> None:
+    """The engine may commit a build's image as its client is interrupted, too late to tag it: the
+    interrupt path and the next build remove the function's untagged images (the next build only
+    those over a minute old, so that a concurrent build's image is not taken before its tag)."""
+    from lit import build
+    from lit.project import load
+
+    # an image of the function, left untagged as a build leaves it: its tag moved to another image
+    (tmp_path / "Dockerfile").write_text(f"FROM {digits_image}\nLABEL lit.function={project.name} x={uuid.uuid4()}\n")
+    docker.build(tmp_path, f"lit-{project.name}:sweep-a")
+    left = docker.image(f"lit-{project.name}:sweep-a")["Id"]
+    docker.tag(digits_image, f"lit-{project.name}:sweep-a")  # the tag moves: `left` is untagged, as a build leaves it
+    assert left in docker.dangling(f"lit.function={project.name}")
+    fn = load(project)
+    assert build.sweep(docker, fn, older_than=60) == [], "a minute's grace for a concurrent build's untagged image"
+    assert build.sweep(docker, fn) == [left]
+    assert docker.image(left) is None
+    assert docker.image(f"lit-{project.name}:latest") is not None, "tagged images stay"
