@@ -201,7 +201,7 @@ def layers(docker: Docker, image: str) -> list[Layer]:
     return found
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -231,7 +231,7 @@ def measure_size(
     try:
         for i in range(cold):
             t0 = time.perf_counter()
-            running = local.start(docker, project, image, port or _free_port(), memory)
+            running = local.start(docker, project, image, port or free_port(), memory)
             t1 = time.perf_counter()
             status, raw, _ = local.post(running.url, body, project.function.timeout + 5)
             t2 = time.perf_counter()

@@ -453,6 +453,65 @@ def bench_command(
         raise typer.Exit(1)
 
 
+@app.command("eval")
+def eval_command(
+    directory: ProjectDir,
+    data: Annotated[
+        Path,
+        typer.Option(
+            help="Held-out data: a folder per label, files with a labels.json, a JSONL/CSV with a label column, "
+            "or NAME.npy with NAME.expected.npy."
+        ),
+    ],
+    image: Annotated[str | None, typer.Option(help="Image to evaluate (default lit-NAME:latest).")] = None,
+    against: Annotated[
+        str | None,
+        typer.Option(help="Compare with another model on the same data: an image (with --remote: a version or alias)."),
+    ] = None,
+    remote: Annotated[bool, typer.Option("--remote", help="Evaluate the deployed function instead.")] = False,
+    alias: AliasOpt = "live",
+    version: Annotated[
+        int | None, typer.Option(min=1, help="With --remote: this version instead of the alias.")
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, max=256, help="Examples per request (images and texts).")] = 1,
+    k: Annotated[int, typer.Option(min=1, help="The k of an embedding's precision@k.")] = 5,
+    plot: Annotated[
+        Path | None, typer.Option(help="Draw the confusion matrix (classify) or the latency distribution to this PNG.")
+    ] = None,
+    region: RegionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score the function on labelled held-out data: accuracy, precision@k, mAP@0.5 or error, and latency."""
+    from . import eval_data, evaluate
+
+    project = _project(directory)
+    dataset = eval_data.load(data)
+    log = _quiet if as_json else _log
+    if remote:
+        if image is not None:
+            raise LitError("--image is for a local image; --remote evaluates the deployed function", "drop one")
+        _, clients = _clients(region)
+
+        def answers(qualifier: str) -> evaluate.Answers:
+            return evaluate.run_remote(clients.lam, project.name, qualifier, dataset, batch, log)
+
+        candidate = answers(str(version) if version else alias)
+        other = answers(against) if against else None
+    else:
+        docker = _docker()
+        candidate = evaluate.run_local(docker, project, image, dataset, batch, log)
+        other = evaluate.run_local(docker, project, against, dataset, batch, log) if against else None
+    if other is None:
+        report = evaluate.Report(dataset.source, evaluate.score(dataset, candidate, k)[0])
+    else:
+        report = evaluate.Report(dataset.source, *evaluate.compare(dataset, candidate, other, k))
+    if plot is not None:
+        from . import plot as plotting
+
+        plotting.render({"kind": "eval", **asdict(report), "latencies_ms": candidate.latencies_ms}, plot)
+    _emit(as_json, report, evaluate.render(report) + (f"\nplot: {plot}" if plot else ""))
+
+
 @app.command("plan")
 def plan_command(
     directory: ProjectDir,

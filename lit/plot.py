@@ -33,7 +33,43 @@ def render(report: dict[str, Any], path: Path) -> None:
 def draw(report: dict[str, Any], out: str) -> None:
     if report.get("kind") == "plan":
         return draw_plan(report, out)
+    if report.get("kind") == "eval":
+        return draw_eval(report, out)
     draw_bench(report, out)
+
+
+def draw_eval(report: dict[str, Any], out: str) -> None:
+    """`lit eval`: the confusion matrix of a classifier, else the latency distribution."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    candidate = report["candidate"]
+    confusion = candidate["details"].get("confusion")
+    fig, ax = plt.subplots(figsize=(7, 6) if confusion else (8, 4), dpi=120)
+    if confusion:
+        labels = sorted({*confusion, *(k for row in confusion.values() for k in row)}, key=lambda s: (len(s), s))
+        cells = [[confusion.get(e, {}).get(a, 0) for a in labels] for e in labels]
+        ax.imshow(cells, cmap="Blues")
+        for i, row in enumerate(cells):
+            for j, count in enumerate(row):
+                if count:
+                    ax.text(j, i, str(count), ha="center", va="center", fontsize=7)
+        ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+        ax.set_xlabel("answered")
+        ax.set_ylabel("expected")
+        ax.set_title(f"{candidate['target']}: accuracy {candidate['value']:.4f}")
+    else:
+        ax.hist(report["latencies_ms"], bins=40, color="tab:blue")
+        ax.set_xlabel("latency per request (ms)")
+        ax.set_ylabel("requests")
+        ax.set_title(
+            f"{candidate['target']}: p50 {candidate['latency_p50_ms']:.1f} ms, p99 {candidate['latency_p99_ms']:.1f} ms"
+        )
+    fig.tight_layout()
+    fig.savefig(out)
 
 
 def draw_plan(report: dict[str, Any], out: str) -> None:
