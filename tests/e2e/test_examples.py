@@ -70,10 +70,10 @@ def runtime_rss(port: int) -> int:
 def served(docker: Docker, ort_base_image: str, running: Any, tmp_path: Path) -> Any:
     built: list[tuple[Path, str]] = []
 
-    def _served(example: Path) -> int:
+    def _served(example: Path) -> tuple[int, Path, str]:
         root = copy_project(example, tmp_path / example.name, f"{example.name}-t{RUN_ID}")
         built.append((root, json.loads(lit("build", str(root), "--base", ort_base_image, "--json").stdout)["image"]))
-        return running(root, "--image", built[-1][1])
+        return running(root, "--image", built[-1][1]), root, built[-1][1]
 
     yield _served
     for root, image in built:  # its containers first (this teardown runs before `running`'s)
@@ -85,7 +85,7 @@ def served(docker: Docker, ort_base_image: str, running: Any, tmp_path: Path) ->
 def test_the_sentence_encoder_retrieves_same_topic_texts_through_the_rie(served: Any) -> None:
     example = trained("text-embed", "heldout.json")
     held = json.loads((example / "heldout.json").read_text())
-    port = served(example)
+    port, root, image = served(example)
     vectors: list[list[float]] = []
     for start in range(0, len(held["texts"]), 64):
         vectors += invoke(port, {"texts": held["texts"][start : start + 64]})["predictions"]
@@ -115,11 +115,18 @@ def test_the_sentence_encoder_retrieves_same_topic_texts_through_the_rie(served:
     again = invoke(port, {"texts": held["texts"][:64]})["predictions"]
     assert np.abs(np.asarray(again) - np.asarray(vectors[:64])).max() <= 1e-6
 
+    # `lit eval` on the held-out file gives the figure measured in process
+    report = json.loads(
+        lit("eval", str(root), "--data", str(example / "heldout.json"), "--image", image, "--json").stdout
+    )
+    assert report["candidate"]["task"] == "embed" and report["candidate"]["metric"] == "precision@5"
+    assert report["candidate"]["value"] == pytest.approx(figures["model_in_process"], abs=1e-3)
+
 
 def test_the_shape_detector_finds_held_out_shapes_through_the_rie(served: Any) -> None:
     example = trained("shapes-detect", "heldout/labels.json")
     held = json.loads((example / "heldout" / "labels.json").read_text())
-    port = served(example)
+    port, root, image = served(example)
     names = sorted(held["images"])
     predictions: list[Any] = []
     for start in range(0, len(names), 20):
@@ -131,6 +138,12 @@ def test_the_shape_detector_finds_held_out_shapes_through_the_rie(served: Any) -
     assert got == pytest.approx(held["map50"]["in_process"], abs=0.01)
     assert got > 0.5
     assert {d["label"] for image in predictions for d in image} <= set(held["classes"])
+
+    # `lit eval` on the held-out folder gives the same mAP, sending 8 images a request
+    data = example / "heldout"
+    report = json.loads(lit("eval", str(root), "--data", str(data), "--image", image, "--batch", "8", "--json").stdout)
+    assert report["candidate"]["task"] == "detect" and report["candidate"]["examples"] == len(names)
+    assert report["candidate"]["value"] == pytest.approx(got, abs=1e-6)
 
 
 @pytest.mark.parametrize(
