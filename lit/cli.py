@@ -649,7 +649,7 @@ def deploy_command(
 
 @app.command()
 def status(directory: ProjectDir, alias: AliasOpt = "live", region: RegionOpt = None, as_json: JsonOpt = False) -> None:
-    """The deployed function: state, image digest, versions, alias, URL."""
+    """The deployed function: state, image digest, versions, alias, URL, SnapStart."""
     from . import deploy
 
     project = _project(directory)
@@ -664,7 +664,9 @@ def status(directory: ProjectDir, alias: AliasOpt = "live", region: RegionOpt = 
         + (f"\n  {s.alias_description}" if s.alias_description else "")
         + (f"\nurl: {s.url} (auth {s.url_auth})" if s.url else "")
         + (f"\nreserved concurrency: {s.reserved_concurrency}" if s.reserved_concurrency is not None else "")
-        + (f"\nprovisioned concurrency on {s.alias}: {s.provisioned_concurrency}" if s.provisioned_concurrency else ""),
+        + (f"\nprovisioned concurrency on {s.alias}: {s.provisioned_concurrency}" if s.provisioned_concurrency else "")
+        + f"\nsnapstart: {s.snapstart}"
+        + (f" (version {s.alias_version}'s snapshot: {s.snapstart_optimization})" if s.alias_version else ""),
     )
     if s.problems:
         raise LitError(f"{s.function} needs attention: " + "; ".join(s.problems), "run `lit deploy DIR`")
