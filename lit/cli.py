@@ -458,6 +458,21 @@ def plan_command(
     idle_reclaim: Annotated[
         str, typer.Option(help="How long an idle environment lives: AWS states no fixed time; 10m was observed.")
     ] = "10m",
+    snapstart: Annotated[
+        bool | None,
+        typer.Option(
+            "--snapstart/--no-snapstart",
+            help="Plan with SnapStart: cold starts are restores; its cache and restores priced (default: lit.toml's).",
+        ),
+    ] = None,
+    restore_ms: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="With SnapStart, what a restore takes, in ms: your REPORT lines' Restore Duration (default: a "
+            "figure within AWS's 'as low as sub-second' for Python, stated in the output).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the simulated arrivals and draws.")] = 0,
     plot: Annotated[Path | None, typer.Option(help="Also draw the timeline to this PNG.")] = None,
     as_json: JsonOpt = False,
@@ -467,12 +482,23 @@ def plan_command(
     from . import bench, plan
 
     project = _project(directory)
+    on = project.function.snapstart if snapstart is None else snapstart
+    restore = (plan.RESTORE_MS if restore_ms is None else restore_ms) if on else None
     flow, described = plan.traffic(rps, duration, traffic)
     results = bench_file or project.root / bench.RESULTS
-    architecture, figures = plan.read_figures(results, plan.sizes(memory))
-    limits = plan.limits(project.function, account_limit, reserved, provisioned, idle_reclaim)
+    architecture, figures = plan.read_figures(results, plan.sizes(memory), restore)
+    limits = plan.limits(project.function, account_limit, reserved, provisioned, idle_reclaim, restore is not None)
     report = plan.plan(
-        project.name, flow, described, architecture, figures, limits, p99_target, seed, log=_quiet if as_json else _log
+        project.name,
+        flow,
+        described,
+        architecture,
+        figures,
+        limits,
+        p99_target,
+        seed,
+        log=_quiet if as_json else _log,
+        restore_ms=restore,
     )
     if plot is not None:
         plan.plot(report, plot)
