@@ -4,9 +4,10 @@ A plan is a list of steps, each one call (service, operation, parameters) run by
 The planner decides from facts that hold on Lambda: each version's CodeSha256 (the image digest)
 and configuration, the alias's version, the function's tags and concurrency. The order keeps a
 function whole: role, then function code and configuration (waiting for Active + Successful),
-then a published version, and only then the alias moves. A version that already carries this
-image and configuration is reused, never published twice, so a deploy that was killed or failed
-at any point converges when run again; until the alias moves it stays on the last good version.
+then a published version (with SnapStart, waited for until Active with its snapshot On), and only
+then the alias moves. A version that already carries this image and configuration (SnapStart
+included) is reused, never published twice, so a deploy that was killed or failed at any point
+converges when run again; until the alias moves it stays on the last good version.
 """
 
 from __future__ import annotations
