@@ -368,6 +368,33 @@ class LambdaClient:
             "check the function in the Lambda console; the alias was not moved",
         )
 
+    def wait_version(self, name: str, version: str, snapstart: bool, progress: Callable[[str], None]) -> dict[str, Any]:
+        """Wait for a published version to be Active (with SnapStart: its snapshot On; Lambda keeps it
+        Pending while it initializes the function and takes the snapshot); fail on Failed or timeout."""
+        where = f"{name}:{version}"
+        for _ in range(self._attempts):
+            with calling(f"reading the state of {where}"):
+                config = self._lambda.get_function_configuration(FunctionName=name, Qualifier=version)
+            state = config.get("State")
+            optimization = (config.get("SnapStart") or {}).get("OptimizationStatus", "Off")
+            if state == "Failed":
+                code = config.get("StateReasonCode") or "no reason code"
+                reason = config.get("StateReason") or "no reason given"
+                raise AwsError(
+                    f"version {where} is Failed ({code}): {reason}",
+                    "fix the cause above (for SnapStart: the image must implement the restore lifecycle or carry "
+                    'LABEL com.amazonaws.lambda.feature.snapstart="Allow"; its init must succeed) and deploy again; '
+                    "the alias was not moved",
+                )
+            if state == "Active" and (optimization == "On" or not snapstart):
+                return dict(config)
+            progress(f"waiting for {where}: state {state}" + (f", SnapStart {optimization}" if snapstart else ""))
+            self._sleep(self._delay)
+        raise AwsError(
+            f"version {where} did not become Active within {self._attempts * self._delay:.0f}s",
+            "check the version in the Lambda console; the alias was not moved",
+        )
+
     def publish_version(self, name: str, code_sha: str, description: str) -> str:
         with calling(f"publishing a version of {name}"):
             return str(

@@ -540,6 +540,21 @@ def plan_command(
     idle_reclaim: Annotated[
         str, typer.Option(help="How long an idle environment lives: AWS states no fixed time; 10m was observed.")
     ] = "10m",
+    snapstart: Annotated[
+        bool | None,
+        typer.Option(
+            "--snapstart/--no-snapstart",
+            help="Plan with SnapStart: cold starts are restores; its cache and restores priced (default: lit.toml's).",
+        ),
+    ] = None,
+    restore_ms: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="With SnapStart, what a restore takes, in ms: your REPORT lines' Restore Duration (default: a "
+            "figure within AWS's 'as low as sub-second' for Python, stated in the output).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the simulated arrivals and draws.")] = 0,
     plot: Annotated[Path | None, typer.Option(help="Also draw the timeline to this PNG.")] = None,
     as_json: JsonOpt = False,
@@ -549,12 +564,23 @@ def plan_command(
     from . import bench, plan
 
     project = _project(directory)
+    on = project.function.snapstart if snapstart is None else snapstart
+    restore = (plan.RESTORE_MS if restore_ms is None else restore_ms) if on else None
     flow, described = plan.traffic(rps, duration, traffic)
     results = bench_file or project.root / bench.RESULTS
-    architecture, figures = plan.read_figures(results, plan.sizes(memory))
-    limits = plan.limits(project.function, account_limit, reserved, provisioned, idle_reclaim)
+    architecture, figures = plan.read_figures(results, plan.sizes(memory), restore)
+    limits = plan.limits(project.function, account_limit, reserved, provisioned, idle_reclaim, restore is not None)
     report = plan.plan(
-        project.name, flow, described, architecture, figures, limits, p99_target, seed, log=_quiet if as_json else _log
+        project.name,
+        flow,
+        described,
+        architecture,
+        figures,
+        limits,
+        p99_target,
+        seed,
+        log=_quiet if as_json else _log,
+        restore_ms=restore,
     )
     if plot is not None:
         plan.plot(report, plot)
@@ -731,7 +757,7 @@ def deploy_command(
 
 @app.command()
 def status(directory: ProjectDir, alias: AliasOpt = "live", region: RegionOpt = None, as_json: JsonOpt = False) -> None:
-    """The deployed function: state, image digest, versions, alias, URL."""
+    """The deployed function: state, image digest, versions, alias, URL, SnapStart."""
     from . import deploy
 
     project = _project(directory)
@@ -746,7 +772,9 @@ def status(directory: ProjectDir, alias: AliasOpt = "live", region: RegionOpt = 
         + (f"\n  {s.alias_description}" if s.alias_description else "")
         + (f"\nurl: {s.url} (auth {s.url_auth})" if s.url else "")
         + (f"\nreserved concurrency: {s.reserved_concurrency}" if s.reserved_concurrency is not None else "")
-        + (f"\nprovisioned concurrency on {s.alias}: {s.provisioned_concurrency}" if s.provisioned_concurrency else ""),
+        + (f"\nprovisioned concurrency on {s.alias}: {s.provisioned_concurrency}" if s.provisioned_concurrency else "")
+        + f"\nsnapstart: {s.snapstart}"
+        + (f" (version {s.alias_version}'s snapshot: {s.snapstart_optimization})" if s.alias_version else ""),
     )
     if s.problems:
         raise LitError(f"{s.function} needs attention: " + "; ".join(s.problems), "run `lit deploy DIR`")

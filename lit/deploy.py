@@ -4,9 +4,10 @@ A plan is a list of steps, each one call (service, operation, parameters) run by
 The planner decides from facts that hold on Lambda: each version's CodeSha256 (the image digest)
 and configuration, the alias's version, the function's tags and concurrency. The order keeps a
 function whole: role, then function code and configuration (waiting for Active + Successful),
-then a published version, and only then the alias moves. A version that already carries this
-image and configuration is reused, never published twice, so a deploy that was killed or failed
-at any point converges when run again; until the alias moves it stays on the last good version.
+then a published version (with SnapStart, waited for until Active with its snapshot On), and only
+then the alias moves. A version that already carries this image and configuration (SnapStart
+included) is reused, never published twice, so a deploy that was killed or failed at any point
+converges when run again; until the alias moves it stays on the last good version.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ FUNCTION_TAG = "lit:function"  # on a role LIT made: the one function it is the 
 TAGS_TAG = "lit:tags"  # on a function: the keys of the tags lit.toml set (so that dropped ones are removed)
 MODEL_TAG = "lit:model"  # on a function fetching its model from a bucket: the manifest's sha256 it pins
 URL_TAG = "lit:url"  # on a function deployed with --url: the URL's auth (so `lit status` misses a lost URL)
+SNAPSTART_ON, SNAPSTART_OFF = "PublishedVersions", "None"  # SnapStart's ApplyOn values
 
 # The operations a step may name, by service: methods of that service's client in lit/aws.py.
 OPERATIONS: dict[str, frozenset[str]] = {
@@ -40,6 +42,7 @@ OPERATIONS: dict[str, frozenset[str]] = {
             "update_configuration",
             "wait_ready",
             "publish_version",
+            "wait_version",
             "set_alias",
             "tag",
             "untag",
@@ -118,6 +121,7 @@ class Desired:
     provisioned: int = 0
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
+    snapstart: bool = False
 
     @property
     def role_name(self) -> str:
@@ -131,6 +135,11 @@ class Desired:
     @property
     def vpc(self) -> dict[str, list[str]]:
         return {"SubnetIds": list(self.subnets), "SecurityGroupIds": list(self.security_groups)}
+
+    @property
+    def apply_on(self) -> str:
+        """SnapStart's ApplyOn, as Lambda names it."""
+        return SNAPSTART_ON if self.snapstart else SNAPSTART_OFF
 
 
 def role_name(function: str) -> str:
@@ -203,6 +212,7 @@ def desired(
         provisioned=fn.provisioned_concurrency,
         subnets=fn.subnets,
         security_groups=fn.security_groups,
+        snapstart=fn.snapstart,
     )
 
 
@@ -249,13 +259,23 @@ def _config_diff(cfg: dict[str, Any], want: Desired, role_arn: str) -> dict[str,
         vpc.get("SecurityGroupIds") or []
     ) != sorted(want.security_groups):
         changes["VpcConfig"] = want.vpc
+    # A version's configuration includes SnapStart: a version published without it is not one with it.
+    if apply_on(cfg) != want.apply_on:
+        changes["SnapStart"] = {"ApplyOn": want.apply_on}
     return changes
 
 
+def apply_on(cfg: dict[str, Any]) -> str:
+    """SnapStart's ApplyOn in a configuration Lambda reported (None when it reports no SnapStart)."""
+    return str((cfg.get("SnapStart") or {}).get("ApplyOn") or SNAPSTART_OFF)
+
+
 def _matches(cfg: dict[str, Any], want: Desired, role_arn: str) -> bool:
-    """This version (or $LATEST) runs the wanted image with the wanted configuration."""
+    """This version (or $LATEST) runs the wanted image with the wanted configuration (and did not
+    fail to become ready: a SnapStart version whose snapshot failed serves nothing)."""
     return (
-        cfg.get("CodeSha256") == want.code_sha
+        cfg.get("State") != "Failed"
+        and cfg.get("CodeSha256") == want.code_sha
         and cfg.get("Architectures", ["x86_64"]) == [want.architecture]
         and not _config_diff(cfg, want, role_arn)
     )
@@ -325,6 +345,7 @@ def _code_steps(
             {"name": name, "code_sha": want.code_sha, "description": f"lit deploy {want.image_uri}"[:256]},
             f"publish a version of {name} (image {want.code_sha[:12]})",
         ),
+        *_wait_version(want, PUBLISHED),
     ]
     if current is None:
         params = {
@@ -339,8 +360,9 @@ def _code_steps(
             "Architectures": [want.architecture],
             "Tags": want.tags,
             **({"VpcConfig": want.vpc} if want.subnets else {}),
+            **({"SnapStart": {"ApplyOn": want.apply_on}} if want.snapstart else {}),
         }
-        summary = f"{want.memory} MB, {want.timeout}s, {want.architecture}"
+        summary = f"{want.memory} MB, {want.timeout}s, {want.architecture}" + (", SnapStart" if want.snapstart else "")
         create = Step("lambda", "create_function", params, f"create function {name} from {want.image_uri} ({summary})")
         return [create, *publish, _alias_step(name, alias, PUBLISHED, False)]
 
@@ -350,7 +372,8 @@ def _code_steps(
         return []  # the alias already serves this image and configuration
     reusable = sorted((int(v) for v, cfg in versions.items() if _matches(cfg, want, role_arn)), reverse=True)
     if reusable:
-        return [_alias_step(name, alias, str(reusable[0]), alias_now is not None, reused=True)]
+        version = str(reusable[0])  # a SnapStart version may still be Pending (a deploy stopped while it waited)
+        return [*_wait_version(want, version), _alias_step(name, alias, version, alias_now is not None, reused=True)]
     cfg = current["Configuration"]
     steps: list[Step] = []
     if cfg.get("CodeSha256") != want.code_sha or cfg.get("Architectures", ["x86_64"]) != [want.architecture]:
@@ -374,6 +397,22 @@ def _code_steps(
             ),
         ]
     return [*steps, *publish, _alias_step(name, alias, PUBLISHED, alias_now is not None)]
+
+
+def _wait_version(want: Desired, version: str) -> list[Step]:
+    """A SnapStart version is Pending while Lambda initializes it and takes its snapshot: the alias
+    moves only once it is Active, with its snapshot On (other versions are Active when published)."""
+    if not want.snapstart:
+        return []
+    target = "the new version" if version == PUBLISHED else f"version {version}"
+    return [
+        Step(
+            "lambda",
+            "wait_version",
+            {"name": want.name, "version": version, "snapstart": True},
+            f"wait for {target} to be Active with its SnapStart snapshot On",
+        )
+    ]
 
 
 def _alias_step(name: str, alias: str, version: str, exists: bool, reused: bool = False) -> Step:
@@ -510,7 +549,7 @@ def execute(
         log(f"- {step.description}")
         method = getattr(clients.client(step.service), step.operation)
         params = {k: (version if v == PUBLISHED else v) for k, v in step.params.items()}
-        if step.operation == "wait_ready":
+        if step.operation in ("wait_ready", "wait_version"):
             params["progress"] = log
         result = method(**params)
         if step.operation == "publish_version":
@@ -596,6 +635,8 @@ class Status:
     provisioned_concurrency: int | None
     role: str = ""
     problems: list[str] = field(default_factory=list)  # what is missing or wrong, each with what to run
+    snapstart: str = SNAPSTART_OFF  # the function's SnapStart ApplyOn: PublishedVersions | None
+    snapstart_optimization: str | None = None  # the alias version's snapshot: On | Off (None: no alias)
 
 
 def status(clients: Clients, name: str, alias: str, policy: str | None = None) -> Status:
@@ -643,6 +684,8 @@ def status(clients: Clients, name: str, alias: str, policy: str | None = None) -
         clients.lam.get_provisioned_concurrency(name, alias) if a else None,
         role,
         problems,
+        apply_on(cfg),
+        (live.get("SnapStart") or {}).get("OptimizationStatus", "Off") if live else None,
     )
 
 

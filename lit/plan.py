@@ -4,6 +4,9 @@ For each memory size benched, Lambda is simulated request by request (`lit.simul
 environments run, which requests meet a cold start, which are throttled, the latency percentiles
 with cold starts included, and the monthly cost at the architecture's prices (`lit.prices`). Then
 the cheapest size within a p99 target, and whether provisioned concurrency would pay for itself.
+With SnapStart, a cold start is a restore from the version's snapshot (RESTORE_MS, or --restore-ms)
+and the request, instead of a container start, the init and the request; the snapshot's cache and
+each restore are priced, and provisioned concurrency (which Lambda refuses with SnapStart) is not.
 """
 
 from __future__ import annotations
@@ -34,6 +37,12 @@ IDLE_RECLAIM_SOURCE = (
     "observed to live 10 minutes after their last request (mikhail.io, 2019)"
 )
 ACCOUNT_LIMIT = 1000  # the default concurrency quota of an AWS account, per region
+RESTORE_MS = 500.0
+RESTORE_SOURCE = (
+    "AWS states SnapStart restores Python functions in 'as low as sub-second' (AWS News Blog, 2024-11-18, "
+    "SnapStart for Python and .NET); no restore can be measured here (`lit bench` runs no snapshots), so "
+    "500 ms, mid-way: pass --restore-ms with the Restore Duration of your function's REPORT lines"
+)
 # provisioned concurrency costs less once its environments are busy more than this share of the time
 PROVISIONED_BREAK_EVEN = prices.PROVISIONED_GB_SECOND["x86_64"] / (
     prices.GB_SECOND["x86_64"] - prices.PROVISIONED_DURATION_GB_SECOND["x86_64"]
@@ -47,10 +56,11 @@ class Cost:
     requests: float
     duration: float
     provisioned: float
+    snapstart: float = 0.0  # the snapshot's cache (one version, all month) and every restore
 
     @property
     def total(self) -> float:
-        return self.requests + self.duration + self.provisioned
+        return self.requests + self.duration + self.provisioned + self.snapstart
 
 
 @dataclass
@@ -102,6 +112,9 @@ class Report:
     recommended: int | None
     reason: str
     notes: list[str]
+    snapstart: bool = False
+    restore_ms: float | None = None  # with SnapStart: what a restore is taken to take
+    restore_source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -131,7 +144,12 @@ def traffic(rps: float | None, duration: str, path: Path | None) -> tuple[Traffi
 
 
 def limits(
-    function: FunctionSettings, account_limit: int, reserved: int | None, provisioned: int | None, idle_reclaim: str
+    function: FunctionSettings,
+    account_limit: int,
+    reserved: int | None,
+    provisioned: int | None,
+    idle_reclaim: str,
+    snapstart: bool = False,
 ) -> Limits:
     """The limits to simulate: flags first, then lit.toml's [function] settings, then AWS's defaults."""
     limit = reserved if reserved is not None else function.reserved_concurrency or account_limit
@@ -142,6 +160,12 @@ def limits(
             exit_code=2,
         )
     kept = provisioned if provisioned is not None else function.provisioned_concurrency
+    if snapstart and kept:
+        raise LitError(
+            f"SnapStart with provisioned concurrency {kept}: Lambda refuses the two together",
+            "plan one of them: --provisioned 0, or --no-snapstart",
+            exit_code=2,
+        )
     if kept > limit:
         raise LitError(
             f"provisioned concurrency {kept} is above the concurrency limit {limit}", "lower it", exit_code=2
@@ -225,8 +249,12 @@ def _span(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
-def read_figures(path: Path, memories: list[int] | None = None) -> tuple[str, list[Figures]]:
-    """The architecture and each size's figures from a `lit bench` results file."""
+def read_figures(
+    path: Path, memories: list[int] | None = None, restore_ms: float | None = None
+) -> tuple[str, list[Figures]]:
+    """The architecture and each size's figures from a `lit bench` results file. With `restore_ms`
+    (SnapStart) a cold start is that restore and the first request (its first answer less the init),
+    and is billed as such, instead of the container start, the init and the request."""
     if not path.is_file():
         raise LitError(f"no bench results at {path}", "run `lit bench DIR` first (or pass --bench FILE)")
     try:
@@ -249,15 +277,13 @@ def read_figures(path: Path, memories: list[int] | None = None) -> tuple[str, li
             raise LitError(
                 f"{path} holds no raw samples for {r['memory']} MB (an older `lit bench`)", "run `lit bench DIR` again"
             )
-        figures.append(
-            Figures(
-                int(r["memory"]),
-                tuple(r["warm_samples_ms"]),
-                float(r["billed_ms"]),
-                tuple(c["container_start_ms"] + c["first_answer_ms"] for c in colds),
-                tuple(float(math.ceil(c["first_answer_ms"])) for c in colds),  # init is billed, with the request
-            )
-        )
+        if restore_ms is None:
+            cold_ms = tuple(c["container_start_ms"] + c["first_answer_ms"] for c in colds)
+            billed = tuple(float(math.ceil(c["first_answer_ms"])) for c in colds)  # init is billed, with the request
+        else:
+            cold_ms = tuple(restore_ms + max(c["first_answer_ms"] - c.get("init_ms", 0.0), 0.0) for c in colds)
+            billed = tuple(float(math.ceil(ms)) for ms in cold_ms)
+        figures.append(Figures(int(r["memory"]), tuple(r["warm_samples_ms"]), float(r["billed_ms"]), cold_ms, billed))
     if not figures:
         benched = sorted(r["memory"] for r in results if not r.get("error"))
         raise LitError(
@@ -335,11 +361,12 @@ def percentiles(outcome: Outcome, qs: tuple[float, ...], extra_warm: int = 0, co
     return answers
 
 
-def cost(outcome: Outcome, architecture: str, provisioned: int) -> Cost:
+def cost(outcome: Outcome, architecture: str, provisioned: int, snapstart: bool = False) -> Cost:
     """The month's cost with `provisioned` environments kept initialized (at least the number
     simulated): the cold starts on their levels become warm requests, and the share of the billed time
     they carry (the time with at least k requests in flight, for k up to `provisioned`) is billed at
-    the provisioned duration price."""
+    the provisioned duration price. With SnapStart, every cold start is a restore, and the version's
+    snapshot is cached all month."""
     f = outcome.figures
     gb = f.memory / 1024
     month = prices.HOURS_PER_MONTH * 3600 / outcome.duration_s
@@ -356,10 +383,16 @@ def cost(outcome: Outcome, architecture: str, provisioned: int) -> Cost:
         billed_ms * (1 - kept) / 1000 * gb * prices.GB_SECOND[architecture]
         + billed_ms * kept / 1000 * gb * prices.PROVISIONED_DURATION_GB_SECOND[architecture]
     )
+    snapshot = 0.0
+    if snapstart:
+        snapshot = prices.snapstart_restores(f.memory, outcome.cold * month) + prices.snapstart_cache(
+            f.memory, prices.HOURS_PER_MONTH * 3600
+        )
     return Cost(
         round(outcome.served * prices.REQUEST * month, 2),
         round(duration * month, 2),
         round(prices.provisioned_monthly(provisioned, f.memory, architecture), 2),
+        round(snapshot, 2),
     )
 
 
@@ -370,10 +403,10 @@ def what_if(outcome: Outcome, architecture: str, environments: int) -> Provision
     return Provisioned(environments, outcome.cold - removed, p99, cost(outcome, architecture, environments))
 
 
-def size_plan(outcome: Outcome, architecture: str, target_ms: float | None) -> SizePlan:
+def size_plan(outcome: Outcome, architecture: str, target_ms: float | None, snapstart: bool = False) -> SizePlan:
     p50, p99, p999 = percentiles(outcome, (0.50, 0.99, 0.999))
     base = outcome.limits.provisioned
-    now = cost(outcome, architecture, base)
+    now = cost(outcome, architecture, base, snapstart)
     plan = SizePlan(
         memory=outcome.figures.memory,
         requests=outcome.requests,
@@ -397,7 +430,7 @@ def size_plan(outcome: Outcome, architecture: str, target_ms: float | None) -> S
         timeline=[asdict(b) for b in outcome.timeline],
     )
     levels = range(base + 1, min(outcome.peak_concurrency, outcome.limits.concurrency) + 1)
-    if levels:
+    if levels and not snapstart:  # Lambda refuses provisioned concurrency with SnapStart
         cheapest = min(levels, key=lambda n: cost(outcome, architecture, n).total)
         if cost(outcome, architecture, cheapest).total < now.total:
             plan.pays = what_if(outcome, architecture, cheapest)
@@ -480,13 +513,17 @@ def plan(
     target_ms: float | None = None,
     seed: int = 0,
     log: Callable[[str], None] = lambda _: None,
+    restore_ms: float | None = None,
 ) -> Report:
+    """The plan; `restore_ms` (SnapStart: the figures' cold starts are restores, see read_figures)
+    prices SnapStart's cache and restores."""
     expected = traffic.requests
     log(f"simulating {expected:,.0f} requests at {len(figures)} memory size(s)")
     t0 = time.perf_counter()
     outcomes, engine = simulate([(f, limits) for f in figures], traffic, seed)
     seconds = round(time.perf_counter() - t0, 2)
-    plans = [size_plan(o, architecture, target_ms) for o in outcomes]
+    snapstart = restore_ms is not None
+    plans = [size_plan(o, architecture, target_ms, snapstart) for o in outcomes]
     recommended, reason = recommend(plans, target_ms)
     said = notes(plans, limits)
     if engine == "python" and expected > 5_000_000:
@@ -506,6 +543,9 @@ def plan(
         recommended,
         reason,
         said,
+        snapstart,
+        restore_ms,
+        (RESTORE_SOURCE if restore_ms == RESTORE_MS else "set with --restore-ms") if snapstart else "",
     )
 
 
@@ -519,14 +559,26 @@ def text(report: Report) -> str:
         f"  idle environments reclaimed after {_span(lim['idle_reclaim_s'])}: {report.idle_reclaim_source}",
         f"  prices: {report.architecture}, us-east-1 list prices as of {report.prices_as_of}; "
         f"a month is the profile repeated over {prices.HOURS_PER_MONTH} h",
+    ]
+    if report.snapstart:
+        lines += [
+            f"  SnapStart: a cold start is a restore of {report.restore_ms:g} ms and the request, billed as such "
+            f"({report.restore_source}); the snapshot's cache (${prices.SNAPSTART_CACHE_GB_SECOND} per GB-second, "
+            f"one version all month) and ${prices.SNAPSTART_RESTORE_GB} per GB restored are in $ snapstart",
+        ]
+    extra = "  $ snapstart" if report.snapstart else ""
+    lines += [
         "",
-        "memory  peak conc  mean conc     cold  cold %  p50 ms  p99 ms  p99.9 ms  throttled  $ requests  $ duration  $ provisioned   $ month",
+        "memory  peak conc  mean conc     cold  cold %  p50 ms  p99 ms  p99.9 ms  throttled  $ requests  $ duration  "
+        f"$ provisioned{extra}   $ month",
     ]
     for p in report.sizes:
         lines.append(
             f"{p.memory:>6}  {p.peak_concurrency:>9,}  {p.mean_concurrency:>9.2f}  {p.cold:>7,}  {p.cold_share:>6.2%}"
             f"  {p.p50_ms:>6.1f}  {p.p99_ms:>6.1f}  {p.p999_ms:>8.1f}  {p.throttled:>9,}  {p.cost.requests:>10,.2f}"
-            f"  {p.cost.duration:>10,.2f}  {p.cost.provisioned:>13,.2f}  {p.cost_total:>8,.2f}"
+            f"  {p.cost.duration:>10,.2f}  {p.cost.provisioned:>13,.2f}"
+            + (f"  {p.cost.snapstart:>11,.2f}" if report.snapstart else "")
+            + f"  {p.cost_total:>8,.2f}"
         )
     if report.recommended:
         lines.append(f"\nrecommended: {report.recommended} MB, {report.reason}")
@@ -542,7 +594,7 @@ def text(report: Report) -> str:
                 f"(${o.cost.total:,.2f} a month instead of ${p.cost_total:,.2f}; cold starts {p.cold:,} -> {o.cold:,}, "
                 f"p99 {p.p99_ms:g} -> {o.p99_ms:g} ms)"
             )
-        elif p.peak_concurrency > p.provisioned:
+        elif p.peak_concurrency > p.provisioned and not report.snapstart:
             lines.append(
                 f"provisioned concurrency at {p.memory} MB: none pays for itself here (an environment kept initialized "
                 f"costs less only when busy more than {PROVISIONED_BREAK_EVEN:.0%} of the time)"

@@ -1,7 +1,7 @@
 """`lit template`: a SAM template for teams that deploy with CloudFormation.
 
 The function as `lit deploy` makes it: its name, PackageType Image (by digest), memory, timeout,
-storage, environment, architecture, reserved and provisioned concurrency, tags and VPC from
+storage, environment, architecture, SnapStart, reserved and provisioned concurrency, tags and VPC from
 lit.toml, an execution role granting exactly what `lit deploy`'s does (lit/policy.py), the alias
 (AutoPublishAlias), and either a function
 URL or an API Gateway REST API described in OpenAPI (binary image/* bodies allowed). JSON, which
@@ -96,6 +96,8 @@ def render(
         "Architectures": [fn.architecture],
         "AutoPublishAlias": alias,
     }
+    if fn.snapstart:  # SAM publishes the version (AutoPublishAlias) that the snapshot is taken of
+        props["SnapStart"] = {"ApplyOn": "PublishedVersions"}
     if fn.environment:
         props["Environment"] = {"Variables": fn.environment}
     if fn.reserved_concurrency is not None:

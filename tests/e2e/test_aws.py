@@ -437,3 +437,67 @@ def test_a_deploy_killed_after_publishing_converges_on_the_real_image(
     assert len(json.loads(lit(*ask).stdout)["predictions"][0]) == 1, "the alias serves the new image"
     shas = [v["CodeSha256"] for v in boto("lambda").list_versions_by_function(FunctionName=project.name)["Versions"]]
     assert len(shas) == 3 and len(set(shas[1:])) == 2, "$LATEST, and one version per image"
+
+
+POLLER = """import os, urllib.request
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+while True:  # straight to the invocations: no restore lifecycle
+    urllib.request.urlopen(f"http://{api}/2018-06-01/runtime/invocation/next").read()
+"""
+
+
+def test_snapstart_publishes_only_an_image_with_the_restore_lifecycle_or_the_label(
+    env: str, registry: dict, project: Path, docker: Docker, tmp_path: Path
+) -> None:
+    """LIT's image (awslambdaric calls restore/next after init) gets a SnapStart version; an image whose
+    runtime goes straight to invocation/next is refused, and the alias stays; the same image with
+    LABEL com.amazonaws.lambda.feature.snapstart="Allow" is accepted."""
+    import subprocess
+
+    from lit.base import BOOTSTRAP_TAG
+    from tests.conftest import heldout
+
+    name = project.name
+    config = project / "lit.toml"
+    config.write_text(config.read_text().replace("[function]\n", "[function]\nsnapstart = true\n"))
+    lit("push", str(project))
+    assert json.loads(lit("deploy", str(project), "--json").stdout)["version"] == "1"
+    one = boto("lambda").get_function_configuration(FunctionName=name, Qualifier="1")
+    assert one["State"] == "Active" and one["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
+    digit, label = heldout(project)[0]
+    answer = json.loads(lit("invoke", str(project), "--remote", "--image", str(digit)).stdout)
+    assert int(answer["predictions"][0][0]["label"]) == label
+    box = next(c for c in standin(env, "containers") if c["function"] == name and c["version"] == "1")
+    assert "LIT_SNAPSTART_EMULATE=1" in (docker.inspect_container(box["id"]) or {})["Config"]["Env"]
+
+    docker.login(registry["host"], registry["username"], registry["password"])
+    repo = f"{registry['host']}/lit-{name}"  # the project fixture removes this repository's tags
+    uris, built = {}, []
+    try:
+        for tag, extra in (("plain", ""), ("allow", 'LABEL com.amazonaws.lambda.feature.snapstart="Allow"\n')):
+            ctx = tmp_path / tag
+            ctx.mkdir()
+            (ctx / "poll.py").write_text(POLLER)
+            (ctx / "Dockerfile").write_text(
+                f'FROM {BOOTSTRAP_TAG}\nCOPY poll.py /poll.py\n{extra}CMD ["python3", "/poll.py"]\n'
+            )
+            local = f"lit-snapprobe-{RUN_ID}-{tag}"
+            subprocess.run([docker.binary, "build", "-q", "-t", local, str(ctx)], check=True, capture_output=True)
+            built.append(local)
+            docker.tag(local, f"{repo}:{tag}")
+            uris[tag] = f"{repo}@{docker.push(f'{repo}:{tag}')[0]}"
+
+        refused = lit("deploy", str(project), "--image-uri", uris["plain"], check=False)
+        assert refused.returncode == 4 and "InvalidParameterValueException" in refused.stderr, refused.stderr
+        assert "invocation/next" in refused.stderr and "com.amazonaws.lambda.feature.snapstart" in refused.stderr
+        assert "alias live still on version 1" in refused.stderr and "Traceback" not in refused.stderr
+        assert boto("lambda").get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "1"
+
+        accepted = json.loads(lit("deploy", str(project), "--image-uri", uris["allow"], "--json").stdout)
+        assert accepted["version"] == "2"
+        two = boto("lambda").get_function_configuration(FunctionName=name, Qualifier="2")
+        assert two["State"] == "Active" and two["SnapStart"]["OptimizationStatus"] == "On"
+    finally:
+        for local in built:
+            docker.remove_image(local)
+    assert not [c for c in docker.containers("lit-standin") if "probe" in c.name], "no probe container is left"

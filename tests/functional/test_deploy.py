@@ -197,12 +197,17 @@ def test_ctrl_c_says_what_is_left(env: str, proj: Path) -> None:
     assert json.loads(deploy(proj, "c", "--json").stdout)["version"] == "3"
 
 
-def test_ctrl_c_at_any_moment_of_a_deploy_exits_130_and_says_where_the_alias_is(env: str, proj: Path) -> None:
+@pytest.mark.parametrize("snapstart", [False, True], ids=["on-demand", "snapstart"])
+def test_ctrl_c_at_any_moment_of_a_deploy_exits_130_and_says_where_the_alias_is(
+    env: str, proj: Path, snapstart: bool
+) -> None:
     """SIGINT at 10 moments spread over a deploy (from 0.05 s: start-up, the reads, the plan, the
-    calls): exit 130 every time, a message, and a message that never claims a move the alias did not
-    make; the next deploy converges."""
+    calls; with SnapStart, the wait for the version's snapshot too): exit 130 every time, a message,
+    and a message that never claims a move the alias did not make; the next deploy converges."""
     from tests.conftest import interrupt_at, spread
 
+    if snapstart:
+        set_snapstart(proj, True)
     name = name_of(proj)
     deploy(proj, "a")
     timings = []
@@ -230,8 +235,10 @@ def test_ctrl_c_at_any_moment_of_a_deploy_exits_130_and_says_where_the_alias_is(
     assert ended <= 3, f"{ended} of 10 deploys ended before their moment"
     final = json.loads(deploy(proj, "z", "--json").stdout)
     assert alias_version(name) == final["version"]
-    served = boto("lambda").get_function(FunctionName=name, Qualifier="live")["Configuration"]["CodeSha256"]
-    assert served == digest("z")
+    served = boto("lambda").get_function(FunctionName=name, Qualifier="live")["Configuration"]
+    assert served["CodeSha256"] == digest("z")
+    if snapstart:
+        assert served["State"] == "Active" and served["SnapStart"]["OptimizationStatus"] == "On"
 
 
 def test_two_long_names_get_two_roles_and_destroying_one_leaves_the_other_whole(
@@ -439,6 +446,85 @@ def test_bad_settings_are_refused_before_any_call(env: str, proj: Path, setting:
         boto("lambda").get_function(FunctionName=name_of(proj))
     with pytest.raises(ClientError, match="NoSuchEntity"):
         boto("iam").get_role(RoleName=f"lit-{name_of(proj)}")
+
+
+def set_snapstart(project: Path, on: bool) -> None:
+    config = project / "lit.toml"
+    text = config.read_text().replace("snapstart = true\n", "").replace("snapstart = false\n", "")
+    config.write_text(text.replace("[function]\n", f"[function]\nsnapstart = {'true' if on else 'false'}\n"))
+
+
+def configuration(name: str, qualifier: str | None = None) -> dict:
+    kwargs = {"Qualifier": qualifier} if qualifier else {}
+    return boto("lambda").get_function_configuration(FunctionName=name, **kwargs)
+
+
+def test_snapstart_is_set_waited_for_and_converges(env: str, proj: Path) -> None:
+    """SnapStart on: the function is created with it, the alias moves only once the version is Active
+    with its snapshot On; turned off, Lambda's ApplyOn is set back to None and a version without it
+    is published (a version's configuration includes SnapStart); turned on again, the SnapStart
+    version is reused."""
+    name = name_of(proj)
+    set_snapstart(proj, True)
+    dry = json.loads(deploy(proj, "a", "--dry-run", "--json").stdout)["steps"]
+    create = next(s for s in dry if s["operation"] == "create_function")
+    assert create["params"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    ops = [s["operation"] for s in dry]
+    assert ops.index("publish_version") < ops.index("wait_version") < ops.index("set_alias")
+
+    first = deploy(proj, "a")
+    assert f"{name}:live -> version 1" in first.stdout
+    assert f"waiting for {name}:1: state Pending, SnapStart Off" in first.stderr, first.stderr
+    assert configuration(name)["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "Off"}
+    one = configuration(name, "1")
+    assert one["State"] == "Active" and one["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
+    assert json.loads(deploy(proj, "a", "--json").stdout)["changed"] is False
+    status = json.loads(lit("status", str(proj), "--json").stdout)
+    assert status["snapstart"] == "PublishedVersions" and status["snapstart_optimization"] == "On"
+    assert "snapstart: PublishedVersions (version 1's snapshot: On)" in lit("status", str(proj)).stdout
+
+    set_snapstart(proj, False)  # Lambda reports it on: deploy turns it off, and publishes without it
+    steps = json.loads(deploy(proj, "a", "--dry-run", "--json").stdout)["steps"]
+    update = next(s for s in steps if s["operation"] == "update_configuration")
+    assert update["params"] == {"FunctionName": name, "SnapStart": {"ApplyOn": "None"}}
+    assert "wait_version" not in [s["operation"] for s in steps]
+    assert json.loads(deploy(proj, "a", "--json").stdout)["version"] == "2"
+    assert configuration(name, "2")["SnapStart"] == {"ApplyOn": "None", "OptimizationStatus": "Off"}
+    assert json.loads(lit("status", str(proj), "--json").stdout)["snapstart"] == "None"
+
+    set_snapstart(proj, True)  # version 1 has this image and SnapStart: the alias goes back to it
+    back = json.loads(deploy(proj, "a", "--json").stdout)
+    assert back["version"] == "1" and any("already published" in s for s in back["steps"]), back["steps"]
+    assert len(versions(name)) == 2
+
+
+def test_a_snapstart_version_that_fails_leaves_the_alias_and_names_lambdas_reason(env: str, proj: Path) -> None:
+    name = name_of(proj)
+    set_snapstart(proj, True)
+    deploy(proj, "a")
+    reason = "Init failure while creating the snapshot: ModuleNotFoundError"
+    fault(env, operation="PublishVersion", when="after", action="failed", code="FunctionError", message=reason)
+    failed = deploy(proj, "b", check=False)
+    assert failed.returncode == 4, failed.stderr
+    assert f"version {name}:2 is Failed (FunctionError): {reason}" in failed.stderr, failed.stderr
+    assert "the alias was not moved" in failed.stderr and "alias live still on version 1" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    clear(env)
+    assert alias_version(name) == "1"
+    # the failed version is never reused; a fixed image deploys
+    assert json.loads(deploy(proj, "c", "--json").stdout)["version"] == "3"
+    assert alias_version(name) == "3"
+
+
+def test_snapstart_with_what_it_does_not_allow_is_refused_before_any_aws_call(env: str, proj: Path) -> None:
+    config = proj / "lit.toml"
+    before = admin(env, "calls")
+    for setting in ("provisioned_concurrency = 1", "ephemeral_storage = 1024"):
+        config.write_text(config.read_text().replace("[function]\n", f"[function]\nsnapstart = true\n{setting}\n"))
+        proc = deploy(proj, "a", check=False)
+        assert proc.returncode == 2 and "snapstart = true with" in proc.stderr and "fix:" in proc.stderr, proc.stderr
+        config.write_text(config.read_text().replace(f"snapstart = true\n{setting}\n", ""))
+    assert admin(env, "calls") == before, "no call reached the stand-in"
 
 
 def test_unknown_steps_are_refused_before_anything_runs() -> None:

@@ -203,3 +203,59 @@ def test_percentiles_weigh_cold_starts_by_how_often_they_happen() -> None:
     assert (p50, p99, p999) == (10.0, 20.0, 1000.0)  # 10 of 1,000 requests (1%) are cold: above p99
     assert plan.percentiles(outcome, (0.99,), extra_warm=10, cold_kept=0.0) == [20.0]
     assert math.isclose(plan.PROVISIONED_BREAK_EVEN, 0.6, abs_tol=0.001)
+
+
+def snapstart_project(root: Path, snapstart: bool) -> Path:
+    """1024 MB, warm 50 ms; each cold start: a 200 ms container start, then 1,000 ms of which 900 are
+    the init and 100 the first request."""
+    (root / "model").mkdir(parents=True)
+    (root / "model" / "fn.onnx").write_bytes(b"planning reads no model")
+    toml = 'name = "fn"\n[model]\npath = "model"\nformat = "onnx"\n[function]\nmemory = 1024\n'
+    (root / "lit.toml").write_text(toml + ("snapstart = true\n" if snapstart else ""))
+    (root / ".lit").mkdir()
+    colds = [{**cold(1000.0), "init_ms": 900.0}] * 3
+    results = [{**result(1024, [50.0] * 100, 50.0, []), "colds": colds}]
+    report = {"image": "lit-fn:latest", "size_mb": 100, "layers": [], "architecture": "x86_64", "results": results}
+    (root / ".lit" / "bench.json").write_text(json.dumps(report))
+    return root
+
+
+def test_snapstart_cold_starts_are_restores_and_are_priced_from_the_price_table(tmp_path: Path) -> None:
+    """Nearly every request cold (one every 100 s, environments reclaimed after 1 s): with SnapStart each is a
+    restore (--restore-ms 200) and the 100 ms request; without, the container start, init and request."""
+    traffic = ("--rps", "0.01", "--duration", "1d", "--idle-reclaim", "1s")
+    on = snapstart_project(tmp_path / "on", True)
+    out = planned(str(on), *traffic, "--restore-ms", "200")
+    assert out["snapstart"] is True and out["restore_ms"] == 200 and out["restore_source"] == "set with --restore-ms"
+    size = out["sizes"][0]
+    assert size["cold"] > 0.95 * size["served"] > 700
+    assert size["p50_ms"] == size["p99_ms"] == 300.0  # 200 ms restore + the 100 ms request
+    # by hand: a month is 730 / 24 of these days; 1 GB; each cold start bills 300 ms and restores 1 GB;
+    # the one version's snapshot is cached all month
+    month = prices.HOURS_PER_MONTH / 24
+    restores = size["cold"] * month * 1.0 * 0.0001397998
+    cache = 1.0 * prices.HOURS_PER_MONTH * 3600 * 0.0000015046
+    assert prices.SNAPSTART_RESTORE_GB == 0.0001397998 and prices.SNAPSTART_CACHE_GB_SECOND == 0.0000015046
+    assert size["cost"]["snapstart"] == pytest.approx(restores + cache, abs=0.01)
+    billed_s = size["cold"] * 0.300 + (size["served"] - size["cold"]) * 0.050
+    assert size["cost"]["duration"] == pytest.approx(billed_s * prices.GB_SECOND["x86_64"] * month, abs=0.01)
+    assert size["cost"]["total"] == pytest.approx(
+        size["cost"]["requests"] + size["cost"]["duration"] + size["cost"]["snapstart"], abs=0.01
+    )
+    assert size["pays"] is None, "no provisioned concurrency is offered with SnapStart"
+
+    off = planned(str(snapstart_project(tmp_path / "off", False)), *traffic)
+    assert off["snapstart"] is False and off["restore_ms"] is None
+    assert off["sizes"][0]["p50_ms"] == 1200.0 and off["sizes"][0]["cost"]["snapstart"] == 0
+    # --snapstart plans it for a project without it, at the stated default restore time
+    default = planned(str(tmp_path / "off"), *traffic, "--snapstart")
+    assert default["restore_ms"] == plan.RESTORE_MS and "sub-second" in default["restore_source"]
+    assert default["sizes"][0]["p50_ms"] == plan.RESTORE_MS + 100
+    text = lit("plan", str(on), *traffic).stdout
+    assert f"a restore of {plan.RESTORE_MS:g} ms" in text and "$ snapstart" in text
+
+
+def test_snapstart_with_provisioned_concurrency_is_refused(tmp_path: Path) -> None:
+    on = snapstart_project(tmp_path / "on", True)
+    proc = lit("plan", str(on), "--rps", "1", "--provisioned", "2")
+    assert_clean_failure(proc, 2, "SnapStart with provisioned concurrency 2")

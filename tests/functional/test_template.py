@@ -138,3 +138,12 @@ def test_the_templates_role_grants_exactly_what_the_deploys_role_grants(digits_c
     resources = {json.dumps(s["Resource"]) for s in filled["Statement"]}
     assert '"arn:aws:s3:::models/dg/v1/*"' in resources and '"arn:aws:s3:::outbucket/results/*"' in resources
     assert "S3ReadPolicy" not in json.dumps(doc) and "S3WritePolicy" not in json.dumps(doc), "no bucket-wide grants"
+
+
+def test_snapstart_is_on_the_function_only_when_lit_toml_asks(digits_copy: Path) -> None:
+    """SnapStart applies to the versions SAM publishes (AutoPublishAlias); cfn-lint accepts it."""
+    assert "SnapStart" not in render(digits_copy, "--image-uri", URI)["Resources"]["Function"]["Properties"]
+    config = digits_copy / "lit.toml"
+    config.write_text(config.read_text().replace("[function]\n", "[function]\nsnapstart = true\n"))
+    props = render(digits_copy, "--image-uri", URI)["Resources"]["Function"]["Properties"]
+    assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"} and props["AutoPublishAlias"] == "live"
