@@ -718,11 +718,19 @@ def deploy_command(
     url: Annotated[bool, typer.Option("--url", help="Give the alias a function URL.")] = False,
     url_auth: UrlAuthOpt = UrlAuth.AWS_IAM,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the planned AWS calls; change nothing.")] = False,
+    gate: Annotated[
+        Path | None,
+        typer.Option(
+            help="A gate file (data, min, max_drop): `lit eval` of the new version must pass it before the alias "
+            "moves (default: lit.toml's [deploy.gate])."
+        ),
+    ] = None,
     region: RegionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create or update the function from the pushed image (by digest), publish a version, move the alias."""
     from . import deploy, push
+    from . import gate as gates
 
     _on_interrupt("before the deploy started: nothing was changed in AWS")
     project = _project(directory)
@@ -737,15 +745,28 @@ def deploy_command(
     _, clients = _clients(region)
     want = deploy.desired(project, clients, image_uri, role, alias, url_auth.value if url else None, image_arch)
     plan = deploy.plan(clients, want)
+    chosen = gates.load(gate) if gate is not None else project.gate
+    moves = any(s.operation == "set_alias" for s in plan.steps)
     if dry_run:
+        checked = (
+            f"would evaluate the new version on {chosen.data} (the gate) before moving the alias\n" if chosen else ""
+        )
         _emit(
             as_json,
             {"dry_run": True, "steps": [{**asdict(s), "call": s.call} for s in plan.steps]},
-            "\n".join(f"would {s.description}\n    {s.call}" for s in plan.steps)
+            (checked if moves else "") + "\n".join(f"would {s.description}\n    {s.call}" for s in plan.steps)
             or "nothing to do: the function is up to date",
         )
         return
-    result = deploy.deploy(clients, plan, _quiet if as_json else _log)
+    log = _quiet if as_json else _log
+    passed: dict[str, Any] = {}
+
+    def check(candidate: str, live: str | None) -> None:
+        assert chosen is not None
+        passed.update(gates.check(clients.lam, project.name, candidate, live, chosen, log))
+
+    result = deploy.deploy(clients, plan, log, check if chosen else None)
+    result.gate = passed or None
     _on_interrupt(
         f"after the deploy finished: {result.function}:{result.alias} is version {result.version}", "nothing to do"
     )

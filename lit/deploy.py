@@ -21,6 +21,7 @@ from typing import Any
 from . import lambda_limits as limits
 from . import policy, prices
 from .errors import AwsError, ConfigError, LitError
+from .gate import Refused
 from .project import Project
 
 POLICY_NAME = policy.NAME
@@ -534,17 +535,21 @@ def _plan(clients: Clients, want: Desired) -> Plan:
 
 
 def execute(
-    clients: Clients, steps: list[Step], log: Callable[[str], None], done: list[tuple[Step, Any]] | None = None
+    clients: Clients,
+    steps: list[Step],
+    log: Callable[[str], None],
+    done: list[tuple[Step, Any]] | None = None,
+    published: str | None = None,
 ) -> list[tuple[Step, Any]]:
     """Run the steps in order, each one call; returns (and appends to `done` as they finish) each
     step with what it returned. Unknown operations are refused before anything runs. A PUBLISHED
-    parameter is the version published by an earlier step."""
+    parameter is the version published by an earlier step (or `published`, by an earlier part)."""
     for step in steps:
         if step.operation not in OPERATIONS.get(step.service, frozenset()):
             raise LitError(f"unknown step {step.service}.{step.operation}", "a bug in LIT's planner: please report it")
         clients.client(step.service)
     done = [] if done is None else done
-    version: str | None = None
+    version = published
     for step in steps:
         log(f"- {step.description}")
         method = getattr(clients.client(step.service), step.operation)
@@ -567,13 +572,24 @@ class DeployResult:
     url: str | None
     changed: bool
     steps: list[str]
+    gate: dict[str, Any] | None = None  # the gate's figures, when one was passed
 
 
-def deploy(clients: Clients, p: Plan, log: Callable[[str], None]) -> DeployResult:
-    """Execute the plan. If it stops part-way (an AWS error, Ctrl-C), say what is live and what is left."""
+def deploy(
+    clients: Clients, p: Plan, log: Callable[[str], None], gate: Callable[[str, str | None], Any] | None = None
+) -> DeployResult:
+    """Execute the plan. If it stops part-way (an AWS error, Ctrl-C), say what is live and what is left.
+    `gate` (candidate version, live version) runs just before the alias moves; when it raises, the
+    alias stays where it was."""
     done: list[tuple[Step, Any]] = []
+    move = next((i for i, s in enumerate(p.steps) if s.operation == "set_alias"), len(p.steps))
     try:
-        execute(clients, p.steps, log, done)
+        execute(clients, p.steps[:move], log, done)
+        published = next((str(r) for s, r in done if s.operation == "publish_version"), None)
+        if gate is not None and move < len(p.steps):
+            target = p.steps[move].params["version"]
+            gate(str(published if target == PUBLISHED else target), p.live_version)
+        execute(clients, p.steps[move:], log, done, published)
         url = next((str(r) for s, r in done if s.operation == "create_url"), None)
         alias = clients.lam.get_alias(p.function, p.alias)
         found_url = clients.lam.get_url(p.function, p.alias) if url is None and alias else None
@@ -581,6 +597,9 @@ def deploy(clients: Clients, p: Plan, log: Callable[[str], None]) -> DeployResul
         # the interrupt may land between a call's answer and its record: ask where the alias is
         live = (clients.lam.get_alias(p.function, p.alias) or {}).get("FunctionVersion")
         raise LitError(f"interrupted: {_left(p, done, live)}", "run `lit deploy` again", exit_code=130) from None
+    except Refused as exc:
+        where = _left(p, done).split("; not done:")[0]
+        raise Refused(f"{exc.what}; {where}", exc.fix) from None
     except LitError as exc:
         raise LitError(exc.what, f"{exc.fix}; then {_left(p, done)}", exit_code=exc.exit_code) from None
     return DeployResult(

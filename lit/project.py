@@ -11,6 +11,8 @@ from typing import Any
 
 from . import lambda_limits as limits
 from .errors import ConfigError
+from .gate import Gate
+from .gate import parse as parse_gate
 
 CONFIG = "lit.toml"
 FORMATS = ("mxnet", "onnx")
@@ -26,7 +28,7 @@ MAX_EXAMPLE_MB = 50  # one example is no larger than the largest input LIT reads
 
 # Every key lit.toml accepts, by table; anything else is a typo we report.
 _KEYS: dict[str, set[str]] = {
-    "": {"name", "model", "image", "text", "function", "build", "output", "embed", "detect"},
+    "": {"name", "model", "image", "text", "function", "build", "output", "embed", "detect", "deploy"},
     "model": {"path", "format", "engine", "input", "task", "labels", "top_k", "epoch", "sha256", "input_shape"},
     "embed": {"pooling", "normalize", "output"},
     "detect": {"score_threshold", "iou_threshold", "max_detections"},
@@ -46,6 +48,7 @@ _KEYS: dict[str, set[str]] = {
         "vpc",
     },
     "build": {"base", "requirements", "exclude"},
+    "deploy": {"gate"},
 }
 
 
@@ -131,6 +134,7 @@ class Project:
     task: str | None = None  # None: chosen from the graph when the image is checked
     embed: Embed = field(default_factory=Embed)
     detect: Detect = field(default_factory=Detect)
+    gate: Gate | None = None  # [deploy.gate]: lit eval before `lit deploy` moves the alias
 
     @property
     def converts(self) -> bool:
@@ -342,6 +346,9 @@ def load(root: Path) -> Project:
         task=task,
         embed=_embed(doc, path),
         detect=_detect(doc, path),
+        gate=parse_gate(doc["deploy"]["gate"], root, f"{path}: [deploy.gate]")
+        if "gate" in doc.get("deploy", {})
+        else None,
     )
 
 

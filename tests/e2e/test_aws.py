@@ -501,3 +501,38 @@ def test_snapstart_publishes_only_an_image_with_the_restore_lifecycle_or_the_lab
         for local in built:
             docker.remove_image(local)
     assert not [c for c in docker.containers("lit-standin") if "probe" in c.name], "no probe container is left"
+
+
+def test_a_gate_refuses_a_worse_model_before_any_traffic_moves(
+    env: str, registry: dict, project: Path, base_image: tuple[str, str], tmp_path: Path
+) -> None:
+    """Version 1 is the trained digits model; the candidate is the same network trained for one epoch.
+    `lit deploy --gate` evaluates the published candidate on the held-out digits through the
+    stand-in (the real image answers) and refuses to move the alias, naming the measure, the data
+    and by how much; a deploy again refuses again; a looser gate lets it through."""
+    from tests.e2e.conftest import train_digits
+
+    name = project.name
+    lit("push", str(project))
+    assert json.loads(lit("deploy", str(project), "--json").stdout)["version"] == "1"
+    heldout = project / "heldout"
+    gate = tmp_path / "gate.toml"
+    gate.write_text(f'[deploy.gate]\ndata = "{heldout}"\nmin = 0.9\nmax_drop = 0.02\nbatch = 16\n')
+
+    train_digits(project, epochs=1)
+    lit("build", str(project), "--base", base_image[0])
+    lit("push", str(project))
+    for _ in range(2):  # the second deploy reuses the published version and is refused again
+        refused = lit("deploy", str(project), "--gate", str(gate), check=False)
+        assert refused.returncode == 1, refused.stderr
+        err = refused.stderr
+        assert "gate refused version 2" in err and str(heldout) in err and "Traceback" not in err, err
+        assert "accuracy" in err and "below the floor 0.9" in err and "worse than live version 1's" in err, err
+        assert "alias live still on version 1" in err, err
+        assert boto("lambda").get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "1"
+
+    gate.write_text(f'data = "{heldout}"\nmin = 0.1\nmax_drop = 0.9\nbatch = 16\n')
+    passed = json.loads(lit("deploy", str(project), "--gate", str(gate), "--json").stdout)
+    assert passed["version"] == "2" and passed["gate"]["live"] == "1"
+    assert passed["gate"]["value"] < passed["gate"]["live_value"] - 0.05
+    assert boto("lambda").get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "2"

@@ -5,15 +5,13 @@ bootstrap interval that excludes 0."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lit.docker import Docker
-from tests.e2e.conftest import RUN_ID, copy_project, lit
+from tests.e2e.conftest import RUN_ID, copy_project, lit, train_digits
 
 pytestmark = pytest.mark.e2e
 
@@ -23,21 +21,7 @@ def worse_image(
     docker: Docker, base_image: tuple[str, str], digits_project: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     root = copy_project(digits_project, tmp_path_factory.mktemp("worse") / "digits", f"digits-worse-t{RUN_ID}")
-    subprocess.run(
-        [
-            sys.executable,
-            str(root / "train.py"),
-            "--epochs",
-            "1",
-            "--out",
-            str(root / "model"),
-            "--heldout",
-            str(root / "heldout"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
+    train_digits(root, epochs=1)
     image = json.loads(lit("build", str(root), "--base", base_image[0], "--json").stdout)["image"]
     yield image
     docker.remove_image(image)
