@@ -160,6 +160,9 @@ class RegistryLogin:
     password: str
 
 
+NO_ROUTING: dict[str, Any] = {"AdditionalVersionWeights": {}}
+
+
 class LogsClient:
     def __init__(self, sess: Any) -> None:
         self._logs = client(sess, "logs")
@@ -183,6 +186,47 @@ class LogsClient:
             if page is None:
                 return
             yield sorted(page.get("events", []), key=lambda e: (e["timestamp"], e.get("eventId", "")))
+
+
+class MetricsClient:
+    """CloudWatch metrics: Lambda's own per executed version (AWS/Lambda), and LIT's EMF metrics."""
+
+    def __init__(self, sess: Any) -> None:
+        self._cw = client(sess, "cloudwatch")
+
+    def figures(
+        self, queries: dict[str, tuple[str, str, dict[str, str], str]], start: Any, end: Any
+    ) -> dict[str, float | None]:
+        """For each id: (namespace, metric, dimensions, statistic) over [start, end) in one period;
+        None where CloudWatch has no datapoint (no traffic)."""
+        seconds = max(60, -(-int((end - start).total_seconds()) // 60) * 60)
+        spec = [
+            {
+                "Id": key,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": namespace,
+                        "MetricName": metric,
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                    },
+                    "Period": seconds,
+                    "Stat": stat,
+                },
+                "ReturnData": True,
+            }
+            for key, (namespace, metric, dims, stat) in queries.items()
+        ]
+        found: dict[str, float | None] = dict.fromkeys(queries)
+        with calling("reading CloudWatch metrics"):
+            for page in self._cw.get_paginator("get_metric_data").paginate(
+                MetricDataQueries=spec, StartTime=start, EndTime=end
+            ):
+                for result in page.get("MetricDataResults", []):
+                    values = result.get("Values") or []
+                    if values:
+                        stat = queries[result["Id"]][3]
+                        found[result["Id"]] = max(values) if stat.startswith("p") else sum(values)
+        return found
 
 
 class ECRClient:
@@ -414,11 +458,24 @@ class LambdaClient:
         )
 
     def set_alias(self, name: str, alias: str, version: str, exists: bool) -> None:
+        """All of the alias's traffic to `version` (a rollout's weights, when there are any, go)."""
         with calling(f"pointing alias {alias} of {name} at version {version}"):
             if exists:
-                self._lambda.update_alias(FunctionName=name, Name=alias, FunctionVersion=version)
+                self._lambda.update_alias(
+                    FunctionName=name, Name=alias, FunctionVersion=version, RoutingConfig=NO_ROUTING
+                )
             else:
                 self._lambda.create_alias(FunctionName=name, Name=alias, FunctionVersion=version)
+
+    def route(self, name: str, alias: str, version: str, extra: str, weight: float) -> None:
+        """The alias on `version`, with the share `weight` of its traffic to `extra` (weighted alias routing)."""
+        with calling(f"sending {weight:.0%} of alias {alias} of {name} to version {extra}"):
+            self._lambda.update_alias(
+                FunctionName=name,
+                Name=alias,
+                FunctionVersion=version,
+                RoutingConfig={"AdditionalVersionWeights": {extra: round(weight, 5)}},
+            )
 
     def tag(self, arn: str, tags: dict[str, str]) -> None:
         with calling(f"tagging {arn}"):

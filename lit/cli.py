@@ -725,12 +725,35 @@ def deploy_command(
             "moves (default: lit.toml's [deploy.gate])."
         ),
     ] = None,
+    canary: Annotated[
+        str | None,
+        typer.Option(help="PERCENT%:PERIOD: that share of the alias's traffic to the new version, watched, then all."),
+    ] = None,
+    linear: Annotated[
+        str | None,
+        typer.Option(help="PERCENT%:PERIOD: the new version's share grows by that much each period, watched."),
+    ] = None,
+    max_error_rate: Annotated[
+        float, typer.Option(min=0, max=1, help="Rollout: roll back when more of the new version's requests fail.")
+    ] = 0.01,
+    max_throttles: Annotated[int, typer.Option(min=0, help="Rollout: roll back on more throttles than this.")] = 0,
+    max_p99: Annotated[
+        float | None,
+        typer.Option(min=1, help="Rollout: roll back when the new version's p99 Duration (ms) is over this."),
+    ] = None,
+    p99_ratio: Annotated[
+        float, typer.Option(min=1, help="Rollout: roll back when its p99 is over this many times the old version's.")
+    ] = 1.5,
     region: RegionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create or update the function from the pushed image (by digest), publish a version, move the alias."""
-    from . import deploy, push
+    from . import deploy, push, rollout
     from . import gate as gates
+
+    if canary and linear:
+        raise LitError("--canary and --linear are two ways to roll out", "pass one of them", exit_code=2)
+    policy = rollout.parse(canary, "canary") if canary else rollout.parse(linear, "linear") if linear else None
 
     _on_interrupt("before the deploy started: nothing was changed in AWS")
     project = _project(directory)
@@ -742,7 +765,7 @@ def deploy_command(
     image_arch = push.architecture_of(_docker(), project, image_uri)
     if image_arch is None and not as_json:
         _log(f"note: this machine has no record of {image_uri}'s architecture: it is not checked against lit.toml's")
-    _, clients = _clients(region)
+    sess, clients = _clients(region)
     want = deploy.desired(project, clients, image_uri, role, alias, url_auth.value if url else None, image_arch)
     plan = deploy.plan(clients, want)
     chosen = gates.load(gate) if gate is not None else project.gate
@@ -751,6 +774,8 @@ def deploy_command(
         checked = (
             f"would evaluate the new version on {chosen.data} (the gate) before moving the alias\n" if chosen else ""
         )
+        if policy is not None and plan.live_version:
+            checked += f"would roll the new version out to alias {alias}: {policy.describe()}, watched\n"
         _emit(
             as_json,
             {"dry_run": True, "steps": [{**asdict(s), "call": s.call} for s in plan.steps]},
@@ -765,8 +790,21 @@ def deploy_command(
         assert chosen is not None
         passed.update(gates.check(clients.lam, project.name, candidate, live, chosen, log))
 
-    result = deploy.deploy(clients, plan, log, check if chosen else None)
+    steps: list[dict[str, Any]] = []
+
+    def shift(old: str, new: str) -> None:
+        from . import aws
+
+        assert policy is not None
+        limits = rollout.Thresholds(max_error_rate, max_throttles, p99_ratio, max_p99)
+        log(f"- roll version {new} out to alias {alias}: {policy.describe()}")
+        steps.extend(
+            rollout.run(clients.lam, aws.MetricsClient(sess), project.name, alias, old, new, policy, limits, log)
+        )
+
+    result = deploy.deploy(clients, plan, log, check if chosen else None, shift if policy else None)
     result.gate = passed or None
+    result.rollout = steps or None
     _on_interrupt(
         f"after the deploy finished: {result.function}:{result.alias} is version {result.version}", "nothing to do"
     )
@@ -794,6 +832,11 @@ def status(directory: ProjectDir, alias: AliasOpt = "live", region: RegionOpt = 
         + (f"\nurl: {s.url} (auth {s.url_auth})" if s.url else "")
         + (f"\nreserved concurrency: {s.reserved_concurrency}" if s.reserved_concurrency is not None else "")
         + (f"\nprovisioned concurrency on {s.alias}: {s.provisioned_concurrency}" if s.provisioned_concurrency else "")
+        + "".join(
+            f"\nrollout: {share:.0%} of {s.alias}'s traffic goes to version {v} (`lit deploy` rolls out again, "
+            "`lit rollback` sends it all back)"
+            for v, share in (s.routing or {}).items()
+        )
         + f"\nsnapstart: {s.snapstart}"
         + (f" (version {s.alias_version}'s snapshot: {s.snapstart_optimization})" if s.alias_version else ""),
     )

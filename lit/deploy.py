@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import lambda_limits as limits
-from . import policy, prices
+from . import policy, prices, rollout
 from .errors import AwsError, ConfigError, LitError
 from .gate import Refused
 from .project import Project
@@ -96,6 +96,7 @@ class Clients:
     account: str
     region: str
     ecr: Any = None
+    metrics: Any = None  # CloudWatch metrics, for a watched rollout
 
     def client(self, service: str) -> Any:
         found = {"lambda": self.lam, "iam": self.iam, "ecr": self.ecr}.get(service)
@@ -370,7 +371,16 @@ def _code_steps(
     live = (alias_now or {}).get("FunctionVersion")
     versions = {v["Version"]: v for v in clients.lam.versions(name)}
     if live in versions and _matches(versions[live], want, role_arn):
-        return []  # the alias already serves this image and configuration
+        if rollout.routing(alias_now) is None:
+            return []  # the alias already serves this image and configuration
+        other, weight = rollout.routing(alias_now) or ("", 0.0)
+        step = _alias_step(name, alias, str(live), True, reused=True)
+        return [
+            replace(
+                step,
+                description=f"{step.description}, taking back the {weight:.0%} a stopped rollout sent to version {other}",
+            )
+        ]
     reusable = sorted((int(v) for v, cfg in versions.items() if _matches(cfg, want, role_arn)), reverse=True)
     if reusable:
         version = str(reusable[0])  # a SnapStart version may still be Pending (a deploy stopped while it waited)
@@ -573,30 +583,53 @@ class DeployResult:
     changed: bool
     steps: list[str]
     gate: dict[str, Any] | None = None  # the gate's figures, when one was passed
+    rollout: list[dict[str, Any]] | None = None  # each watched step's figures
 
 
 def deploy(
-    clients: Clients, p: Plan, log: Callable[[str], None], gate: Callable[[str, str | None], Any] | None = None
+    clients: Clients,
+    p: Plan,
+    log: Callable[[str], None],
+    gate: Callable[[str, str | None], Any] | None = None,
+    shift: Callable[[str, str], Any] | None = None,
 ) -> DeployResult:
     """Execute the plan. If it stops part-way (an AWS error, Ctrl-C), say what is live and what is left.
     `gate` (candidate version, live version) runs just before the alias moves; when it raises, the
-    alias stays where it was."""
+    alias stays where it was. `shift` (live version, candidate) moves an existing alias in its
+    place: a watched rollout, which moves it back when the candidate is unhealthy."""
     done: list[tuple[Step, Any]] = []
     move = next((i for i, s in enumerate(p.steps) if s.operation == "set_alias"), len(p.steps))
     try:
         execute(clients, p.steps[:move], log, done)
         published = next((str(r) for s, r in done if s.operation == "publish_version"), None)
-        if gate is not None and move < len(p.steps):
-            target = p.steps[move].params["version"]
-            gate(str(published if target == PUBLISHED else target), p.live_version)
-        execute(clients, p.steps[move:], log, done, published)
+        rest = p.steps[move:]
+        if rest:
+            target = str(published if rest[0].params["version"] == PUBLISHED else rest[0].params["version"])
+            if gate is not None:
+                gate(target, p.live_version)
+            if shift is not None and p.live_version and p.live_version != target:
+                shifted = shift(p.live_version, target)
+                done.append((rest[0], shifted))
+                rest = rest[1:]
+        execute(clients, rest, log, done, published)
         url = next((str(r) for s, r in done if s.operation == "create_url"), None)
         alias = clients.lam.get_alias(p.function, p.alias)
         found_url = clients.lam.get_url(p.function, p.alias) if url is None and alias else None
     except KeyboardInterrupt:
         # the interrupt may land between a call's answer and its record: ask where the alias is
-        live = (clients.lam.get_alias(p.function, p.alias) or {}).get("FunctionVersion")
+        now = clients.lam.get_alias(p.function, p.alias) or {}
+        if (routed := rollout.routing(now)) is not None:
+            raise LitError(
+                f"interrupted during the rollout: alias {p.alias} is on version {now['FunctionVersion']} with "
+                f"{routed[1]:.0%} of its traffic to version {routed[0]}",
+                f"run `lit deploy` again to roll out again, or `lit rollback` to send all traffic to version "
+                f"{now['FunctionVersion']}",
+                exit_code=130,
+            ) from None
+        live = now.get("FunctionVersion")
         raise LitError(f"interrupted: {_left(p, done, live)}", "run `lit deploy` again", exit_code=130) from None
+    except rollout.RolledBack:
+        raise
     except Refused as exc:
         where = _left(p, done).split("; not done:")[0]
         raise Refused(f"{exc.what}; {where}", exc.fix) from None
@@ -656,6 +689,7 @@ class Status:
     problems: list[str] = field(default_factory=list)  # what is missing or wrong, each with what to run
     snapstart: str = SNAPSTART_OFF  # the function's SnapStart ApplyOn: PublishedVersions | None
     snapstart_optimization: str | None = None  # the alias version's snapshot: On | Off (None: no alias)
+    routing: dict[str, float] | None = None  # a rollout's weights on the alias: {version: share}
 
 
 def status(clients: Clients, name: str, alias: str, policy: str | None = None) -> Status:
@@ -705,6 +739,7 @@ def status(clients: Clients, name: str, alias: str, policy: str | None = None) -
         problems,
         apply_on(cfg),
         (live.get("SnapStart") or {}).get("OptimizationStatus", "Off") if live else None,
+        dict([routed]) if (routed := rollout.routing(a)) else None,
     )
 
 
@@ -715,6 +750,10 @@ def rollback(clients: Clients, name: str, alias: str, to: str | None = None) -> 
         raise AwsError(f"{name} has no alias {alias}", "deploy it first with `lit deploy`")
     current = a["FunctionVersion"]
     versions = sorted(int(v["Version"]) for v in clients.lam.versions(name))
+    if to is None and (routed := rollout.routing(a)) is not None:
+        # a rollout stopped part-way: undone, all traffic back on the version the alias is on
+        execute(clients, [_alias_step(name, alias, current, True)], lambda _: None)
+        return f"{current} with {routed[1]:.0%} to version {routed[0]}", current
     if to is None:
         older = [v for v in versions if v < int(current)]
         if not older:

@@ -1,7 +1,8 @@
 """CloudWatch Embedded Metric Format: the runtime's log lines carry their own metrics.
 
 Each init and request line is one JSON object whose `_aws` member tells CloudWatch Logs which of its
-fields are metrics (namespace LIT, dimension `function`), so dashboards and alarms on stage
+fields are metrics (namespace LIT, dimension `function`, and for requests also `function` with the
+`version` that answered, which a watched rollout reads per version), so dashboards and alarms on stage
 durations, batch sizes, errors and the init split need no code and no extra call. The directive is
 made once per set of fields and spliced in as text: the line costs what a plain JSON line costs.
 """
@@ -9,11 +10,13 @@ made once per set of fields and spliced in as text: the line costs what a plain 
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from typing import Any
 
 NAMESPACE = "LIT"
+VERSION = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")  # the published version that runs
 _UNITS = {"_ms": "Milliseconds", "_mb": "Megabytes"}
 _COUNTS = {"batch_size", "errors", "rejected"}
 _directives: dict[tuple[str, ...], str] = {}
@@ -34,7 +37,8 @@ def _directive(fields: dict[str, Any]) -> str:
     if found is None:
         numeric = [k for k, v in fields.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
         declared = [{"Name": n, "Unit": u} for n in numeric if (u := _unit(n)) is not None]
-        spec = [{"Namespace": NAMESPACE, "Dimensions": [["function"]], "Metrics": declared}]
+        dimensions = [["function"], ["function", "version"]] if "version" in fields else [["function"]]
+        spec = [{"Namespace": NAMESPACE, "Dimensions": dimensions, "Metrics": declared}]
         found = _directives[key] = ',"CloudWatchMetrics":' + json.dumps(spec, separators=(",", ":")) + "},"
     return found
 
@@ -64,6 +68,7 @@ def request_line(
         fields: dict[str, Any] = {
             "event": "request",
             "function": function,
+            "version": VERSION,
             "request_id": "",
             "trigger": trigger,
             "status": 0,
@@ -73,7 +78,8 @@ def request_line(
             **{f"{stage}_ms": 0.0 for stage in timings},
             "max_rss_mb": 0.0,
         }
-        head = _directive(fields) + '"event":"request","function":' + json.dumps(function) + ',"request_id":'
+        head = _directive(fields) + '"event":"request","function":' + json.dumps(function)
+        head += ',"version":' + json.dumps(VERSION) + ',"request_id":'
         rest = f',"trigger":{json.dumps(trigger)},"status":%d,"batch_size":%d,"errors":%d,"rejected":%d,'
         rest += "".join(f'"{stage}_ms":%r,' for stage in timings) + '"max_rss_mb":%r'
         template = _templates[key] = (head, rest)

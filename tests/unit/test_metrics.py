@@ -24,6 +24,7 @@ def test_request_line_equals_the_generic_record(request_id: str, status: int, er
     fields = {
         "event": "request",
         "function": "digits",
+        "version": metrics.VERSION,
         "request_id": request_id,
         "trigger": "sqs",
         "status": status,
@@ -39,5 +40,7 @@ def test_request_line_equals_the_generic_record(request_id: str, status: int, er
     generic = json.loads(metrics.line(fields))
     assert abs(made["_aws"].pop("Timestamp") - generic["_aws"].pop("Timestamp")) < 5000
     assert made == generic
+    # per function, and per function and version (a rollout watches the new version's)
+    assert made["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["function"], ["function", "version"]]
     declared = {m["Name"] for m in made["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert declared == {"batch_size", "errors", "rejected", "decode_ms", "preprocess_ms", "inference_ms", "max_rss_mb"}
