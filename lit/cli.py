@@ -907,16 +907,32 @@ def template_command(
         bool, typer.Option("--api", help="An API Gateway REST API (OpenAPI) instead of a function URL.")
     ] = False,
     url_auth: UrlAuthOpt = UrlAuth.AWS_IAM,
+    canary: Annotated[
+        str | None,
+        typer.Option(help="PERCENT%:PERIOD as a DeploymentPreference with alarms, as `lit deploy --canary`."),
+    ] = None,
+    linear: Annotated[
+        str | None,
+        typer.Option(help="PERCENT%:PERIOD as a DeploymentPreference with alarms, as `lit deploy --linear`."),
+    ] = None,
+    max_error_rate: Annotated[float, typer.Option(min=0, max=1, help="The alarm's error rate.")] = 0.01,
+    max_throttles: Annotated[int, typer.Option(min=0, help="The alarm's throttles.")] = 0,
+    max_p99: Annotated[float | None, typer.Option(min=1, help="An alarm on the p99 Duration (ms).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write a SAM template (PackageType Image, the alias, a function URL or an API) for CloudFormation."""
-    from . import push, template
+    from . import push, rollout, template
 
+    if canary and linear:
+        raise LitError("--canary and --linear are two ways to roll out", "pass one of them", exit_code=2)
+    policy = rollout.parse(canary, "canary") if canary else rollout.parse(linear, "linear") if linear else None
+    limits = rollout.Thresholds(max_error_rate, max_throttles, p99_ms=max_p99)
     project = _project(directory)
     last = push.last_push(project)
     uri = image_uri or (last.uri if last else None)
     target = output or project.root / "template.json"
-    target.write_text(template.dumps(template.render(project, uri, alias, api, not api, url_auth.value)))
+    shift = (policy, limits) if policy else None
+    target.write_text(template.dumps(template.render(project, uri, alias, api, not api, url_auth.value, shift)))
     _emit(as_json, {"template": str(target), "image_uri": uri}, f"wrote {target}")
 
 

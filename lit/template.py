@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import policy
+from . import policy, rollout
 from .project import Project
 
 
@@ -76,6 +76,82 @@ def openapi(path: str, alias: str, input_kind: str = "image") -> dict[str, Any]:
     }
 
 
+def deployment(
+    name: str, alias: str, plan: rollout.Policy, limits: rollout.Thresholds
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`lit deploy --canary/--linear` as SAM's DeploymentPreference (CodeDeploy shifts the alias's
+    traffic; periods in whole minutes) with CloudWatch alarms on the new version (dimension
+    ExecutedVersion) for the same thresholds: the error rate (Lambda's Errors with LIT's 5xx answers,
+    over its Invocations), throttles, and the p99 Duration when a bound is given."""
+    minutes = max(1, -(-int(plan.period_s) // 60))
+    percent = max(1, round(plan.percent))
+    routing = (
+        {"Type": "TimeBasedCanary", "TimeBasedCanary": {"CanaryPercentage": percent, "CanaryInterval": minutes}}
+        if plan.kind == "canary"
+        else {"Type": "TimeBasedLinear", "TimeBasedLinear": {"LinearPercentage": percent, "LinearInterval": minutes}}
+    )
+    new = {"Fn::GetAtt": ["Function.Version", "Version"]}
+    dims: list[dict[str, Any]] = [
+        {"Name": "FunctionName", "Value": name},
+        {"Name": "Resource", "Value": f"{name}:{alias}"},
+        {"Name": "ExecutedVersion", "Value": new},
+    ]
+
+    def stat(key: str, namespace: str, metric: str, dimensions: list[dict[str, Any]]) -> dict[str, Any]:
+        spec = {"Namespace": namespace, "MetricName": metric, "Dimensions": dimensions}
+        return {"Id": key, "MetricStat": {"Metric": spec, "Period": 60, "Stat": "Sum"}, "ReturnData": False}
+
+    def alarm(description: str, **props: Any) -> dict[str, Any]:
+        common = {
+            "EvaluationPeriods": 1,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+        }
+        return {"Type": "AWS::CloudWatch::Alarm", "Properties": {"AlarmDescription": description, **common, **props}}
+
+    lit_dims: list[dict[str, Any]] = [{"Name": "function", "Value": name}, {"Name": "version", "Value": new}]
+    resources: dict[str, Any] = {
+        "RolloutConfig": {
+            "Type": "AWS::CodeDeploy::DeploymentConfig",
+            "Properties": {"ComputePlatform": "Lambda", "TrafficRoutingConfig": routing},
+        },
+        "NewVersionErrorRate": alarm(
+            f"the new version's failed requests over {limits.error_rate:.1%} (lit deploy's --max-error-rate)",
+            Threshold=limits.error_rate,
+            Metrics=[
+                stat("errors", "AWS/Lambda", "Errors", dims),
+                stat("answers", "LIT", "errors", lit_dims),
+                stat("requests", "AWS/Lambda", "Invocations", dims),
+                {"Id": "rate", "Expression": "(errors + answers) / MAX([requests, 1])", "ReturnData": True},
+            ],
+        ),
+        "NewVersionThrottles": alarm(
+            f"the new version throttled over {limits.throttles} times (--max-throttles)",
+            Threshold=limits.throttles,
+            Namespace="AWS/Lambda",
+            MetricName="Throttles",
+            Dimensions=dims,
+            Statistic="Sum",
+            Period=60,
+        ),
+    }
+    if limits.p99_ms is not None:
+        resources["NewVersionP99"] = alarm(
+            f"the new version's p99 Duration over {limits.p99_ms:g} ms (--max-p99)",
+            Threshold=limits.p99_ms,
+            Namespace="AWS/Lambda",
+            MetricName="Duration",
+            Dimensions=dims,
+            ExtendedStatistic="p99",
+            Period=60,
+        )
+    preference = {
+        "Type": {"Ref": "RolloutConfig"},
+        "Alarms": [{"Ref": key} for key in resources if key != "RolloutConfig"],
+    }
+    return preference, resources
+
+
 def render(
     project: Project,
     image_uri: str | None,
@@ -83,6 +159,7 @@ def render(
     api: bool = False,
     url: bool = True,
     url_auth: str = "AWS_IAM",
+    shift: tuple[rollout.Policy, rollout.Thresholds] | None = None,
 ) -> dict[str, Any]:
     fn = project.function
     props: dict[str, Any] = {
@@ -111,6 +188,9 @@ def render(
         "Function": {"Type": "AWS::Serverless::Function", "Properties": props},
         "FunctionRole": role(project),
     }
+    if shift is not None:
+        props["DeploymentPreference"], more = deployment(project.name, alias, *shift)
+        resources.update(more)
     outputs: dict[str, Any] = {"FunctionArn": {"Value": {"Ref": "Function.Alias"}}}
     if api:
         props["Events"] = {

@@ -147,3 +147,43 @@ def test_snapstart_is_on_the_function_only_when_lit_toml_asks(digits_copy: Path)
     config.write_text(config.read_text().replace("[function]\n", "[function]\nsnapstart = true\n"))
     props = render(digits_copy, "--image-uri", URI)["Resources"]["Function"]["Properties"]
     assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"} and props["AutoPublishAlias"] == "live"
+
+
+@pytest.mark.parametrize(
+    ("flag", "routing"),
+    [
+        (
+            ["--canary", "10%:5m"],
+            {"Type": "TimeBasedCanary", "TimeBasedCanary": {"CanaryPercentage": 10, "CanaryInterval": 5}},
+        ),
+        (
+            ["--linear", "20%:90s"],
+            {"Type": "TimeBasedLinear", "TimeBasedLinear": {"LinearPercentage": 20, "LinearInterval": 2}},
+        ),
+    ],
+)
+def test_a_rollout_becomes_a_deployment_preference_with_alarms_on_the_new_version(
+    digits_copy: Path, flag: list[str], routing: dict
+) -> None:
+    """The same policy as `lit deploy --canary/--linear` for CloudFormation: CodeDeploy shifts the
+    alias (periods rounded up to whole minutes), alarms watch the version SAM publishes."""
+    doc = render(digits_copy, "--image-uri", URI, *flag, "--max-error-rate", "0.02", "--max-p99", "250")
+    res = doc["Resources"]
+    assert res["RolloutConfig"]["Properties"] == {"ComputePlatform": "Lambda", "TrafficRoutingConfig": routing}
+    pref = res["Function"]["Properties"]["DeploymentPreference"]
+    assert pref["Type"] == {"Ref": "RolloutConfig"}
+    assert {a["Ref"] for a in pref["Alarms"]} == {"NewVersionErrorRate", "NewVersionThrottles", "NewVersionP99"}
+    rate = res["NewVersionErrorRate"]["Properties"]
+    assert rate["Threshold"] == 0.02 and rate["Metrics"][-1]["Expression"] == "(errors + answers) / MAX([requests, 1])"
+    dims = {d["Name"]: d["Value"] for d in res["NewVersionThrottles"]["Properties"]["Dimensions"]}
+    name = doc["Resources"]["Function"]["Properties"]["FunctionName"]
+    assert dims == {
+        "FunctionName": name,
+        "Resource": f"{name}:live",
+        "ExecutedVersion": {"Fn::GetAtt": ["Function.Version", "Version"]},
+    }
+    assert (
+        res["NewVersionP99"]["Properties"]["ExtendedStatistic"] == "p99"
+        and res["NewVersionP99"]["Properties"]["Threshold"] == 250
+    )
+    assert "DeploymentPreference" not in render(digits_copy, "--image-uri", URI)["Resources"]["Function"]["Properties"]
