@@ -7,6 +7,7 @@ host name from moto's token, so `lit push` runs its production path unchanged.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -535,4 +536,142 @@ def test_a_gate_refuses_a_worse_model_before_any_traffic_moves(
     passed = json.loads(lit("deploy", str(project), "--gate", str(gate), "--json").stdout)
     assert passed["version"] == "2" and passed["gate"]["live"] == "1"
     assert passed["gate"]["value"] < passed["gate"]["live_value"] - 0.05
+    assert boto("lambda").get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "2"
+
+
+# A new version that fails a third of its requests: its preprocessing raises for them (an invoke
+# error, Lambda's Errors metric), while the rest answer as version 1 does.
+FLAKY = """
+import zlib
+
+from lit_runtime import defaults
+
+
+def preprocess(inputs, context):
+    if any(zlib.crc32(bytes(x) if not isinstance(x, str) else x.encode()) % 3 == 0 for x in inputs):
+        raise RuntimeError("the new preprocessing breaks on this input")
+    return defaults.preprocess_image(inputs, context)
+"""
+
+
+class Traffic:
+    """Requests through the alias all along the rollout, each recorded with the version that answered."""
+
+    def __init__(self, name: str, images: list[Path]) -> None:
+        import base64
+        import threading
+
+        self.name, self.stop = name, threading.Event()
+        self.bodies = [json.dumps({"image": base64.b64encode(p.read_bytes()).decode()}).encode() for p in images]
+        self.seen: list[tuple[float, str, bool]] = []  # (time, executed version, failed)
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        lam, i = boto("lambda"), 0
+        while not self.stop.is_set():
+            resp = lam.invoke(FunctionName=self.name, Qualifier="live", Payload=self.bodies[i % len(self.bodies)])
+            version = resp["ResponseMetadata"]["HTTPHeaders"].get("x-amz-executed-version", "?")
+            self.seen.append((time.monotonic(), version, "FunctionError" in resp))
+            i += 1
+
+    def __enter__(self) -> Traffic:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(60)
+
+
+def test_a_canary_that_fails_requests_is_rolled_back_and_a_healthy_one_promoted(
+    env: str, registry: dict, project: Path, base_image: tuple[str, str]
+) -> None:
+    """Traffic goes through the alias all along; which version answered each request is recorded."""
+    from tests.conftest import heldout
+
+    name = project.name
+    lit("push", str(project))
+    assert json.loads(lit("deploy", str(project), "--json").stdout)["version"] == "1"
+    images = [p for p, _ in heldout(project)[:30]]
+
+    (project / "service.py").write_text(FLAKY)
+    lit("build", str(project), "--base", base_image[0])
+    lit("push", str(project))
+    with Traffic(name, images) as traffic:
+        t0 = time.monotonic()
+        bad = lit("deploy", str(project), "--canary", "30%:20s", check=False)
+        took, ended = time.monotonic() - t0, time.monotonic()
+        time.sleep(3)
+    err = bad.stderr
+    assert bad.returncode == 1 and "rolled back: version 2 at 30% of live's traffic had errors" in err, err
+    assert "alias live is on version 1 with all the traffic again" in err and "Traceback" not in err
+    assert took < 20 + 15, f"rolled back after {took:.0f} s: within one watch period (plus the deploy's own calls)"
+    alias = boto("lambda").get_alias(FunctionName=name, Name="live")
+    assert alias["FunctionVersion"] == "1" and not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
+    during = [(v, failed) for t, v, failed in traffic.seen if t < ended]
+    assert any(v == "2" for v, _ in during), "the canary received traffic through the alias"
+    assert any(failed for v, failed in during if v == "2") and not any(failed for v, failed in during if v == "1")
+    after = [v for t, v, _ in traffic.seen if t > ended + 0.5]
+    assert after and set(after) == {"1"}, "after the rollback only version 1 answers"
+
+    # a healthy new version (top_k 2, no failing preprocessing): promoted in steps, then all traffic
+    (project / "service.py").unlink()
+    config = project / "lit.toml"
+    config.write_text(config.read_text().replace("top_k = 3", "top_k = 2"))
+    lit("build", str(project), "--base", base_image[0])
+    lit("push", str(project))
+    with Traffic(name, images) as traffic:
+        good = lit("deploy", str(project), "--linear", "50%:6s", "--json")
+        ended = time.monotonic()
+        time.sleep(3)
+    result = json.loads(good.stdout)
+    assert result["version"] == "3" and [s["weight"] for s in result["rollout"]] == [0.5]
+    assert result["rollout"][0]["invocations"] > 0 and result["rollout"][0]["errors"] == 0
+    during = [v for t, v, _ in traffic.seen if t < ended]
+    assert "3" in during and "1" in during, "both versions answered while the new one had half the traffic"
+    assert {v for t, v, _ in traffic.seen if t > ended + 0.5} == {"3"}
+    assert not any(failed for _, _, failed in traffic.seen)
+
+
+def test_a_rollout_stopped_part_way_is_shown_and_converges(
+    env: str, registry: dict, project: Path, base_image: tuple[str, str]
+) -> None:
+    """Ctrl-C while the canary is watched: exit 130, the alias keeps its weights, `lit status` shows
+    them, `lit rollback` undoes the rollout; rolled out again, it finishes."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import Reader
+
+    name = project.name
+    lit("push", str(project))
+    lit("deploy", str(project))
+    config = project / "lit.toml"
+    config.write_text(config.read_text().replace("top_k = 3", "top_k = 2"))
+    lit("build", str(project), "--base", base_image[0])
+    lit("push", str(project))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lit", "deploy", str(project), "--canary", "10%:5m"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    err = Reader(proc, "stderr")
+    err.until("of live's traffic to version 2", timeout=120)
+    proc.send_signal(signal.SIGINT)
+    rest = err.rest()
+    assert proc.wait(60) == 130, rest
+    assert "interrupted during the rollout: alias live is on version 1 with 10% of its traffic to version 2" in rest
+    status = lit("status", str(project))
+    assert "rollout: 10% of live's traffic goes to version 2" in status.stdout
+    assert json.loads(lit("status", str(project), "--json").stdout)["routing"] == {"2": 0.1}
+
+    back = lit("rollback", str(project))
+    assert "version 1 with 10% to version 2 -> 1" in back.stdout
+    alias = boto("lambda").get_alias(FunctionName=name, Name="live")
+    assert alias["FunctionVersion"] == "1" and not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
+
+    again = json.loads(lit("deploy", str(project), "--json").stdout)  # no rollout asked: all at once
+    assert again["version"] == "2"
     assert boto("lambda").get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "2"
