@@ -37,6 +37,20 @@ RegionOpt = Annotated[
     str | None, typer.Option(help="AWS region (default: AWS_REGION / your profile's).", envvar="AWS_REGION")
 ]
 AliasOpt = Annotated[str, typer.Option(help="The alias that serves traffic.", envvar="LIT_ALIAS")]
+CanaryOpt = Annotated[
+    str | None,
+    typer.Option(help="PERCENT%:PERIOD: that share of the alias's traffic to the new version, watched, then all."),
+]
+LinearOpt = Annotated[
+    str | None, typer.Option(help="PERCENT%:PERIOD: the new version's share grows by that much each period, watched.")
+]
+MaxErrorRateOpt = Annotated[
+    float, typer.Option(min=0, max=1, help="Rollout: roll back when more of the new version's requests fail.")
+]
+MaxThrottlesOpt = Annotated[int, typer.Option(min=0, help="Rollout: roll back on more throttles than this.")]
+MaxP99Opt = Annotated[
+    float | None, typer.Option(min=1, help="Rollout: roll back when the new version's p99 Duration (ms) is over this.")
+]
 
 
 class UrlAuth(StrEnum):
@@ -725,22 +739,11 @@ def deploy_command(
             "moves (default: lit.toml's [deploy.gate])."
         ),
     ] = None,
-    canary: Annotated[
-        str | None,
-        typer.Option(help="PERCENT%:PERIOD: that share of the alias's traffic to the new version, watched, then all."),
-    ] = None,
-    linear: Annotated[
-        str | None,
-        typer.Option(help="PERCENT%:PERIOD: the new version's share grows by that much each period, watched."),
-    ] = None,
-    max_error_rate: Annotated[
-        float, typer.Option(min=0, max=1, help="Rollout: roll back when more of the new version's requests fail.")
-    ] = 0.01,
-    max_throttles: Annotated[int, typer.Option(min=0, help="Rollout: roll back on more throttles than this.")] = 0,
-    max_p99: Annotated[
-        float | None,
-        typer.Option(min=1, help="Rollout: roll back when the new version's p99 Duration (ms) is over this."),
-    ] = None,
+    canary: CanaryOpt = None,
+    linear: LinearOpt = None,
+    max_error_rate: MaxErrorRateOpt = 0.01,
+    max_throttles: MaxThrottlesOpt = 0,
+    max_p99: MaxP99Opt = None,
     p99_ratio: Annotated[
         float, typer.Option(min=1, help="Rollout: roll back when its p99 is over this many times the old version's.")
     ] = 1.5,
@@ -751,9 +754,7 @@ def deploy_command(
     from . import deploy, push, rollout
     from . import gate as gates
 
-    if canary and linear:
-        raise LitError("--canary and --linear are two ways to roll out", "pass one of them", exit_code=2)
-    policy = rollout.parse(canary, "canary") if canary else rollout.parse(linear, "linear") if linear else None
+    policy = rollout.chosen(canary, linear)
 
     _on_interrupt("before the deploy started: nothing was changed in AWS")
     project = _project(directory)
@@ -907,25 +908,17 @@ def template_command(
         bool, typer.Option("--api", help="An API Gateway REST API (OpenAPI) instead of a function URL.")
     ] = False,
     url_auth: UrlAuthOpt = UrlAuth.AWS_IAM,
-    canary: Annotated[
-        str | None,
-        typer.Option(help="PERCENT%:PERIOD as a DeploymentPreference with alarms, as `lit deploy --canary`."),
-    ] = None,
-    linear: Annotated[
-        str | None,
-        typer.Option(help="PERCENT%:PERIOD as a DeploymentPreference with alarms, as `lit deploy --linear`."),
-    ] = None,
-    max_error_rate: Annotated[float, typer.Option(min=0, max=1, help="The alarm's error rate.")] = 0.01,
-    max_throttles: Annotated[int, typer.Option(min=0, help="The alarm's throttles.")] = 0,
-    max_p99: Annotated[float | None, typer.Option(min=1, help="An alarm on the p99 Duration (ms).")] = None,
+    canary: CanaryOpt = None,
+    linear: LinearOpt = None,
+    max_error_rate: MaxErrorRateOpt = 0.01,
+    max_throttles: MaxThrottlesOpt = 0,
+    max_p99: MaxP99Opt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write a SAM template (PackageType Image, the alias, a function URL or an API) for CloudFormation."""
     from . import push, rollout, template
 
-    if canary and linear:
-        raise LitError("--canary and --linear are two ways to roll out", "pass one of them", exit_code=2)
-    policy = rollout.parse(canary, "canary") if canary else rollout.parse(linear, "linear") if linear else None
+    policy = rollout.chosen(canary, linear)
     limits = rollout.Thresholds(max_error_rate, max_throttles, p99_ms=max_p99)
     project = _project(directory)
     last = push.last_push(project)

@@ -85,6 +85,13 @@ def parse(spec: str, kind: str) -> Policy:
     return Policy(kind, percent, float(m["period"]) * UNITS[m["unit"]])
 
 
+def chosen(canary: str | None, linear: str | None) -> Policy | None:
+    """The rollout `--canary` or `--linear` asks for, if either."""
+    if canary and linear:
+        raise LitError("--canary and --linear are two ways to roll out", "pass one of them", exit_code=2)
+    return parse(canary, "canary") if canary else parse(linear, "linear") if linear else None
+
+
 def health(
     metrics: Any, name: str, alias: str, old: str, new: str, start: dt.datetime, end: dt.datetime, limits: Thresholds
 ) -> Health:

@@ -101,13 +101,18 @@ def deployment(
         spec = {"Namespace": namespace, "MetricName": metric, "Dimensions": dimensions}
         return {"Id": key, "MetricStat": {"Metric": spec, "Period": 60, "Stat": "Sum"}, "ReturnData": False}
 
-    def alarm(description: str, **props: Any) -> dict[str, Any]:
+    def alarm(description: str, threshold: float, **props: Any) -> dict[str, Any]:
+        if "MetricName" in props:  # one of Lambda's metrics of the new version, per minute
+            props = {"Namespace": "AWS/Lambda", "Dimensions": dims, "Period": 60, **props}
         common = {
             "EvaluationPeriods": 1,
             "ComparisonOperator": "GreaterThanThreshold",
             "TreatMissingData": "notBreaching",
         }
-        return {"Type": "AWS::CloudWatch::Alarm", "Properties": {"AlarmDescription": description, **common, **props}}
+        return {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {"AlarmDescription": description, "Threshold": threshold, **common, **props},
+        }
 
     lit_dims: list[dict[str, Any]] = [{"Name": "function", "Value": name}, {"Name": "version", "Value": new}]
     resources: dict[str, Any] = {
@@ -117,7 +122,7 @@ def deployment(
         },
         "NewVersionErrorRate": alarm(
             f"the new version's failed requests over {limits.error_rate:.1%} (lit deploy's --max-error-rate)",
-            Threshold=limits.error_rate,
+            limits.error_rate,
             Metrics=[
                 stat("errors", "AWS/Lambda", "Errors", dims),
                 stat("answers", "LIT", "errors", lit_dims),
@@ -127,23 +132,17 @@ def deployment(
         ),
         "NewVersionThrottles": alarm(
             f"the new version throttled over {limits.throttles} times (--max-throttles)",
-            Threshold=limits.throttles,
-            Namespace="AWS/Lambda",
+            limits.throttles,
             MetricName="Throttles",
-            Dimensions=dims,
             Statistic="Sum",
-            Period=60,
         ),
     }
     if limits.p99_ms is not None:
         resources["NewVersionP99"] = alarm(
             f"the new version's p99 Duration over {limits.p99_ms:g} ms (--max-p99)",
-            Threshold=limits.p99_ms,
-            Namespace="AWS/Lambda",
+            limits.p99_ms,
             MetricName="Duration",
-            Dimensions=dims,
             ExtendedStatistic="p99",
-            Period=60,
         )
     preference = {
         "Type": {"Ref": "RolloutConfig"},

@@ -87,41 +87,22 @@ class Clock:
 
 
 def test_a_healthy_rollout_is_promoted_step_by_step_and_a_sick_one_rolled_back_at_once() -> None:
-    lam, lines, clock = Alias(), [], Clock()
     policy = rollout.parse("40%:2s", "linear")
-    steps = rollout.run(
-        lam,
-        Figures(inv=50, err=0),
-        "fn",
-        "live",
-        "1",
-        "2",
-        policy,
-        rollout.Thresholds(),
-        lines.append,
-        clock.sleep,
-        1.0,
-        lambda: clock.now,
-    )
+
+    def run(lam: Alias, figures: Figures, clock: Clock) -> list[dict[str, Any]]:
+        limits = rollout.Thresholds()
+        return rollout.run(
+            lam, figures, "fn", "live", "1", "2", policy, limits, lambda _: None, clock.sleep, 1.0, lambda: clock.now
+        )
+
+    lam, clock = Alias(), Clock()
+    steps = run(lam, Figures(inv=50, err=0), clock)
     assert lam.calls == [("route", "1", "2", 0.4), ("route", "1", "2", 0.8), ("set", "2")]
     assert [s["weight"] for s in steps] == [0.4, 0.8] and clock.now == 4.0
-    lam = Alias()
+    lam, clock = Alias(), Clock()
     with pytest.raises(rollout.RolledBack, match="version 2 at 40% of live's traffic had errors 5 of 50") as err:
-        rollout.run(
-            lam,
-            Figures(inv=50, err=5),
-            "fn",
-            "live",
-            "1",
-            "2",
-            policy,
-            rollout.Thresholds(),
-            lines.append,
-            clock.sleep,
-            1.0,
-            lambda: clock.now,
-        )
-    assert lam.calls == [("route", "1", "2", 0.4), ("set", "1")]
+        run(lam, Figures(inv=50, err=5), clock)
+    assert lam.calls == [("route", "1", "2", 0.4), ("set", "1")] and clock.now == 1.0, "at the first poll"
     assert "alias live is on version 1 with all the traffic again" in str(err.value)
 
 
