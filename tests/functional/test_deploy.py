@@ -197,13 +197,18 @@ def test_ctrl_c_says_what_is_left(env: str, proj: Path) -> None:
     assert json.loads(deploy(proj, "c", "--json").stdout)["version"] == "3"
 
 
-@pytest.mark.parametrize("snapstart", [False, True], ids=["on-demand", "snapstart"])
+@pytest.mark.parametrize(
+    ("snapstart", "shift"),
+    [(False, ()), (True, ()), (False, ("--linear", "50%:1s"))],
+    ids=["on-demand", "snapstart", "rollout"],
+)
 def test_ctrl_c_at_any_moment_of_a_deploy_exits_130_and_says_where_the_alias_is(
-    env: str, proj: Path, snapstart: bool
+    env: str, proj: Path, snapstart: bool, shift: tuple[str, ...]
 ) -> None:
     """SIGINT at 10 moments spread over a deploy (from 0.05 s: start-up, the reads, the plan, the
-    calls; with SnapStart, the wait for the version's snapshot too): exit 130 every time, a message,
-    and a message that never claims a move the alias did not make; the next deploy converges."""
+    calls; with SnapStart, the wait for the version's snapshot too; with a rollout, its watched
+    step): exit 130 every time, a message, and a message that never claims a move the alias did not
+    make (a stopped rollout says which share the new version has); the next deploy converges."""
     from tests.conftest import interrupt_at, spread
 
     if snapstart:
@@ -213,13 +218,13 @@ def test_ctrl_c_at_any_moment_of_a_deploy_exits_130_and_says_where_the_alias_is(
     timings = []
     for tag in ("b", "b2"):  # the quicker of two deploys like the ones interrupted (the machine is shared)
         t = time.monotonic()
-        deploy(proj, tag)
+        deploy(proj, tag, *shift)
         timings.append(time.monotonic() - t)
     duration = min(timings)
     ended = 0
     for i, delay in enumerate(spread(duration)):
         before = alias_version(name)
-        code, err = interrupt_at(["deploy", str(proj), "--image-uri", uri(f"c{i}")], delay)
+        code, err = interrupt_at(["deploy", str(proj), "--image-uri", uri(f"c{i}"), *shift], delay)
         said = f"SIGINT at {delay:.2f} s: {err[-800:]}"
         # quicker than the one timed, it had ended (or was ending: the signal then lands on a process
         # the kernel is tearing down) before the moment: no interrupt to check
@@ -228,13 +233,20 @@ def test_ctrl_c_at_any_moment_of_a_deploy_exits_130_and_says_where_the_alias_is(
             continue
         assert code == 130 and "error: interrupted" in err and "Traceback" not in err, said
         now = alias_version(name)
-        if now != before:
+        weights = boto("lambda").get_alias(FunctionName=name, Name="live").get("RoutingConfig") or {}
+        if weights.get("AdditionalVersionWeights"):
+            (other, share), *_ = weights["AdditionalVersionWeights"].items()
+            assert f"alias live is on version {now} with {share:.0%} of its traffic to version {other}" in err, said
+        elif now != before:
             assert f"alias live is on version {now}" in err or f"is version {now}" in err, said
         else:
             assert "alias live is on version" not in err and "deploy finished" not in err, said
     assert ended <= 3, f"{ended} of 10 deploys ended before their moment"
-    final = json.loads(deploy(proj, "z", "--json").stdout)
+    final = json.loads(deploy(proj, "z", "--json", *shift).stdout)
     assert alias_version(name) == final["version"]
+    assert not (boto("lambda").get_alias(FunctionName=name, Name="live").get("RoutingConfig") or {}).get(
+        "AdditionalVersionWeights"
+    ), "no weights left once the rollout is done"
     served = boto("lambda").get_function(FunctionName=name, Qualifier="live")["Configuration"]
     assert served["CodeSha256"] == digest("z")
     if snapstart:
