@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import fnmatch
+import json
 import os
 import shutil
 import tempfile
@@ -307,29 +308,29 @@ def check(docker: Docker, image: str, project: Project) -> list[str]:
     )
 
 
+RESULT = "lit-result "  # the build-time tools' result lines (lit_runtime.buildtool.MARK)
+
+
+def tool_failures(build_log: list[str]) -> dict[str, str]:
+    """What each build-time tool that failed said: {tool: error}, from its result line only."""
+    failed: dict[str, str] = {}
+    for line in build_log:
+        if RESULT not in line:
+            continue
+        # (the classic builder wraps a step's output in colour codes: take the JSON object only)
+        text = line.split(RESULT, 1)[1]
+        try:
+            doc = json.loads(text[: text.rfind("}") + 1])
+        except json.JSONDecodeError:
+            continue
+        if isinstance(doc, dict) and doc.get("ok") is False:
+            failed[str(doc.get("tool"))] = str(doc.get("error", ""))
+    return failed
+
+
 def _explain(project: Project, build_log: list[str]) -> LitError:
-    """A failed build, said in the user's terms where the log shows a known cause."""
-    said = {
-        prefix: [line.split(prefix, 1)[1].strip() for line in build_log if prefix in line]
-        for prefix in ("lit-convert: ", "lit-onnx: ", "lit-export: ")
-    }
-    if said["lit-convert: "]:
-        return LitError(
-            f"{project.model_path}: MXNet cannot serve this ONNX model: {said['lit-convert: '][-1]}",
-            'set [model] engine = "onnxruntime" in lit.toml (ONNX Runtime serves the model as exported), '
-            "or re-export it for MXNet 1.9 (torch.onnx.export(..., opset_version=11, dynamo=False))",
-        )
-    if said["lit-onnx: "]:
-        return LitError(
-            f"{project.model_path}: {said['lit-onnx: '][-1]}",
-            "re-export the model with an opset and operators this ONNX Runtime runs (opset 7..23, standard "
-            "domains), then `lit build` again",
-        )
-    if said["lit-export: "]:
-        return LitError(
-            f"{project.model_path}: the MXNet model cannot be exported to ONNX: {said['lit-export: '][-1]}",
-            'keep it on MXNet (drop [model] engine = "onnxruntime"), or export it to ONNX yourself',
-        )
+    """A failed build, said in the user's terms where the log shows a known cause: pip's own
+    conflict first (the step that failed), then a build-time tool's failure."""
     # (the classic builder wraps a step's stderr in colour codes: match inside the line)
     conflict = [line.split("ERROR: ", 1)[1] for line in build_log if "ERROR: Cannot install" in line]
     if conflict:
@@ -337,6 +338,24 @@ def _explain(project: Project, build_log: list[str]) -> LitError:
         return LitError(
             f"{project.requirements}: {conflict[-1]} with the base image's own packages ({pins[project.engine]})",
             "pin versions that work with the base's numpy, or drop the requirement",
+        )
+    failed = tool_failures(build_log)
+    if "convert" in failed:
+        return LitError(
+            f"{project.model_path}: MXNet cannot serve this ONNX model: {failed['convert']}",
+            'set [model] engine = "onnxruntime" in lit.toml (ONNX Runtime serves the model as exported), '
+            "or re-export it for MXNet 1.9 (torch.onnx.export(..., opset_version=11, dynamo=False))",
+        )
+    if "onnx" in failed:
+        return LitError(
+            f"{project.model_path}: {failed['onnx']}",
+            "re-export the model with an opset and operators this ONNX Runtime runs (opset 7..23, standard "
+            "domains), then `lit build` again",
+        )
+    if "export" in failed:
+        return LitError(
+            f"{project.model_path}: the MXNet model cannot be exported to ONNX: {failed['export']}",
+            'keep it on MXNet (drop [model] engine = "onnxruntime"), or export it to ONNX yourself',
         )
     tail = "\n".join(build_log[-15:])
     return EngineError(f"docker build failed:\n{tail}", "read the build log above; fix the step that failed")

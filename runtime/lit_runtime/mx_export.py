@@ -81,16 +81,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("dest", type=Path)
     parser.add_argument("--shape", required=True, help="one batch's shape, e.g. 1,3,224,224")
     args = parser.parse_args(argv)
+    from .buildtool import report
+
     try:
         meta = export(args.src, args.dest, [int(v) for v in args.shape.split(",")])
     except ExportError as exc:
-        print(f"lit-export: {exc}", file=sys.stderr)
-        return 1
-    print(
-        f"lit-export: {meta['source']} -> ONNX opset {meta['opset']} "
-        f"({meta['weights_unlisted']} weights taken out of the graph's inputs)"
-    )
-    return 0
+        return report("export", str(exc))
+    summary = f"{meta['source']} -> ONNX opset {meta['opset']} ({meta['weights_unlisted']} weights taken out of the graph's inputs)"
+    return report("export", summary=summary, **meta)
 
 
 if __name__ == "__main__":

@@ -117,13 +117,14 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m lit_runtime.onnx_import SRC DEST", file=sys.stderr)
         return 2
+    from .buildtool import report
+
     try:
         meta = convert(Path(argv[0]), Path(argv[1]))
     except ConversionError as exc:
-        print(f"lit-convert: {exc}", file=sys.stderr)
-        return 1
-    print(f"lit-convert: {meta['source']} (opset {meta['opset']}) -> MXNet checkpoint, inputs {meta['inputs']}")
-    return 0
+        return report("convert", str(exc))
+    summary = f"{meta['source']} (opset {meta['opset']}) -> MXNet checkpoint, inputs {meta['inputs']}"
+    return report("convert", summary=summary, **meta)
 
 
 if __name__ == "__main__":

@@ -264,16 +264,17 @@ def main(argv: list[str]) -> int:
     if len(argv) != 3 or argv[0] != "optimize":
         print("usage: python -m lit_runtime.onnxrt optimize SRC DEST", file=sys.stderr)
         return 2
+    from .buildtool import report
+
     try:
         meta = optimize(Path(argv[1]), Path(argv[2]))
     except ModelError as exc:
-        print(f"lit-onnx: {exc}", file=sys.stderr)
-        return 1
-    print(
-        f"lit-onnx: {meta['source']} (opset {meta['opset']}) optimised in {meta['optimize_ms']} ms, "
+        return report("onnx", str(exc))
+    summary = (
+        f"{meta['source']} (opset {meta['opset']}) optimised in {meta['optimize_ms']} ms, "
         f"inputs {meta['inputs']}, outputs {meta['outputs']}"
     )
-    return 0
+    return report("onnx", summary=summary, **meta)
 
 
 if __name__ == "__main__":

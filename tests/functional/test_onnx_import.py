@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lit import build
 from tests.fixtures import onnx_models
 
 pytestmark = pytest.mark.functional
@@ -36,7 +37,9 @@ def test_unsupported_operator_is_named_with_its_opset(tmp_path: Path, capsys: py
     with pytest.raises(ConversionError, match=r"operator Erf \(ONNX opset 13\)"):
         convert(src, tmp_path / "out")
     assert main([str(src), str(tmp_path / "out2")]) == 1
-    assert "lit-convert: operator Erf (ONNX opset 13)" in capsys.readouterr().err
+    out = capsys.readouterr()
+    assert "operator Erf (ONNX opset 13)" in build.tool_failures(out.out.splitlines())["convert"]
+    assert "convert failed: operator Erf (ONNX opset 13)" in out.err
     assert not (tmp_path / "out").exists()
 
 
