@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +29,7 @@ class Instance:
 
     def __init__(self) -> None:
         self.reclaimed = b""
+        self.busy = 0  # requests it is answering now
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -37,7 +38,9 @@ class Instance:
                 if outer.reclaimed:
                     data, status, outer.reclaimed = outer.reclaimed, 502, b""
                 else:
+                    outer.busy += 1
                     time.sleep(body.get("sleep", 0))
+                    outer.busy -= 1
                     data, status = json.dumps({"port": outer.port}).encode(), 200
                 self.send_response(status)
                 self.send_header("content-length", str(len(data)))
@@ -62,19 +65,33 @@ def endpoint() -> Iterator[tuple[int, list[Instance]]]:
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                http.client.HTTPConnection("127.0.0.1", port, timeout=1).connect()
-                break
-            except OSError:
-                time.sleep(0.05)
+        if not poll(lambda: listening(port), 20):
+            proc.terminate()
+            pytest.fail(f"the endpoint never listened on {port}: {proc.communicate(timeout=10)[1].decode()[-2000:]}")
         yield port, instances
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         for instance in instances:
             instance.server.shutdown()
+
+
+def listening(port: int) -> bool:
+    try:
+        http.client.HTTPConnection("127.0.0.1", port, timeout=1).connect()
+        return True
+    except OSError:
+        return False
+
+
+def poll(ready: Callable[[], bool], timeout: float) -> bool:
+    """Whether `ready()` became true within `timeout` seconds (asked every 20 ms)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return True
+        time.sleep(0.02)
+    return ready()
 
 
 def call(port: int, body: bytes, path: str = PATH) -> tuple[int, dict, dict[str, str]]:
@@ -97,7 +114,7 @@ def test_the_endpoint_reuses_the_instance_used_last_and_throttles_when_all_are_b
     slow = [threading.Thread(target=lambda: answers.append(call(port, b'{"sleep": 1.0}'))) for _ in range(2)]
     for thread in slow:
         thread.start()
-    time.sleep(0.3)
+    assert poll(lambda: all(i.busy for i in instances), 10), "both slow requests reached an instance"
     status, body, _ = call(port, b"{}")  # both instances busy
     assert status == 429 and "all 2 instances are busy" in body["message"]
     for thread in slow:
