@@ -287,8 +287,7 @@ def check_remote_logs(project: Path, batch: int) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        time.sleep(2)
+    try:  # (the follow starts at `start`, before the invoke, however late it is ready)
         image = str(
             project / "heldout" / sorted(json.loads((project / "heldout" / "labels.json").read_text())["labels"])[0]
         )
