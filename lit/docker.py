@@ -118,41 +118,36 @@ class RunSpec:
 
     def flags(self) -> list[str]:
         """The `docker run` options for this spec (the image and its command come after them)."""
+        joined = {"--memory", "--memory-swap", "--cpus", "--pids-limit"}  # written --flag=value
+        memory = None if self.memory_mb is None else f"{self.memory_mb}m"
+        swap = None if self.memory_swap_mb is None else f"{self.memory_swap_mb}m"
+        options: list[tuple[str, object]] = [
+            ("--name", self.name),
+            ("--platform", self.platform),
+            ("-p", self.publish),
+            ("--network", self.network),
+            ("--memory", memory),
+            ("--memory-swap", swap),
+            ("--cpus", self.cpus),
+            ("--read-only", self.read_only or None),
+            *(("--tmpfs", f"{path}:{options}") for path, options in self.tmpfs.items()),
+            ("--user", self.user),
+            *(("--cap-drop", capability) for capability in self.cap_drop),
+            *(("--security-opt", option) for option in self.security_opt),
+            ("--pids-limit", self.pids_limit),
+            ("--entrypoint", self.entrypoint),
+            *(("-v", f"{host}:{inside}") for host, inside in self.volumes.items()),
+            *(("-e", f"{key}={value}") for key, value in self.env.items()),
+            *(("--label", f"{key}={value}") for key, value in self.labels.items()),
+        ]
         flags = ["--rm"] if self.remove else []
-        if self.name:
-            flags += ["--name", self.name]
-        if self.platform:
-            flags += ["--platform", self.platform]
-        if self.publish:
-            flags += ["-p", str(self.publish)]
-        if self.network:
-            flags += ["--network", self.network]
-        if self.memory_mb is not None:
-            flags.append(f"--memory={self.memory_mb}m")
-        if self.memory_swap_mb is not None:
-            flags.append(f"--memory-swap={self.memory_swap_mb}m")
-        if self.cpus is not None:
-            flags.append(f"--cpus={self.cpus}")
-        if self.read_only:
-            flags.append("--read-only")
-        for path, options in self.tmpfs.items():
-            flags += ["--tmpfs", f"{path}:{options}"]
-        if self.user:
-            flags += ["--user", self.user]
-        for capability in self.cap_drop:
-            flags += ["--cap-drop", capability]
-        for option in self.security_opt:
-            flags += ["--security-opt", option]
-        if self.pids_limit is not None:
-            flags.append(f"--pids-limit={self.pids_limit}")
-        if self.entrypoint:
-            flags += ["--entrypoint", self.entrypoint]
-        for host, inside in self.volumes.items():
-            flags += ["-v", f"{host}:{inside}"]
-        for key, value in self.env.items():
-            flags += ["-e", f"{key}={value}"]
-        for key, value in self.labels.items():
-            flags += ["--label", f"{key}={value}"]
+        for flag, value in options:
+            if value is None or value == "":
+                continue
+            if value is True:
+                flags.append(flag)
+            else:
+                flags += [f"{flag}={value}"] if flag in joined else [flag, str(value)]
         return flags
 
 

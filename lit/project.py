@@ -190,6 +190,62 @@ def _range(value: int, low: int, high: int, what: str, path: Path) -> int:
 
 def load(root: Path) -> Project:
     root = root.resolve()
+    path, doc = _read(root)
+    name = _name(doc, path)
+    model_url, sha256, model_path = _model_source(doc, path, root)
+    fmt, engine = _format_and_engine(doc, path, model_path, model_url)
+    kind = _get(doc, "model", "input", str, "image", path)
+    if kind not in INPUTS:
+        raise ConfigError(f"{path}: [model] input {kind!r} is not known", f"use one of: {', '.join(INPUTS)}")
+    task = _get(doc, "model", "task", str, None, path)
+    if task is not None and task not in TASKS:
+        raise ConfigError(
+            f"{path}: [model] task {task!r} is not known",
+            f"use one of: {', '.join(TASKS)} (or drop it: LIT chooses from the model's outputs)",
+        )
+    labels, top_k, epoch = _answers(doc, path, root)
+    shape = _input_shape(doc, path, fmt, engine, kind)
+    text = _text(doc, path, root, model_path, kind)
+    _unused_tables(doc, path, kind, task)
+    output = _get(doc, "output", "s3", str, None, path)
+    if output is not None and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,62}(/.*)?", output):
+        raise ConfigError(
+            f"{path}: [output] s3 = {output!r} is not an s3://bucket/prefix URL",
+            'e.g. s3 = "s3://my-bucket/predictions"',
+        )
+    req_rel = _get(doc, "build", "requirements", str, None, path)
+    requirements = _project_file(root, req_rel, "[build] requirements", path) if req_rel else root / "requirements.txt"
+    if req_rel and not requirements.is_file():
+        raise ConfigError(f"{path}: requirements file {req_rel!r} does not exist", "create it or remove the key")
+    deploy = doc.get("deploy", {})
+    return Project(
+        root=root,
+        name=name,
+        model_path=model_path,
+        model_url=model_url,
+        model_format=fmt,
+        engine=engine,
+        input_kind=kind,
+        labels=labels,
+        function=_function(doc, path),
+        base=_get(doc, "build", "base", str, None, path),
+        requirements=requirements if requirements.is_file() else None,
+        exclude=_strings(doc, "build", "exclude", path),
+        output_s3=output,
+        text=text,
+        input_shape=tuple(shape),
+        image=_image(doc, path),
+        top_k=top_k,
+        epoch=epoch,
+        sha256=sha256 if model_url else None,
+        task=task,
+        embed=_embed(doc, path),
+        detect=_detect(doc, path),
+        gate=parse_gate(deploy["gate"], root, f"{path}: [deploy.gate]") if "gate" in deploy else None,
+    )
+
+
+def _read(root: Path) -> tuple[Path, dict[str, Any]]:
     path = root / CONFIG
     if not root.is_dir():
         raise ConfigError(f"project directory {root} does not exist", "pass the directory that holds lit.toml")
@@ -200,7 +256,10 @@ def load(root: Path) -> Project:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the syntax at the line shown") from None
     _check_keys(doc, path)
+    return path, doc
 
+
+def _name(doc: dict[str, Any], path: Path) -> str:
     name = _get(doc, "", "name", str, None, path)
     if name is None:
         raise ConfigError(f"{path}: missing key 'name'", 'add name = "my-function" at the top')
@@ -209,6 +268,11 @@ def load(root: Path) -> Project:
             f"{path}: name {name!r} is not usable as an image and function name",
             "use lowercase letters, digits, '-' and '_' (at most 64), starting and ending with a letter or digit",
         )
+    return str(name)
+
+
+def _model_source(doc: dict[str, Any], path: Path, root: Path) -> tuple[str | None, str | None, Path | None]:
+    """[model] path: a model bucket's URL (with its sha256), or a path inside the project."""
     if "model" not in doc:
         raise ConfigError(f"{path}: missing [model] table", 'add [model] with path = "model" and format = "mxnet"')
     model_rel = _get(doc, "model", "path", str, None, path)
@@ -222,18 +286,25 @@ def load(root: Path) -> Project:
                 f"{path}: [model] path is a model bucket ({model_url}) but [model] sha256 is missing or not a sha256",
                 f"run `lit model push MODEL_DIR {model_url}` and copy the sha256 it prints into [model]",
             )
-    if model_url is None and not _inside(root, model_rel):
+        return model_url, sha256, None
+    if not _inside(root, model_rel):
         raise ConfigError(
             f"{path}: [model] path {model_rel!r} is outside the project ({root})",
             "copy the model into the project (or link it there: a symlink inside the project is followed) "
             "and point [model] path at it, so that what the image holds is what the project holds",
         )
-    model_path = None if model_url else (root / model_rel).resolve()
-    if model_path is not None and not model_path.exists():
+    model_path = (root / model_rel).resolve()
+    if not model_path.exists():
         raise ConfigError(
             f"{path}: model path {model_rel!r} does not exist ({model_path})",
             "train or copy the model there, or point [model] path at it",
         )
+    return None, sha256, model_path
+
+
+def _format_and_engine(
+    doc: dict[str, Any], path: Path, model_path: Path | None, model_url: str | None
+) -> tuple[str, str]:
     fmt = _get(doc, "model", "format", str, "mxnet", path)
     if fmt not in FORMATS:
         raise ConfigError(f"{path}: [model] format {fmt!r} is not supported", f"use one of: {', '.join(FORMATS)}")
@@ -262,15 +333,11 @@ def load(root: Path) -> Project:
                 f"{path}: [model] format is onnx but {model_path} is not one .onnx file (or a directory with one)",
                 "point [model] path at the exported .onnx file",
             )
-    kind = _get(doc, "model", "input", str, "image", path)
-    if kind not in INPUTS:
-        raise ConfigError(f"{path}: [model] input {kind!r} is not known", f"use one of: {', '.join(INPUTS)}")
-    task = _get(doc, "model", "task", str, None, path)
-    if task is not None and task not in TASKS:
-        raise ConfigError(
-            f"{path}: [model] task {task!r} is not known",
-            f"use one of: {', '.join(TASKS)} (or drop it: LIT chooses from the model's outputs)",
-        )
+    return str(fmt), str(engine)
+
+
+def _answers(doc: dict[str, Any], path: Path, root: Path) -> tuple[Path | None, int, int | None]:
+    """[model] labels, top_k and epoch."""
     labels = None
     if (labels_rel := _get(doc, "model", "labels", str, None, path)) is not None:
         labels = _project_file(root, labels_rel, "[model] labels", path)
@@ -282,6 +349,10 @@ def load(root: Path) -> Project:
     epoch = _get(doc, "model", "epoch", int, None, path)
     if epoch is not None and epoch < 0:
         raise ConfigError(f"{path}: [model] epoch = {epoch}", "use the NNNN of a NAME-NNNN.params file, or drop it")
+    return labels, top_k, epoch
+
+
+def _input_shape(doc: dict[str, Any], path: Path, fmt: str, engine: str, kind: str) -> list[int]:
     shape = _get(doc, "model", "input_shape", list, [], path)
     if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
         raise ConfigError(
@@ -299,7 +370,11 @@ def load(root: Path) -> Project:
             "which needs the input's shape",
             "set [model] input_shape (one example's shape, e.g. [1, 8, 8])",
         )
-    text = _text(doc, path, root, model_path, kind)
+    return list(shape)
+
+
+def _unused_tables(doc: dict[str, Any], path: Path, kind: str, task: str | None) -> None:
+    """A table the input kind or the task never reads is a mistake, not a no-op."""
     if kind != "image" and doc.get("image"):
         raise ConfigError(
             f"{path}: [image] is set but [model] input is {kind!r}, which never reads it", "remove [image]"
@@ -310,46 +385,6 @@ def load(root: Path) -> Project:
                 f"{path}: [{table}] is set but [model] task is {task!r}, which never reads it",
                 f'set [model] task = "{table}", or remove [{table}]',
             )
-    image = _image(doc, path)
-
-    fn = _function(doc, path)
-    output = _get(doc, "output", "s3", str, None, path)
-    if output is not None and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,62}(/.*)?", output):
-        raise ConfigError(
-            f"{path}: [output] s3 = {output!r} is not an s3://bucket/prefix URL",
-            'e.g. s3 = "s3://my-bucket/predictions"',
-        )
-    req_rel = _get(doc, "build", "requirements", str, None, path)
-    requirements = _project_file(root, req_rel, "[build] requirements", path) if req_rel else root / "requirements.txt"
-    if req_rel and not requirements.is_file():
-        raise ConfigError(f"{path}: requirements file {req_rel!r} does not exist", "create it or remove the key")
-    return Project(
-        root=root,
-        name=name,
-        model_path=model_path,
-        model_url=model_url,
-        model_format=fmt,
-        engine=engine,
-        input_kind=kind,
-        labels=labels,
-        function=fn,
-        base=_get(doc, "build", "base", str, None, path),
-        requirements=requirements if requirements.is_file() else None,
-        exclude=_strings(doc, "build", "exclude", path),
-        output_s3=output,
-        text=text,
-        input_shape=tuple(shape),
-        image=image,
-        top_k=top_k,
-        epoch=epoch,
-        sha256=sha256 if model_url else None,
-        task=task,
-        embed=_embed(doc, path),
-        detect=_detect(doc, path),
-        gate=parse_gate(doc["deploy"]["gate"], root, f"{path}: [deploy.gate]")
-        if "gate" in doc.get("deploy", {})
-        else None,
-    )
 
 
 def _embed(doc: dict[str, Any], path: Path) -> Embed:

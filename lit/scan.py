@@ -318,27 +318,31 @@ def scan_archive(stream: IO[bytes], detector: Detector) -> _Archive:
                 continue
             if not (name.endswith((".json", "/layer.tar")) or name.startswith("blobs/")):
                 continue
-            head = handle.read(512)
-            if head.lstrip()[:1] in (b"{", b"["):
-                if member.size < 64 * 2**20:
-                    try:
-                        archive.blobs[name] = json.loads(head + handle.read())
-                    except ValueError:
-                        pass
-            elif head[257:262] == b"ustar":
-                _scan_layer(_Rejoined(head, handle), name, "r|", detector, archive)
-            elif head[:2] == b"\x1f\x8b":
-                _scan_layer(_Rejoined(head, handle), name, "r|gz", detector, archive)
-            elif head[:4] == ZSTD_MAGIC:
-                if (reader := _zstd(_Rejoined(head, handle))) is None:
-                    archive.unscanned.append(name)
-                else:
-                    _scan_layer(reader, name, "r|", detector, archive)
-            elif not head.strip(b"\0"):
-                pass  # an empty layer: only the end-of-archive blocks
-            elif name.endswith("/layer.tar"):
-                archive.unscanned.append(name)
+            _blob(name, member.size, handle, detector, archive)
     return archive
+
+
+def _blob(name: str, size: int, handle: IO[bytes], detector: Detector, archive: _Archive) -> None:
+    """One file of the saved image, known by its first bytes: a JSON config or manifest (kept), a
+    layer (plain, gzip or zstd: scanned), an empty layer, or one LIT cannot read (said so)."""
+    head = handle.read(512)
+    if head.lstrip()[:1] in (b"{", b"["):
+        if size < 64 * 2**20:
+            try:
+                archive.blobs[name] = json.loads(head + handle.read())
+            except ValueError:
+                pass
+    elif head[257:262] == b"ustar":
+        _scan_layer(_Rejoined(head, handle), name, "r|", detector, archive)
+    elif head[:2] == b"\x1f\x8b":
+        _scan_layer(_Rejoined(head, handle), name, "r|gz", detector, archive)
+    elif head[:4] == ZSTD_MAGIC:
+        if (reader := _zstd(_Rejoined(head, handle))) is None:
+            archive.unscanned.append(name)
+        else:
+            _scan_layer(reader, name, "r|", detector, archive)
+    elif head.strip(b"\0") and name.endswith("/layer.tar"):
+        archive.unscanned.append(name)  # (all zeros: an empty layer, only the end-of-archive blocks)
 
 
 def _zstd(stream: Any) -> Any:
