@@ -44,9 +44,19 @@ T = TypeVar("T")
 
 
 def session(region: str | None = None, profile: str | None = None) -> Any:
+    """A boto3 session; a profile that is nowhere (AWS_PROFILE, or `profile`) is an AwsError."""
     import boto3
+    from botocore.exceptions import ProfileNotFound
 
-    return boto3.session.Session(region_name=region, profile_name=profile)
+    try:
+        sess = boto3.session.Session(region_name=region, profile_name=profile)
+        sess.region_name  # noqa: B018  (reads the profile's config: a missing profile fails here)
+    except ProfileNotFound as exc:
+        raise AwsError(
+            f"{exc}: it is in neither ~/.aws/config nor ~/.aws/credentials (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE)",
+            "set AWS_PROFILE to a profile that exists (`aws configure list-profiles`), or unset it",
+        ) from None
+    return sess
 
 
 def client(sess: Any, service: str) -> Any:

@@ -259,9 +259,9 @@ def start(
     request is a cold start, as when Lambda reclaims an environment (see lit_runtime.idle); the
     instances are then behind the endpoint even when there is one. `snapstart` (default: lit.toml's)
     runs SnapStart's lifecycle, emulated, in each instance."""
+    if not 1 <= concurrency <= MAX_CONCURRENCY:  # a bad flag is said before the engine is asked anything
+        raise LitError(f"--concurrency {concurrency} is out of range", f"pass 1..{MAX_CONCURRENCY}", exit_code=2)
     docker.ensure()
-    if not 1 <= concurrency <= MAX_CONCURRENCY:
-        raise LitError(f"--concurrency {concurrency} is out of range", f"pass 1..{MAX_CONCURRENCY}")
     ref, info = build.built_image(docker, project, image)
     stale = runtime_config.stale(project, info)
     architecture = arch.of_image(info)

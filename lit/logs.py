@@ -49,7 +49,9 @@ def since(value: str | None, now: dt.datetime | None = None) -> dt.datetime | No
             when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             raise LitError(
-                f"--since {value!r} is neither a duration nor a time", "e.g. --since 10m, 2h, 1d or 2026-11-25T18:00:00"
+                f"--since {value!r} is neither a duration nor a time",
+                "e.g. --since 10m, 2h, 1d or 2026-11-25T18:00:00",
+                exit_code=2,
             ) from None
         when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
     if when < EPOCH:
@@ -57,6 +59,7 @@ def since(value: str | None, now: dt.datetime | None = None) -> dt.datetime | No
             f"--since {value!r} reaches back before 1970, further than any log",
             "give a duration such as 1h or 30d, or a time (CloudWatch keeps a function's logs as long as its "
             "log group's retention says)",
+            exit_code=2,
         )
     return when
 

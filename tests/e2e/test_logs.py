@@ -40,7 +40,7 @@ def test_logs_show_records_and_reports_by_request(digits_project: Path, digits_i
     assert not any(ids[0] in m for m in one)
     assert messages(str(digits_project), "--since", "2100-01-01T00:00:00") == []
     bad = lit("logs", str(digits_project), "--since", "yesterday", check=False)
-    assert bad.returncode == 1 and "--since" in bad.stderr and "fix:" in bad.stderr
+    assert bad.returncode == 2 and "--since" in bad.stderr and "fix:" in bad.stderr
 
     follow = subprocess.Popen(
         [sys.executable, "-m", "lit", "logs", str(digits_project), "--follow", "--since", "30s"],

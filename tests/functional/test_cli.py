@@ -137,3 +137,45 @@ def test_the_options_readme_gives_each_command_are_its_options() -> None:
         assert not missing, f"README gives `lit {command}` {missing}, which it does not take"
         checked += len(named)
     assert len(rows) >= 20 and checked >= 20, (len(rows), checked)
+
+
+# README's exit-code policy, one row per kind of mistake, across the commands that take it:
+# 2 a wrong lit.toml or a bad flag value, 3 the engine, 4 AWS (1 a failure of the work itself).
+NO_REGION = {"AWS_DEFAULT_REGION": "", "AWS_REGION": ""}  # (the autouse fixture hides any real credentials)
+NO_PROFILE = {"AWS_PROFILE": "lit-no-such-profile"}
+NO_ENGINE = {"DOCKER_HOST": "unix:///tmp/lit-no-engine.sock"}
+POLICY = [
+    # bad flags: 2, whichever command
+    (["run", "{p}", "--memory", "64"], {}, 2, "--memory"),
+    (["run", "{p}", "--concurrency", "99"], NO_ENGINE | {"LIT_DOCKER": sys.executable}, 2, "--concurrency"),
+    (["run", "{p}", "--idle-reclaim", "soon"], {}, 2, "--idle-reclaim"),
+    (["bench", "{p}", "--memory", "abc"], {}, 2, "--memory"),
+    (["plan", "{p}", "--rps", "5", "--memory", "99999"], {}, 2, "--memory"),
+    (["logs", "{p}", "--since", "yesterday"], NO_ENGINE, 2, "--since"),
+    (["deploy", "{p}", "--canary", "10", "--image-uri", "x@sha256:" + "a" * 64], NO_REGION, 2, "--canary"),
+    (["template", "{p}", "--linear", "150%:1m"], {}, 2, "--linear"),
+    # a wrong lit.toml: 2
+    (["build", "{bad}"], {}, 2, "top_k"),
+    (["deploy", "{bad}"], NO_REGION, 2, "top_k"),
+    (["eval", "{bad}", "--data", "{p}"], {}, 2, "top_k"),
+    # the engine: 3
+    (["build", "{p}"], NO_ENGINE, 3, "Docker engine is not running"),
+    (["eval", "{p}", "--data", "{p}/heldout"], NO_ENGINE, 3, "Docker engine is not running"),
+    # AWS: 4
+    (["deploy", "{p}", "--image-uri", "x@sha256:" + "a" * 64], NO_REGION, 4, "no AWS region set"),
+    (["status", "{p}"], NO_PROFILE, 4, "lit-no-such-profile"),
+    (["logs", "{p}", "--remote"], NO_REGION, 4, "no AWS region set"),
+]
+
+
+@pytest.mark.parametrize(("args", "env", "code", "needle"), POLICY, ids=[" ".join(a[:3]) for a, *_ in POLICY])
+def test_the_exit_code_policy_across_commands(
+    digits_model: Path, tmp_path: Path, args: list[str], env: dict[str, str], code: int, needle: str
+) -> None:
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(digits_model, bad, ignore=shutil.ignore_patterns(".lit", "__pycache__"))
+    (bad / "lit.toml").write_text((bad / "lit.toml").read_text().replace("top_k = 3", "top_k = 0"))
+    filled = [a.format(p=digits_model, bad=bad) for a in args]
+    assert_clean_failure(lit(*filled, env=env), code, needle)
