@@ -142,6 +142,28 @@ def ort_base_image(
 
 
 @pytest.fixture(scope="session")
+def echo_image(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The tiny image of tests/fixtures/echo (the RIE and a few-line runtime on the bootstrapped OS
+    layer, built in seconds): for tests of the stand-in that need any image to run, not LIT's."""
+    from lit import base, rie
+    from tests.conftest import FIXTURES
+
+    made_os = docker.image(base.BOOTSTRAP_TAG) is None
+    if made_os:
+        base.bootstrap_os(docker, base.BOOTSTRAP_TAG, "x86_64", lambda _: None)
+    ctx = tmp_path_factory.mktemp("echo")
+    shutil.copytree(FIXTURES / "echo", ctx, dirs_exist_ok=True)
+    shutil.copy(Path(__file__).parents[2] / "runtime" / "lit_runtime" / "metrics.py", ctx / "lit_metrics.py")
+    shutil.copy(rie.find("x86_64"), ctx / "aws-lambda-rie")
+    tag = f"lit-standin-echo:{RUN_ID}"
+    docker.build(ctx, tag, build_args={"OS_IMAGE": base.BOOTSTRAP_TAG})
+    yield tag
+    docker.remove_image(tag)
+    if made_os:
+        docker.remove_image(base.BOOTSTRAP_TAG)
+
+
+@pytest.fixture(scope="session")
 def digits_project(digits_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the digits project under a unique function name (no clash with users' images)."""
     dest = tmp_path_factory.mktemp("proj") / "digits"
