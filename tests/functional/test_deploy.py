@@ -562,4 +562,4 @@ def test_remote_logs_of_a_function_that_does_not_exist_say_so(env: str, proj: Pa
     proc = lit("logs", str(proj), "--remote", check=False)
     assert proc.returncode == 4 and f"function {name_of(proj)} does not exist" in proc.stderr, proc.stderr
     absurd = lit("logs", str(proj), "--remote", "--since", "99999999d", check=False)
-    assert absurd.returncode == 1 and "before 1970" in absurd.stderr and "Traceback" not in absurd.stderr
+    assert absurd.returncode == 2 and "before 1970" in absurd.stderr and "Traceback" not in absurd.stderr
