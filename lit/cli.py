@@ -338,18 +338,17 @@ def invoke(
     as_json: JsonOpt = False,
 ) -> None:
     """Send one event to the function (running locally, or the deployed alias with --remote)."""
-    from . import local
+    from . import deploy, local
 
     stdin = sys.stdin.buffer.read() if event is not None and str(event) == "-" else None
     body = local.event_body(event, image_file, data, stdin)
     if remote:
         project = _project(directory)
         _, clients = _clients(region)
-        code, payload, function_error = clients.lam.invoke(project.name, alias, body)
-        answer = local.parse_payload(payload)
-        remote_result = {"status": code, "payload": answer, "function_error": function_error}
+        remote_result = deploy.invoke(clients, project.name, alias, body)
+        answer = remote_result["payload"]
         typer.echo(json.dumps(remote_result if as_json else answer, indent=None if as_json else 2))
-        if function_error:
+        if remote_result["function_error"]:
             raise typer.Exit(1)
         return
     docker = _docker()
@@ -758,54 +757,27 @@ def deploy_command(
 
     _on_interrupt("before the deploy started: nothing was changed in AWS")
     project = _project(directory)
-    if image_uri is None:
-        last = push.last_push(project)
-        if last is None:
-            raise LitError(f"nothing pushed from {project.root} yet", "run `lit push` first, or pass --image-uri")
-        image_uri = last.uri
+    chosen = gates.load(gate) if gate is not None else project.gate  # a wrong gate file: before any AWS call
+    image_uri = push.pushed_uri(project, image_uri, required=True)
+    assert image_uri is not None
     image_arch = push.architecture_of(_docker(), project, image_uri)
     if image_arch is None and not as_json:
         _log(f"note: this machine has no record of {image_uri}'s architecture: it is not checked against lit.toml's")
     sess, clients = _clients(region)
     want = deploy.desired(project, clients, image_uri, role, alias, url_auth.value if url else None, image_arch)
     plan = deploy.plan(clients, want)
-    chosen = gates.load(gate) if gate is not None else project.gate
-    moves = any(s.operation == "set_alias" for s in plan.steps)
+    shift = (policy, rollout.Thresholds(max_error_rate, max_throttles, p99_ratio, max_p99)) if policy else None
     if dry_run:
-        checked = (
-            f"would evaluate the new version on {chosen.data} (the gate) before moving the alias\n" if chosen else ""
-        )
-        if policy is not None and plan.live_version:
-            checked += f"would roll the new version out to alias {alias}: {policy.describe()}, watched\n"
-        _emit(
-            as_json,
-            {"dry_run": True, "steps": [{**asdict(s), "call": s.call} for s in plan.steps]},
-            (checked if moves else "") + "\n".join(f"would {s.description}\n    {s.call}" for s in plan.steps)
-            or "nothing to do: the function is up to date",
-        )
+        steps = [{**asdict(s), "call": s.call} for s in plan.steps]
+        _emit(as_json, {"dry_run": True, "steps": steps}, deploy.dry_run_text(plan, chosen, policy))
         return
-    log = _quiet if as_json else _log
-    passed: dict[str, Any] = {}
 
-    def check(candidate: str, live: str | None) -> None:
-        assert chosen is not None
-        passed.update(gates.check(clients.lam, project.name, candidate, live, chosen, log))
-
-    steps: list[dict[str, Any]] = []
-
-    def shift(old: str, new: str) -> None:
+    def metrics() -> Any:
         from . import aws
 
-        assert policy is not None
-        limits = rollout.Thresholds(max_error_rate, max_throttles, p99_ratio, max_p99)
-        log(f"- roll version {new} out to alias {alias}: {policy.describe()}")
-        steps.extend(
-            rollout.run(clients.lam, aws.MetricsClient(sess), project.name, alias, old, new, policy, limits, log)
-        )
+        return aws.MetricsClient(sess)
 
-    result = deploy.deploy(clients, plan, log, check if chosen else None, shift if policy else None)
-    result.gate = passed or None
-    result.rollout = steps or None
+    result = deploy.release(clients, plan, _quiet if as_json else _log, chosen, shift, metrics)
     _on_interrupt(
         f"after the deploy finished: {result.function}:{result.alias} is version {result.version}", "nothing to do"
     )
@@ -823,24 +795,7 @@ def status(directory: ProjectDir, alias: AliasOpt = "live", region: RegionOpt = 
     project = _project(directory)
     _, clients = _clients(region)
     s = deploy.status(clients, project.name, alias, deploy.role_policy(project, clients.account, clients.region))
-    on = f"-> version {s.alias_version}" if s.alias_version else "missing"
-    _emit(
-        as_json,
-        s,
-        f"{s.function}: {s.state}, last update {s.last_update}\nimage: {s.image_uri}\nrole: {s.role}\n"
-        f"alias {s.alias} {on} (versions: {', '.join(s.versions) or 'none'})"
-        + (f"\n  {s.alias_description}" if s.alias_description else "")
-        + (f"\nurl: {s.url} (auth {s.url_auth})" if s.url else "")
-        + (f"\nreserved concurrency: {s.reserved_concurrency}" if s.reserved_concurrency is not None else "")
-        + (f"\nprovisioned concurrency on {s.alias}: {s.provisioned_concurrency}" if s.provisioned_concurrency else "")
-        + "".join(
-            f"\nrollout: {share:.0%} of {s.alias}'s traffic goes to version {v} (`lit deploy` rolls out again, "
-            "`lit rollback` sends it all back)"
-            for v, share in (s.routing or {}).items()
-        )
-        + f"\nsnapstart: {s.snapstart}"
-        + (f" (version {s.alias_version}'s snapshot: {s.snapstart_optimization})" if s.alias_version else ""),
-    )
+    _emit(as_json, s, s.text())
     if s.problems:
         raise LitError(f"{s.function} needs attention: " + "; ".join(s.problems), "run `lit deploy DIR`")
 
@@ -921,8 +876,7 @@ def template_command(
     policy = rollout.chosen(canary, linear)
     limits = rollout.Thresholds(max_error_rate, max_throttles, p99_ms=max_p99)
     project = _project(directory)
-    last = push.last_push(project)
-    uri = image_uri or (last.uri if last else None)
+    uri = push.pushed_uri(project, image_uri)
     target = output or project.root / "template.json"
     shift = (policy, limits) if policy else None
     target.write_text(template.dumps(template.render(project, uri, alias, api, not api, url_auth.value, shift)))

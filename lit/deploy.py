@@ -646,6 +646,55 @@ def deploy(
     )
 
 
+def dry_run_text(p: Plan, gate: Any = None, shift: Any = None) -> str:
+    """What `lit deploy --dry-run` prints: the gate and the rollout when the alias would move, then each call."""
+    moves = any(s.operation == "set_alias" for s in p.steps)
+    said = []
+    if moves and gate is not None:
+        said.append(f"would evaluate the new version on {gate.data} (the gate) before moving the alias")
+    if moves and shift is not None and p.live_version:
+        said.append(f"would roll the new version out to alias {p.alias}: {shift.describe()}, watched")
+    said += [f"would {s.description}\n    {s.call}" for s in p.steps]
+    return "\n".join(said) or "nothing to do: the function is up to date"
+
+
+def release(
+    clients: Clients,
+    p: Plan,
+    log: Callable[[str], None],
+    gate: Any = None,
+    shift: tuple[rollout.Policy, rollout.Thresholds] | None = None,
+    metrics: Callable[[], Any] | None = None,
+) -> DeployResult:
+    """`deploy` with the gate (a gate.Gate) checked before the alias moves, and the alias moved by a
+    watched rollout when `shift` asks (CloudWatch's figures from `metrics()`)."""
+    from . import gate as gates
+
+    passed: dict[str, Any] = {}
+    steps: list[dict[str, Any]] = []
+
+    def check(candidate: str, live: str | None) -> None:
+        passed.update(gates.check(clients.lam, p.function, candidate, live, gate, log))
+
+    def roll(old: str, new: str) -> None:
+        assert shift is not None and metrics is not None
+        policy, limits = shift
+        log(f"- roll version {new} out to alias {p.alias}: {policy.describe()}")
+        steps.extend(rollout.run(clients.lam, metrics(), p.function, p.alias, old, new, policy, limits, log))
+
+    result = deploy(clients, p, log, check if gate is not None else None, roll if shift is not None else None)
+    result.gate, result.rollout = passed or None, steps or None
+    return result
+
+
+def invoke(clients: Clients, name: str, alias: str, body: bytes) -> dict[str, Any]:
+    """One synchronous invoke of the alias: its status, its answer (JSON where it is) and whether it failed."""
+    from .local import parse_payload
+
+    code, payload, function_error = clients.lam.invoke(name, alias, body)
+    return {"status": code, "payload": parse_payload(payload), "function_error": function_error}
+
+
 def _left(p: Plan, done: list[tuple[Step, Any]], live: str | None = None) -> str:
     """Where the alias is and which steps were not done; `live` is the alias's version as read
     after the stop, when it was read (it wins over what the finished steps imply)."""
@@ -690,6 +739,33 @@ class Status:
     snapstart: str = SNAPSTART_OFF  # the function's SnapStart ApplyOn: PublishedVersions | None
     snapstart_optimization: str | None = None  # the alias version's snapshot: On | Off (None: no alias)
     routing: dict[str, float] | None = None  # a rollout's weights on the alias: {version: share}
+
+    def text(self) -> str:
+        on = f"-> version {self.alias_version}" if self.alias_version else "missing"
+        lines = [
+            f"{self.function}: {self.state}, last update {self.last_update}",
+            f"image: {self.image_uri}",
+            f"role: {self.role}",
+            f"alias {self.alias} {on} (versions: {', '.join(self.versions) or 'none'})",
+        ]
+        if self.alias_description:
+            lines.append(f"  {self.alias_description}")
+        if self.url:
+            lines.append(f"url: {self.url} (auth {self.url_auth})")
+        if self.reserved_concurrency is not None:
+            lines.append(f"reserved concurrency: {self.reserved_concurrency}")
+        if self.provisioned_concurrency:
+            lines.append(f"provisioned concurrency on {self.alias}: {self.provisioned_concurrency}")
+        lines += [
+            f"rollout: {share:.0%} of {self.alias}'s traffic goes to version {v} (`lit deploy` rolls out again, "
+            "`lit rollback` sends it all back)"
+            for v, share in (self.routing or {}).items()
+        ]
+        snapshot = (
+            f" (version {self.alias_version}'s snapshot: {self.snapstart_optimization})" if self.alias_version else ""
+        )
+        lines.append(f"snapstart: {self.snapstart}{snapshot}")
+        return "\n".join(lines)
 
 
 def status(clients: Clients, name: str, alias: str, policy: str | None = None) -> Status:

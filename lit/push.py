@@ -240,3 +240,13 @@ def last_push(project: Project) -> PushResult | None:
     if not record.is_file():
         return None
     return PushResult(**json.loads(record.read_text()))
+
+
+def pushed_uri(project: Project, given: str | None, required: bool = False) -> str | None:
+    """The image to deploy: `given` (--image-uri), else what the project's last `lit push` recorded."""
+    if given is not None:
+        return given
+    last = last_push(project)
+    if last is None and required:
+        raise LitError(f"nothing pushed from {project.root} yet", "run `lit push` first, or pass --image-uri")
+    return last.uri if last else None
