@@ -263,14 +263,14 @@ def main() -> None:
         "floor'",
         "init/floor'",
     )
-    print(f"\nat {args.memory} MB, min-max over {args.runs} runs (ms)\n" + "".join(f"{h:>14}" for h in head))
+    print(f"\nat {args.memory} MB, min-max over {args.runs} runs (ms)\n" + "".join(f" {h:>13}" for h in head))
     for name, r in results.items():
         lit, floor = r["lit"], r["floor"]
         row = (name, r["model_mb"], cell(lit["imports_ms"]), cell(lit["model_load_ms"]), cell(lit["warm_up_ms"]))
         row += (cell(lit["init_ms"]), cell(floor["imports_ms"]), cell(floor["floor_ms"]))
         row += (f"{r['init_over_floor']['median']} ({r['init_over_floor']['min']}-{r['init_over_floor']['max']})",)
         row += (cell(r["floor_with_lit_threads_ms"]), r["init_over_floor_with_lit_threads"])
-        print("".join(f"{c!s:>14}" for c in row))
+        print("".join(f" {c!s:>13}" for c in row))
     print(
         "init/floor: medians (min init / max floor - max init / min floor); floor': with OpenBLAS threads as LIT sets them"
     )
