@@ -144,8 +144,7 @@ def resize_area_numpy(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def _area_fast(src: np.ndarray, ix: int, iy: int, dw: int, dh: int) -> np.ndarray:
-    blocks = src[: dh * iy, : dw * ix].reshape(dh, iy, dw, ix, -1).astype(np.int32)
-    total = blocks.sum(axis=(1, 3))
+    total = src[: dh * iy, : dw * ix].reshape(dh, iy, dw, ix, -1).sum(axis=(1, 3), dtype=np.int32)
     if ix == 2 and iy == 2 and src.shape[2] in (1, 3, 4):
         return ((total + 2) >> 2).astype(np.uint8)  # OpenCV's 2x2 kernel rounds halves up
     # sum * (1.f / area) in float32, rounded half to even (cvRound)
@@ -186,21 +185,30 @@ def _terms(
 
 def _area(src: np.ndarray, scale_x: float, scale_y: float, dw: int, dh: int) -> np.ndarray:
     sh, sw, cn = src.shape
-    xtab = _terms(_area_tab(sw, dw, scale_x), dw)
-    ydi, ysi, ybeta = _area_tab(sh, dh, scale_y)
-    rows = src.astype(np.float32)
-    # each source row's horizontal sums, term by term in OpenCV's order (float32, no fused multiply-add)
-    buf = np.zeros((sh, dw, cn), np.float32)
-    for d, s, a in xtab:
-        buf[:, d] += rows[:, s] * a[:, None]
+    # Source columns as rows (contiguous), so that each round gathers whole rows, not strided pixels.
+    cols = np.ascontiguousarray(src.transpose(1, 0, 2))
+    # Each source row's horizontal sums, term by term in OpenCV's order (float32 products and sums,
+    # no fused multiply-add): the result is OpenCV's buffer, bit for bit.
+    buf = np.zeros((dw, sh, cn), np.float32)
+    _accumulate(buf, cols, _terms(_area_tab(sw, dw, scale_x), dw))
+    rows = np.ascontiguousarray(buf.transpose(1, 0, 2))
+    # Then the rows, each destination row's terms in order (0 + x is x, so the first term's sum is exact).
     out = np.zeros((dh, dw, cn), np.float32)
-    for dy in range(dh):
-        sel = ydi == dy
-        acc = ybeta[sel][0] * buf[ysi[sel][0]]
-        for sy, beta in zip(ysi[sel][1:], ybeta[sel][1:]):
-            acc = acc + beta * buf[sy]
-        out[dy] = acc
+    _accumulate(out, rows, _terms(_area_tab(sh, dh, scale_y), dh))
     return np.rint(out).clip(0, 255).astype(np.uint8)
+
+
+def _accumulate(acc: np.ndarray, src: np.ndarray, rounds: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    """acc[d] += float32(src[s]) * weight, round by round; a round that has every destination in
+    order adds in place, without a gather and a scatter."""
+    every = np.arange(len(acc))
+    term = np.empty(acc.shape, np.float32)
+    for d, s, w in rounds:
+        if len(d) == len(acc) and np.array_equal(d, every):
+            np.multiply(src[s], w[:, None, None], out=term, dtype=np.float32)
+            acc += term
+        else:
+            acc[d] += np.multiply(src[s], w[:, None, None], dtype=np.float32)
 
 
 def _linear_tab(ssize: int, dsize: int, scale: float, inv: float) -> tuple[np.ndarray, np.ndarray]:
