@@ -31,7 +31,7 @@ class TooLarge(DecodeError):
 
 @functools.cache
 def backend() -> str:
-    """ "opencv" where the image carries it (the MXNet base), else "pillow"."""
+    """The decoder that runs: "opencv" where the image carries it (the MXNet base), else "pillow"."""
     return "opencv" if importlib.util.find_spec("cv2") is not None else "pillow"
 
 
