@@ -201,8 +201,8 @@ def base_build(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not stream the build log.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Build an engine's base image (Python 3.11, MXNet or ONNX Runtime, OpenCV, tokenizers, awslambdaric, RIE,
-    LIT runtime)."""
+    """Build an engine's base image (Python 3.11, MXNet with OpenCV or ONNX Runtime with Pillow, tokenizers,
+    awslambdaric, RIE, LIT runtime)."""
     from . import base
 
     _on_interrupt("before the base build started: nothing was changed")

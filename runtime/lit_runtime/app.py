@@ -15,8 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import answers, defaults, engine, events, fastmx, metrics, service, settings, tasks, threads
-from .errors import InputError
+from . import threads
+
+# Thread pools are sized before anything loads numpy: its OpenBLAS starts one thread per host core
+# when it is loaded, and at a fraction of a vCPU that start alone costs about 60 ms of init (1,024 MB).
+threads.configure()
+
+from . import answers, defaults, engine, events, metrics, service, settings, tasks  # noqa: E402
+from .errors import InputError  # noqa: E402
 
 log = logging.getLogger("lit_runtime")
 
@@ -55,6 +61,8 @@ class App:
         cpus = threads.configure()
         conf = settings.load(settings.TASK_ROOT if root is None else root, config)
         if conf.engine == "mxnet":
+            from . import fastmx
+
             fastmx.install()  # before anything (service.py included) imports mxnet
         # OpenCV's own ceiling, for formats whose header imagesize.py does not read
         os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(conf.image.max_pixels))

@@ -22,7 +22,9 @@ MAX_EXAMPLES = 4096
 
 
 def decode_image(data: bytes, ctx: Any) -> np.ndarray:
-    import cv2
+    """The pixels as OpenCV's imdecode gives them (BGR or grey uint8), by OpenCV where the image
+    carries it, else by Pillow (lit_runtime.pixels)."""
+    from . import pixels
 
     opts = ctx.settings.image
     if (size := imagesize.dimensions(data)) is not None and size[0] * size[1] > opts.max_pixels:
@@ -31,20 +33,21 @@ def decode_image(data: bytes, ctx: Any) -> np.ndarray:
         )
     if data[:8] == imagesize.PNG_SIGNATURE and imagesize.png_overclaims(data):
         raise InputError("PNG is truncated or corrupt: a chunk claims more bytes than the file holds")
-    flag = cv2.IMREAD_GRAYSCALE if opts.color == "gray" else cv2.IMREAD_COLOR
-    buf = np.frombuffer(data, dtype=np.uint8)
     try:
-        img = cv2.imdecode(buf, flag)
-    except cv2.error as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "decoder error"
-        raise InputError(f"image could not be decoded: {reason}") from None
+        img = pixels.decode(data, opts.color == "gray", opts.max_pixels)
+    except pixels.TooLarge as exc:
+        raise InputError(
+            f"image is over the limit of {opts.max_pixels} pixels ([image] max_pixels): {exc}", 413
+        ) from None
+    except pixels.DecodeError as exc:
+        raise InputError(f"image could not be decoded: {exc}") from None
     if img is None:
         raise InputError("body is not a decodable image (JPEG, PNG, BMP, WebP or TIFF expected)", 400)
     return img
 
 
 def preprocess_image(inputs: list[Any], ctx: Any) -> np.ndarray:
-    import cv2
+    from . import pixels
 
     opts = ctx.settings.image
     scale, shift = _affine(opts)
@@ -53,9 +56,9 @@ def preprocess_image(inputs: list[Any], ctx: Any) -> np.ndarray:
         img = item if isinstance(item, np.ndarray) else decode_image(item, ctx)
         sizes.append(img.shape[1::-1])  # (width, height): detections are scaled back to it
         if img.shape[1::-1] != opts.size:
-            img = cv2.resize(img, opts.size, interpolation=cv2.INTER_AREA)
+            img = pixels.resize_area(img, opts.size)
         if opts.color == "rgb":
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+            img = pixels.bgr_to_rgb(img)
         arr = img.astype(np.float32) * scale + shift  # (x / scale - mean) / std in one pass
         batch.append(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))  # HW(C) -> CHW
     ctx.sizes = sizes

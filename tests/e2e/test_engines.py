@@ -257,14 +257,17 @@ def test_the_onnx_runtime_base_keeps_every_guarantee_of_the_mxnet_one(
     docker: Docker, base_image: tuple[str, str], ort_base_image: str, tmp_path: Path
 ) -> None:
     """No CA bundle in any layer (the build's was marked), nothing for lit scan, the same
-    entrypoint contract, its engine labelled, numpy 2, and no MXNet."""
+    entrypoint contract, its engine labelled, numpy 2, Pillow for images, and no MXNet or OpenCV."""
     info = docker.image(ort_base_image) or {}
     config = info.get("Config", {})
     assert (
         config.get("Entrypoint") == ["/lambda-entrypoint.sh"]
         and config.get("Labels", {})["lit.engine"] == "onnxruntime"
     )
-    imports = "import onnxruntime, numpy, cv2, tokenizers, awslambdaric, lit_runtime.app; print(numpy.__version__)"
+    imports = (
+        "import importlib.util, onnxruntime, numpy, PIL.Image, tokenizers, awslambdaric, lit_runtime.app;"
+        "assert importlib.util.find_spec('cv2') is None; print(numpy.__version__)"
+    )
     probe = docker.run_once(RunSpec(ort_base_image, ("-c", imports), network="none", entrypoint="/opt/lit/bin/python"))
     assert probe.returncode == 0 and probe.stdout.startswith("2."), probe.stderr
     rie = docker.run_once(RunSpec(ort_base_image, ("/usr/local/bin/aws-lambda-rie",), network="none", entrypoint="ls"))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import batch_event, image_config, load_event, start_app
+from tests.conftest import batch_event, env_without, image_config, load_event, start_app
 from tests.fixtures import onnx_models
 
 pytestmark = pytest.mark.functional
@@ -320,3 +321,33 @@ def test_after_a_large_pass_the_arena_is_shrunk_by_one_pass_of_the_smallest_batc
     engine.release()
     engine.release()  # nothing left to shrink: no pass
     assert calls == [(16, 4), ((batch or 1), 4)]
+
+
+@pytest.mark.parametrize("kind", ["text", "tensor"])
+def test_a_text_or_tensor_model_starts_without_any_image_code(kind: str, tmp_path: Path) -> None:
+    """The init of a text or tensor function imports no decoder (OpenCV, Pillow, lit_runtime.pixels):
+    a fresh process, as on Lambda, and the answer still comes."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    toml = TEXT_TOML if kind == "text" else TEXT_TOML.replace('input = "text"', 'input = "tensor"').split("[text]")[0]
+    root = project(tmp_path / kind, toml)
+    onnx_models.bag_of_words_classifier(root / "model" / "topics.onnx")
+    onnx_models.word_tokenizer(root / "model" / "tokenizer.json")
+    (root / "labels.txt").write_text("\n".join(onnx_models.TOPICS) + "\n")
+    config = image_config(root)
+    event = {"text": "the court"} if kind == "text" else {"inputs": [{"input_ids": [2, 3], "attention_mask": [1, 1]}]}
+    code = (
+        "import json, sys\n"
+        "from pathlib import Path\nfrom lit_runtime.app import App\n"
+        f"app = App.start(Path({str(root)!r}), Path({str(config)!r}))\n"
+        "loaded = sorted(m for m in ('cv2', 'PIL', 'lit_runtime.pixels') if m in sys.modules)\n"
+        f"answer = app.handle({event!r})\n"
+        "print(json.dumps({'loaded': loaded, 'answered': 'predictions' in answer}))\n"
+    )
+    env = {**env_without("LIT_MODEL_DIR"), "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'runtime'}"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"loaded": [], "answered": True}
