@@ -21,7 +21,7 @@ CHUNK = {"image": 16, "text": 32, "tensor": 256}
 MAX_EXAMPLES = 4096
 
 
-def decode_image(data: bytes, ctx: Any) -> np.ndarray:
+def decode_image(data: bytes, ctx: Any) -> np.ndarray[Any, Any]:
     """The pixels as OpenCV's imdecode gives them (BGR or grey uint8), by OpenCV where the image
     carries it, else by Pillow (lit_runtime.pixels)."""
     from . import pixels
@@ -46,7 +46,7 @@ def decode_image(data: bytes, ctx: Any) -> np.ndarray:
     return img
 
 
-def preprocess_image(inputs: list[Any], ctx: Any) -> np.ndarray:
+def preprocess_image(inputs: list[Any], ctx: Any) -> np.ndarray[Any, Any]:
     from . import pixels
 
     opts = ctx.settings.image
@@ -124,7 +124,7 @@ def preprocess_tensor(inputs: list[Any], ctx: Any, name: str | None = None) -> A
     return batch
 
 
-def _as_dtype(x: Any, dtype: np.dtype) -> np.ndarray:
+def _as_dtype(x: Any, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
     """One example in the model's dtype; a fraction sent to an integer input is an error, not a cut."""
     if dtype.kind in "iub":
         raw = x if isinstance(x, np.ndarray) else np.asarray(x)
@@ -136,7 +136,7 @@ def _as_dtype(x: Any, dtype: np.dtype) -> np.ndarray:
     return np.asarray(x, dtype=dtype)
 
 
-def inference(batch: Any, ctx: Any) -> dict[str, np.ndarray]:
+def inference(batch: Any, ctx: Any) -> dict[str, np.ndarray[Any, Any]]:
     """Every output of the model, by name, for a batch (an array, or {input name: array})."""
     names = input_names(ctx)
     dtypes = input_dtypes(ctx)
@@ -158,7 +158,7 @@ def inference(batch: Any, ctx: Any) -> dict[str, np.ndarray]:
     return named(out, output_ports(ctx))
 
 
-def _cast(x: Any, dtype: str) -> np.ndarray:
+def _cast(x: Any, dtype: str) -> np.ndarray[Any, Any]:
     if isinstance(x, np.ndarray) and x.dtype == dtype and x.flags.c_contiguous:
         return x
     return np.ascontiguousarray(x, dtype=dtype)

@@ -35,12 +35,12 @@ def backend() -> str:
     return "opencv" if importlib.util.find_spec("cv2") is not None else "pillow"
 
 
-def decode(data: bytes, gray: bool, max_pixels: int) -> np.ndarray | None:
+def decode(data: bytes, gray: bool, max_pixels: int) -> np.ndarray[Any, Any] | None:
     """HxW (gray) or HxWx3 BGR uint8 pixels; None when the bytes are no image of a known kind."""
     return _decode_cv2(data, gray) if backend() == "opencv" else decode_pillow(data, gray, max_pixels)
 
 
-def resize_area(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def resize_area(img: np.ndarray[Any, Any], size: tuple[int, int]) -> np.ndarray[Any, Any]:
     """cv2.resize(img, size, interpolation=cv2.INTER_AREA); size is (width, height)."""
     if backend() == "opencv":
         import cv2
@@ -49,7 +49,7 @@ def resize_area(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return resize_area_numpy(img, size)
 
 
-def _decode_cv2(data: bytes, gray: bool) -> np.ndarray | None:
+def _decode_cv2(data: bytes, gray: bool) -> np.ndarray[Any, Any] | None:
     import cv2
 
     try:
@@ -58,7 +58,7 @@ def _decode_cv2(data: bytes, gray: bool) -> np.ndarray | None:
         raise DecodeError(str(exc).strip().splitlines()[-1] if str(exc).strip() else "decoder error") from None
 
 
-def decode_pillow(data: bytes, gray: bool, max_pixels: int) -> np.ndarray | None:
+def decode_pillow(data: bytes, gray: bool, max_pixels: int) -> np.ndarray[Any, Any] | None:
     """OpenCV's imdecode (IMREAD_GRAYSCALE or IMREAD_COLOR) done with Pillow."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -83,14 +83,14 @@ def decode_pillow(data: bytes, gray: bool, max_pixels: int) -> np.ndarray | None
     return _gray(im, fmt) if gray else _bgr(im)
 
 
-def _bgr(im: Any) -> np.ndarray:
+def _bgr(im: Any) -> np.ndarray[Any, Any]:
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey: OpenCV keeps the high byte
         im = _high_byte(im)
     rgb = np.asarray(im.convert("RGB"))  # palette expanded, alpha dropped (not blended), as OpenCV does
     return np.ascontiguousarray(rgb[..., ::-1])
 
 
-def _gray(im: Any, fmt: str | None) -> np.ndarray:
+def _gray(im: Any, fmt: str | None) -> np.ndarray[Any, Any]:
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         im = _high_byte(im)
     if im.mode in ("L", "1", "LA"):
@@ -111,7 +111,7 @@ def _high_byte(im: Any) -> Any:
     return Image.fromarray((np.asarray(im).astype(np.uint32) >> 8).astype(np.uint8), "L")
 
 
-def bgr_to_rgb(img: np.ndarray) -> np.ndarray:
+def bgr_to_rgb(img: np.ndarray) -> np.ndarray[Any, Any]:
     """cv2.cvtColor(img, cv2.COLOR_BGR2RGB): channels reversed, a fourth (alpha) dropped."""
     if img.ndim != 3 or img.shape[2] not in (3, 4):
         raise ValueError(f"an image of shape {img.shape} has no BGR channels to turn into RGB")
@@ -121,7 +121,7 @@ def bgr_to_rgb(img: np.ndarray) -> np.ndarray:
 # --- INTER_AREA, as OpenCV 4's imgproc/src/resize.cpp computes it for uint8 ---------------------------
 
 
-def resize_area_numpy(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def resize_area_numpy(img: np.ndarray[Any, Any], size: tuple[int, int]) -> np.ndarray[Any, Any]:
     """OpenCV's INTER_AREA for uint8 HxW or HxWxC: integer factors average blocks; other shrinks
     weigh each source pixel by the share of it a destination cell covers (float32, in OpenCV's
     order); growing along either axis is OpenCV's bilinear with INTER_AREA's coefficients."""
@@ -143,7 +143,7 @@ def resize_area_numpy(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out if img.ndim == 3 else out[..., 0]
 
 
-def _area_fast(src: np.ndarray, ix: int, iy: int, dw: int, dh: int) -> np.ndarray:
+def _area_fast(src: np.ndarray[Any, Any], ix: int, iy: int, dw: int, dh: int) -> np.ndarray[Any, Any]:
     total = src[: dh * iy, : dw * ix].reshape(dh, iy, dw, ix, -1).sum(axis=(1, 3), dtype=np.int32)
     if ix == 2 and iy == 2 and src.shape[2] in (1, 3, 4):
         return ((total + 2) >> 2).astype(np.uint8)  # OpenCV's 2x2 kernel rounds halves up
@@ -151,7 +151,9 @@ def _area_fast(src: np.ndarray, ix: int, iy: int, dw: int, dh: int) -> np.ndarra
     return np.rint(total.astype(np.float32) * np.float32(1.0 / (ix * iy))).clip(0, 255).astype(np.uint8)
 
 
-def _area_tab(ssize: int, dsize: int, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _area_tab(
+    ssize: int, dsize: int, scale: float
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """computeResizeAreaTab: (destination, source, weight) triples in OpenCV's order."""
     di: list[int] = []
     si: list[int] = []
@@ -173,8 +175,8 @@ def _area_tab(ssize: int, dsize: int, scale: float) -> tuple[np.ndarray, np.ndar
 
 
 def _terms(
-    tab: tuple[np.ndarray, np.ndarray, np.ndarray], dsize: int
-) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    tab: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]], dsize: int
+) -> list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
     """The tab as rounds: round k holds every destination's k-th term (destinations, sources, weights),
     so that adding the rounds in order adds each destination's terms in OpenCV's order."""
     di, si, alpha = tab
@@ -183,7 +185,7 @@ def _terms(
     return [(di[rank == k], si[rank == k], alpha[rank == k]) for k in range(int(rank.max()) + 1)]
 
 
-def _area(src: np.ndarray, scale_x: float, scale_y: float, dw: int, dh: int) -> np.ndarray:
+def _area(src: np.ndarray[Any, Any], scale_x: float, scale_y: float, dw: int, dh: int) -> np.ndarray[Any, Any]:
     sh, sw, cn = src.shape
     # Source columns as rows (contiguous), so that each round gathers whole rows, not strided pixels.
     cols = _transposed(src)
@@ -198,7 +200,7 @@ def _area(src: np.ndarray, scale_x: float, scale_y: float, dw: int, dh: int) -> 
     return np.rint(out).clip(0, 255).astype(np.uint8)
 
 
-def _transposed(src: np.ndarray, block: int = 256) -> np.ndarray:
+def _transposed(src: np.ndarray[Any, Any], block: int = 256) -> np.ndarray[Any, Any]:
     """src with its first two axes swapped, copied in cache-sized tiles (a third faster than one copy)."""
     h, w = src.shape[:2]
     out = np.empty((w, h, *src.shape[2:]), src.dtype)
@@ -208,7 +210,11 @@ def _transposed(src: np.ndarray, block: int = 256) -> np.ndarray:
     return out
 
 
-def _accumulate(acc: np.ndarray, src: np.ndarray, rounds: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+def _accumulate(
+    acc: np.ndarray[Any, Any],
+    src: np.ndarray[Any, Any],
+    rounds: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]],
+) -> None:
     """acc[d] += float32(src[s]) * weight, round by round; a round that has every destination in
     order adds in place, without a gather and a scatter."""
     every = np.arange(len(acc))
@@ -221,7 +227,7 @@ def _accumulate(acc: np.ndarray, src: np.ndarray, rounds: list[tuple[np.ndarray,
             acc[d] += np.multiply(src[s], w[:, None, None], dtype=np.float32)
 
 
-def _linear_tab(ssize: int, dsize: int, scale: float, inv: float) -> tuple[np.ndarray, np.ndarray]:
+def _linear_tab(ssize: int, dsize: int, scale: float, inv: float) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Source index and 11-bit fixed-point weights (1 - f, f) per destination, INTER_AREA's way."""
     dx = np.arange(dsize)
     sx = np.floor(dx * scale).astype(np.int64)
@@ -236,8 +242,8 @@ def _linear_tab(ssize: int, dsize: int, scale: float, inv: float) -> tuple[np.nd
 
 
 def _area_linear(
-    src: np.ndarray, scale_x: float, scale_y: float, inv_x: float, inv_y: float, dw: int, dh: int
-) -> np.ndarray:
+    src: np.ndarray[Any, Any], scale_x: float, scale_y: float, inv_x: float, inv_y: float, dw: int, dh: int
+) -> np.ndarray[Any, Any]:
     sh, sw, _ = src.shape
     sx, wx = _linear_tab(sw, dw, scale_x, inv_x)
     sy, wy = _linear_tab(sh, dh, scale_y, inv_y)
