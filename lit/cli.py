@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, is_dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -77,19 +78,46 @@ def _log(line: str) -> None:
 
 # What a Ctrl-C leaves when it lands outside a command's own handler (which says it in its error):
 # nothing before a command runs; the commands that change things say what before and after their work.
-# (None: Ctrl-C is how the command ends, as `lit logs --follow`'s does, and it says nothing.)
-_interrupted: list[LitError | None] = [
+# (None: Ctrl-C is how the command ends, as `lit logs --follow`'s does, and it says nothing. A
+# callable: what is left is read when the interrupt lands, from the state the command changes.)
+_interrupted: list[LitError | Callable[[], LitError] | None] = [
     LitError("interrupted before the command started: nothing was changed", "run the command again")
 ]
 
 
-def _on_interrupt(what: str | None, fix: str = "run the command again") -> None:
-    _interrupted.append(None if what is None else LitError(f"interrupted {what}", fix))
+def _on_interrupt(what: str | Callable[[], LitError] | None, fix: str = "run the command again") -> None:
+    _interrupted.append(what if what is None or callable(what) else LitError(f"interrupted {what}", fix))
+
+
+_UNREAD = object()
+
+
+def _on_change(read: Callable[[], object], changed: str, unchanged: str, before: object = _UNREAD) -> None:
+    """What a Ctrl-C outside the command's own handlers left, read from the state it changes when the
+    interrupt lands (`read()` against its value now, or `before`; `changed` may name it as {now}): the
+    work's end and the note after it are two moments, and the interrupt can land between them."""
+    if before is _UNREAD:
+        try:
+            before = read()
+        except Exception:  # noqa: BLE001 - unreadable (no engine yet): the command says why itself
+            before = _UNREAD
+
+    def left() -> LitError:
+        try:
+            now = read()
+        except Exception:  # noqa: BLE001 - unreadable now: say what was known before
+            now = before
+        if before is not _UNREAD and now != before:
+            return LitError(f"interrupted {changed.format(now=now)}", "nothing to do")
+        return LitError(f"interrupted {unchanged}", "run the command again")
+
+    _on_interrupt(left)
 
 
 def _say_interrupted() -> None:
-    if _interrupted[-1] is not None:
-        typer.echo(f"error: {_interrupted[-1]}", err=True)
+    said = _interrupted[-1]
+    if said is not None:
+        typer.echo(f"error: {said() if callable(said) else said}", err=True)
 
 
 def _quiet(_: str) -> None:
@@ -206,8 +234,15 @@ def base_build(
     from . import base
 
     _on_interrupt("before the base build started: nothing was changed")
+    docker = _docker()
+    image = tag or base.default_tag(engine, architecture.value)
+    _on_change(
+        lambda: (docker.image(image) or {}).get("Id"),
+        f"as the base build finished: {image} is the new base",
+        "before the base build started: nothing was changed",
+    )
     result = base.build(
-        _docker(),
+        docker,
         tag,
         engine,
         architecture.value,
@@ -242,9 +277,14 @@ def build_command(
     from . import build
 
     _on_interrupt("before the build started: nothing was changed")
-    result = build.build(
-        _docker(), _project(directory), tag, base_image, not no_check, _quiet if quiet or as_json else _log
+    docker, project = _docker(), _project(directory)
+    image = tag or f"{project.image_repo}:latest"
+    _on_change(
+        lambda: (docker.image(image) or {}).get("Id"),
+        f"as the build finished: {image} is the new image",
+        "before the build started: nothing was changed",
     )
+    result = build.build(docker, project, tag, base_image, not no_check, _quiet if quiet or as_json else _log)
     _on_interrupt(f"after the build finished: {result.image} is the new image", "nothing to do")
     for line in result.decisions:  # what the image check decided from the graph, even with -q or --json
         _log(line)
@@ -712,6 +752,11 @@ def push_command(
 
     _on_interrupt("before the push started: nothing was sent")
     project = _project(directory)
+    _on_change(
+        lambda: push.last_push(project),
+        "as the push finished: it is pushed and recorded (`lit deploy` deploys it)",
+        "before the push started: nothing was sent",
+    )
     ecr = None if registry else aws.ECRClient(aws.session(region))
     result = push.push(
         _docker(), project, ecr, image, registry, tag, keep, _quiet if quiet or as_json else _log, keep_login
@@ -766,6 +811,12 @@ def deploy_command(
     sess, clients = _clients(region)
     want = deploy.desired(project, clients, image_uri, role, alias, url_auth.value if url else None, image_arch)
     plan = deploy.plan(clients, want)
+    _on_change(
+        lambda: (clients.lam.get_alias(project.name, alias) or {}).get("FunctionVersion"),
+        f"as the deploy finished: alias {alias} is on version {{now}} (it was on {plan.live_version})",
+        "before the deploy changed anything in AWS",
+        plan.live_version,
+    )
     shift = (policy, rollout.Thresholds(max_error_rate, max_throttles, p99_ratio, max_p99)) if policy else None
     if dry_run:
         steps = [{**asdict(s), "call": s.call} for s in plan.steps]
