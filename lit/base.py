@@ -7,6 +7,7 @@ dir from Dockerfile.base, the runtime package, the RIE and the host's CA bundle.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import os
 import shutil
@@ -191,9 +192,11 @@ def build(
             seen.append(line)
             log(line)
 
+        sweep(docker, engine, older_than=60)
         try:
             image_id = docker.build(ctx, tag, args, log=keep, platform=arch.PLATFORMS[architecture])
         except KeyboardInterrupt:
+            sweep(docker, engine)
             raise _interrupted(docker, tag, replaced) from None
         finally:
             docker.prune_stages(("lit.stage=base-build", f"lit.engine={engine}"), seen, arch.PLATFORMS[architecture])
@@ -202,6 +205,26 @@ def build(
     info = docker.image(tag) or {}
     size = int(info.get("Size", 0))
     return BaseResult(tag, engine, architecture, image_id, base_os, size, round(time.monotonic() - start, 1))
+
+
+def sweep(docker: Docker, engine: str, older_than: float = 0.0) -> list[str]:
+    """Remove the engine's untagged base images (created over `older_than` seconds ago) that no image
+    is built on: what an interrupted base build's engine committed as its client went, before it
+    could tag it. (Function images carry the base's labels too, and lit.function; build stages
+    carry lit.stage: neither is a base.) One that a function image is built on stays: the engine
+    refuses to remove it."""
+    removed = []
+    now = time.time()
+    for image_id in docker.dangling(f"lit.engine={engine}", "lit.runtime"):
+        labels = (info := docker.image(image_id) or {}).get("Config", {}).get("Labels") or {}
+        if "lit.function" in labels or "lit.stage" in labels:
+            continue
+        created = info.get("Created", "")[:19]
+        if created and now - calendar.timegm(time.strptime(created, "%Y-%m-%dT%H:%M:%S")) >= older_than:
+            docker.remove_image(image_id)
+            if docker.image(image_id) is None:
+                removed.append(image_id)
+    return removed
 
 
 def _interrupted(docker: Docker, tag: str, replaced: str | None) -> LitError:

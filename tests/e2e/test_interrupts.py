@@ -135,6 +135,9 @@ def test_ctrl_c_during_a_base_build_exits_130_and_keeps_the_old_tag(
                 assert docker.image(tag) is None, err[-600:]
     finally:
         docker.remove_image(tag)
+        from lit import base
+
+        base.sweep(docker, "mxnet")  # what the engine committed untagged after the CLI went (the next base build would)
 
 
 def test_untagged_images_an_interrupted_build_committed_are_swept(
@@ -157,3 +160,33 @@ def test_untagged_images_an_interrupted_build_committed_are_swept(
     assert build.sweep(docker, fn) == [left]
     assert docker.image(left) is None
     assert docker.image(f"lit-{project.name}:latest") is not None, "tagged images stay"
+
+
+def test_untagged_bases_an_interrupted_base_build_committed_are_swept(docker: Docker, tmp_path: Path) -> None:
+    """The base build's interrupt path and the next base build remove the engine's untagged base
+    images; function images (lit.function) and build stages (lit.stage) are not bases."""
+    from lit import base
+    from lit.base import BOOTSTRAP_TAG
+
+    made = {}
+    for kind, labels in {
+        "base": "lit.engine=mxnet lit.runtime=sweep-test",
+        "function": "lit.engine=mxnet lit.runtime=sweep-test lit.function=sweep-test",
+        "stage": "lit.engine=mxnet lit.runtime=sweep-test lit.stage=base-build",
+    }.items():
+        (tmp_path / "Dockerfile").write_text(f"FROM {BOOTSTRAP_TAG}\nLABEL {labels} x={uuid.uuid4()}\n")
+        tag = f"lit-sweep-test-{uuid.uuid4().hex[:8]}:{kind}"
+        docker.build(tmp_path, tag)
+        made[kind] = docker.image(tag)["Id"]
+        docker.tag(BOOTSTRAP_TAG, tag)  # the tag moves away: the image is left untagged, as a build leaves it
+    try:
+        assert set(made.values()) <= set(docker.dangling("lit.engine=mxnet", "lit.runtime"))
+        assert made["base"] not in base.sweep(docker, "mxnet", older_than=60), "a minute's grace"
+        assert made["base"] in base.sweep(docker, "mxnet")
+        assert docker.image(made["base"]) is None
+        assert docker.image(made["function"]) is not None and docker.image(made["stage"]) is not None
+    finally:
+        for image_id in made.values():
+            docker.remove_image(image_id)
+        for ref in docker.references("lit-sweep-test-*"):
+            docker.remove_image(ref)
