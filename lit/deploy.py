@@ -96,7 +96,6 @@ class Clients:
     account: str
     region: str
     ecr: Any = None
-    metrics: Any = None  # CloudWatch metrics, for a watched rollout
 
     def client(self, service: str) -> Any:
         found = {"lambda": self.lam, "iam": self.iam, "ecr": self.ecr}.get(service)
