@@ -542,7 +542,9 @@ def eval_command(
     log = _quiet if as_json else _log
     if remote:
         if image is not None:
-            raise LitError("--image is for a local image; --remote evaluates the deployed function", "drop one")
+            raise LitError(
+                "--image is for a local image; --remote evaluates the deployed function", "drop one", exit_code=2
+            )
         _, clients = _clients(region)
 
         def answers(qualifier: str) -> evaluate.Answers:
