@@ -7,5 +7,5 @@ bash scripts/setup.sh --no-base
 VENV=${LIT_VENV:-$PWD/.venv}
 "$VENV/bin/ruff" check lit runtime tests benchmarks
 "$VENV/bin/ruff" format --check lit runtime tests benchmarks
-"$VENV/bin/mypy"  # strict, on lit/ (pyproject.toml)
+"$VENV/bin/mypy"  # strict, on lit/ and runtime/ (pyproject.toml)
 exec "$VENV/bin/python" -m pytest -p no:cacheprovider -W ignore::DeprecationWarning "$@"

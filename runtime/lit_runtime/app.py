@@ -132,7 +132,7 @@ class App:
         if conf.input_shape:
             ports = {next(iter(ports)): (None, *conf.input_shape)}
         names = defaults.input_names(self.ctx)
-        if any(ports.get(name) is None or None in ports[name][1:] for name in names):  # type: ignore[operator]
+        if any((shape := ports.get(name)) is None or None in shape[1:] for name in names):
             return None  # shape unknown: the first request warms the model
         dtypes = defaults.input_dtypes(self.ctx)
         batch = {name: np.zeros([1, *ports[name][1:]], dtypes[name]) for name in names}  # type: ignore[index]

@@ -129,7 +129,7 @@ def prediction(conf: Any, task: str | None, outputs: tuple[Port, ...]) -> dict[s
     return {"description": "decided on the first request (the graph does not declare its outputs)"}
 
 
-ERROR = {
+ERROR: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
     "properties": {

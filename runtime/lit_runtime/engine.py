@@ -87,13 +87,13 @@ def run(engine: Engine, feeds: dict[str, Any], chunk: int | None = None) -> dict
         return engine.forward(feeds)
     if count == 0:
         raise InputError("the batch is empty")
-    parts: list[dict[str, Any]] = []
+    pieces: list[dict[str, Any]] = []
     for start in range(0, count, size):
-        chunk = {k: v[start : start + size] for k, v in feeds.items()}
-        real = len(next(iter(chunk.values())))
+        part = {k: v[start : start + size] for k, v in feeds.items()}
+        real = len(next(iter(part.values())))
         if real < size:
-            chunk = {k: np.concatenate([v, np.repeat(v[-1:], size - real, axis=0)]) for k, v in chunk.items()}
-        out = engine.forward(chunk)
+            part = {k: np.concatenate([v, np.repeat(v[-1:], size - real, axis=0)]) for k, v in part.items()}
+        out = engine.forward(part)
         for name, array in out.items():
             if np.ndim(array) == 0 or len(array) != size:
                 raise ModelError(
@@ -101,5 +101,5 @@ def run(engine: Engine, feeds: dict[str, Any], chunk: int | None = None) -> dict
                     f"{list(np.shape(array))}, not a batch of {size}: LIT cannot split it per example; "
                     "export the model with a dynamic batch dimension"
                 )
-        parts.append({k: v[:real] for k, v in out.items()})
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        pieces.append({k: v[:real] for k, v in out.items()})
+    return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}

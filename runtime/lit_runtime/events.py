@@ -11,6 +11,7 @@ import binascii
 import json
 import re
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,13 +165,17 @@ def inputs_from_json(doc: Any, kind: str) -> list[Any]:
     one, many = FIELDS[kind]  # the contract's field names (lit_runtime.contract)
     if kind == "tensor" and NPY_FIELD in doc:
         return _npy_inputs(doc[NPY_FIELD])
-    read = {"text": check_text, "image": _b64, "tensor": lambda value, _what: value}[kind]
+    read: Callable[[Any, str], Any] = {"text": check_text, "image": _b64, "tensor": _as_is}[kind]
     if one in doc:
         return [read(doc[one], f"'{one}'")]
     if isinstance(doc.get(many), list) and doc[many]:
         return [read(v, f"'{many}[{i}]'") for i, v in enumerate(doc[many])]
     example = {"text": '"..."', "image": '"<base64>"', "tensor": "[[...]]"}[kind]
     raise InputError(f'missing field: send {{"{one}": {example}}} or {{"{many}": [{example}, ...]}}')
+
+
+def _as_is(value: Any, _what: str) -> Any:
+    return value
 
 
 def _npy_inputs(value: Any) -> list[Any]:

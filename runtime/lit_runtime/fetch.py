@@ -101,7 +101,7 @@ class Fetch:
                         f"{got} bytes (the object changed since it was pushed, or it is not what LIT pushed)"
                     )
                 digest.update(chunk)
-                if dest:
+                if out is not None:
                     out.write(chunk)
                 else:
                     kept += chunk

@@ -101,7 +101,8 @@ class OnnxModel:
         for port, array in zip(self.inputs, arrays):
             _check_shape(port, array.shape)
         try:
-            large = len(arrays[0]) >= SHRINK_AFTER if arrays and getattr(arrays[0], "ndim", 0) else False
+            ndim: int = getattr(arrays[0], "ndim", 0) if arrays else 0
+            large = ndim > 0 and len(arrays[0]) >= SHRINK_AFTER
             values = self.session.run(self.names, dict(zip(self.names_in, arrays)), self.shrink if large else None)
         except Exception as exc:  # onnxruntime's Fail / InvalidArgument / RuntimeException
             shapes = {name: list(a.shape) for name, a in feeds.items()}

@@ -35,4 +35,4 @@ def refuse_oversized() -> None:
             raise
 
     unmarshal_request.lit = True  # type: ignore[attr-defined]
-    LambdaMarshaller.unmarshal_request = unmarshal_request  # type: ignore[method-assign]
+    LambdaMarshaller.unmarshal_request = unmarshal_request

@@ -66,7 +66,7 @@ def decode_pillow(data: bytes, gray: bool, max_pixels: int) -> np.ndarray[Any, A
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)  # over the limit at all is refused
         try:
-            im = Image.open(io.BytesIO(data), formats=FORMATS)
+            im: Image.Image = Image.open(io.BytesIO(data), formats=FORMATS)
             if gray and im.format == "JPEG" and im.mode == "RGB":
                 # libjpeg's own grey output (the Y plane, no colour conversion): what OpenCV asks for
                 im.draft("L", im.size)
@@ -98,11 +98,11 @@ def _gray(im: Any, fmt: str | None) -> np.ndarray[Any, Any]:
     rgb = np.asarray(im.convert("RGB"), np.uint32)
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     if fmt == "PNG":  # libpng's png_set_rgb_to_gray(0.299, 0.587): 15-bit fixed point, truncated
-        return ((9797 * r + 19234 * g + 3737 * b) >> 15).astype(np.uint8)
+        return np.asarray(((9797 * r + 19234 * g + 3737 * b) >> 15).astype(np.uint8))
     if fmt == "WEBP":  # cv2.cvtColor(COLOR_BGR2GRAY): 15-bit fixed point, rounded
-        return ((9798 * r + 19235 * g + 3735 * b + (1 << 14)) >> 15).astype(np.uint8)
+        return np.asarray(((9798 * r + 19235 * g + 3735 * b + (1 << 14)) >> 15).astype(np.uint8))
     # OpenCV's readers' own BGR->grey (BMP, TIFF, PPM): 14-bit fixed point, rounded
-    return ((4899 * r + 9617 * g + 1868 * b + (1 << 13)) >> 14).astype(np.uint8)
+    return np.asarray(((4899 * r + 9617 * g + 1868 * b + (1 << 13)) >> 14).astype(np.uint8))
 
 
 def _high_byte(im: Any) -> Any:
@@ -111,7 +111,7 @@ def _high_byte(im: Any) -> Any:
     return Image.fromarray((np.asarray(im).astype(np.uint32) >> 8).astype(np.uint8), "L")
 
 
-def bgr_to_rgb(img: np.ndarray) -> np.ndarray[Any, Any]:
+def bgr_to_rgb(img: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """cv2.cvtColor(img, cv2.COLOR_BGR2RGB): channels reversed, a fourth (alpha) dropped."""
     if img.ndim != 3 or img.shape[2] not in (3, 4):
         raise ValueError(f"an image of shape {img.shape} has no BGR channels to turn into RGB")
@@ -146,9 +146,9 @@ def resize_area_numpy(img: np.ndarray[Any, Any], size: tuple[int, int]) -> np.nd
 def _area_fast(src: np.ndarray[Any, Any], ix: int, iy: int, dw: int, dh: int) -> np.ndarray[Any, Any]:
     total = src[: dh * iy, : dw * ix].reshape(dh, iy, dw, ix, -1).sum(axis=(1, 3), dtype=np.int32)
     if ix == 2 and iy == 2 and src.shape[2] in (1, 3, 4):
-        return ((total + 2) >> 2).astype(np.uint8)  # OpenCV's 2x2 kernel rounds halves up
+        return np.asarray(((total + 2) >> 2).astype(np.uint8))  # OpenCV's 2x2 kernel rounds halves up
     # sum * (1.f / area) in float32, rounded half to even (cvRound)
-    return np.rint(total.astype(np.float32) * np.float32(1.0 / (ix * iy))).clip(0, 255).astype(np.uint8)
+    return np.asarray(np.rint(total.astype(np.float32) * np.float32(1.0 / (ix * iy))).clip(0, 255).astype(np.uint8))
 
 
 def _area_tab(
@@ -165,12 +165,14 @@ def _area_tab(
         sx1, sx2 = int(np.ceil(fsx1)), int(np.floor(fsx2))
         sx2 = min(sx2, ssize - 1)
         sx1 = min(sx1, sx2)
-        if sx1 - fsx1 > 1e-3:
-            di.append(dx), si.append(sx1 - 1), alpha.append((sx1 - fsx1) / cell)
-        for sx in range(sx1, sx2):
-            di.append(dx), si.append(sx), alpha.append(1.0 / cell)
+        taps = [(sx1 - 1, (sx1 - fsx1) / cell)] if sx1 - fsx1 > 1e-3 else []
+        taps += [(sx, 1.0 / cell) for sx in range(sx1, sx2)]
         if fsx2 - sx2 > 1e-3:
-            di.append(dx), si.append(sx2), alpha.append(min(min(fsx2 - sx2, 1.0), cell) / cell)
+            taps.append((sx2, min(min(fsx2 - sx2, 1.0), cell) / cell))
+        for sx, weight in taps:
+            di.append(dx)
+            si.append(sx)
+            alpha.append(weight)
     return np.array(di), np.array(si), np.array(alpha, np.float32)
 
 
@@ -257,4 +259,4 @@ def _area_linear(
     # OpenCV's vertical pass (VResizeLinearVec_32s8u, which the rows' tails match): each term the high
     # 16 bits of (row >> 4) * weight, then (sum + 2) >> 2
     out = ((((s0 >> 4) * b0) >> 16) + (((s1 >> 4) * b1) >> 16) + 2) >> 2
-    return out.clip(0, 255).astype(np.uint8).reshape(dh, dw, -1)
+    return np.asarray(out.clip(0, 255).astype(np.uint8).reshape(dh, dw, -1))

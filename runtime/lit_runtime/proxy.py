@@ -20,6 +20,7 @@ import json
 import queue
 import socket
 import sys
+from typing import Any
 
 from .idle import RECLAIMED_EXIT
 from .oversize import MAX_PAYLOAD
@@ -81,7 +82,7 @@ def serve(port: int, backends: list[int]) -> None:
             headers["x-lit-instance"] = str(backend)
             self._answer(status, data, headers)
 
-        def _answer(self, status: int, data: bytes | dict, headers: dict[str, str]) -> None:
+        def _answer(self, status: int, data: bytes | dict[str, Any], headers: dict[str, str]) -> None:
             raw = data if isinstance(data, bytes) else json.dumps(data).encode()
             self.send_response(status)
             for key, value in headers.items():

@@ -11,6 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 TASK_ROOT = Path(os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
 FILE = "lit.json"
@@ -111,7 +112,7 @@ def load(root: Path = TASK_ROOT, path: Path | None = None) -> Settings:
         ) from None
 
 
-def _settings(doc: dict, root: Path) -> Settings:
+def _settings(doc: dict[str, Any], root: Path) -> Settings:
     model, image, text, embed, detect = doc["model"], doc["image"], doc["text"], doc["embed"], doc["detect"]
     model_dir = Path(os.environ.get("LIT_MODEL_DIR", root / "model"))
     service = root / "service.py"
@@ -151,7 +152,7 @@ def _settings(doc: dict, root: Path) -> Settings:
     )
 
 
-def _text(text: dict, root: Path, model_dir: Path) -> TextOptions:
+def _text(text: dict[str, Any], root: Path, model_dir: Path) -> TextOptions:
     where = text["tokenizer"]
     tokenizer = None if where is None else {"model": model_dir, "task": root}[where["in"]] / where["path"]
     return TextOptions(

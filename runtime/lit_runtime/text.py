@@ -173,9 +173,9 @@ def encode(texts: list[str], tokenizer: Any, how: Plan) -> dict[str, Any]:
         ids = np.full((len(texts), 1), how.pad, np.int64)
         mask = types = np.zeros_like(ids)
     batch = {names.ids: ids}
-    if names.mask:
+    if names.mask and mask is not None:
         batch[names.mask] = mask
-    if names.type_ids:
+    if names.type_ids and types is not None:
         batch[names.type_ids] = types
     if names.positions:
         batch[names.positions] = np.broadcast_to(np.arange(ids.shape[1], dtype=np.int64), ids.shape)

@@ -80,7 +80,7 @@ class Embed:
         return name
 
     def answers(self, outputs: dict[str, Any], ctx: Any) -> list[Any]:
-        return self.vectors(outputs, ctx).tolist()
+        return list(self.vectors(outputs, ctx).tolist())
 
     def arrays(self, outputs: dict[str, Any], ctx: Any) -> dict[str, Any]:
         return {"embeddings": self.vectors(outputs, ctx)}
