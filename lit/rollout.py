@@ -53,13 +53,15 @@ class Policy:
 @dataclass(frozen=True)
 class Thresholds:
     """What makes a step unhealthy (defaults: any throttle, over 1% of errors, a p99 over 1.5x the
-    old version's in the same window when both served at least 20 requests)."""
+    old version's in the same window, and 25 ms more, when both served at least 100 requests: with
+    fewer, a p99 is the slowest request, and one scheduling hiccup would roll a good version back)."""
 
     error_rate: float = 0.01
     throttles: int = 0
     p99_ratio: float = 1.5
     p99_ms: float | None = None  # an absolute bound on the new version's p99, when given
-    min_requests: int = 20  # for the p99 comparison
+    min_requests: int = 100  # for the p99 comparison
+    p99_slack_ms: float = 25.0  # and by at least this much: below it, a p99's difference is noise
 
 
 @dataclass
@@ -124,10 +126,10 @@ def health(
     if limits.p99_ms is not None and h.p99_ms is not None and h.p99_ms > limits.p99_ms:
         h.problems.append(f"p99 Duration {h.p99_ms:.0f} ms > {limits.p99_ms:g} ms")
     enough = h.invocations >= limits.min_requests and h.old_invocations >= limits.min_requests
-    if enough and h.p99_ms is not None and h.old_p99_ms and h.p99_ms > limits.p99_ratio * h.old_p99_ms:
-        h.problems.append(
-            f"p99 Duration {h.p99_ms:.0f} ms > {limits.p99_ratio:g}x version {old}'s {h.old_p99_ms:.0f} ms"
-        )
+    mine, theirs = h.p99_ms, h.old_p99_ms
+    if enough and mine is not None and theirs and mine > limits.p99_ratio * theirs:
+        if mine - theirs > limits.p99_slack_ms:
+            h.problems.append(f"p99 Duration {mine:.0f} ms > {limits.p99_ratio:g}x version {old}'s {theirs:.0f} ms")
     return h
 
 

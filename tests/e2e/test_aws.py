@@ -562,15 +562,16 @@ class Traffic:
 
         self.name, self.stop = name, threading.Event()
         self.bodies = [json.dumps({"image": base64.b64encode(p.read_bytes()).decode()}).encode() for p in images]
-        self.seen: list[tuple[float, str, bool]] = []  # (time, executed version, failed)
+        self.seen: list[tuple[float, str, bool]] = []  # (when it was sent, executed version, failed)
         self.thread = threading.Thread(target=self.run, daemon=True)
 
     def run(self) -> None:
         lam, i = boto("lambda"), 0
         while not self.stop.is_set():
+            sent = time.monotonic()
             resp = lam.invoke(FunctionName=self.name, Qualifier="live", Payload=self.bodies[i % len(self.bodies)])
             version = resp["ResponseMetadata"]["HTTPHeaders"].get("x-amz-executed-version", "?")
-            self.seen.append((time.monotonic(), version, "FunctionError" in resp))
+            self.seen.append((sent, version, "FunctionError" in resp))
             i += 1
 
     def __enter__(self) -> Traffic:
@@ -597,20 +598,20 @@ def test_a_canary_that_fails_requests_is_rolled_back_and_a_healthy_one_promoted(
     lit("build", str(project), "--base", base_image[0])
     lit("push", str(project))
     with Traffic(name, images) as traffic:
-        t0 = time.monotonic()
         bad = lit("deploy", str(project), "--canary", "30%:20s", check=False)
-        took, ended = time.monotonic() - t0, time.monotonic()
-        time.sleep(3)
+        ended = time.monotonic()
+        time.sleep(3)  # requests sent after the rollback
     err = bad.stderr
     assert bad.returncode == 1 and "rolled back: version 2 at 30% of live's traffic had errors" in err, err
     assert "alias live is on version 1 with all the traffic again" in err and "Traceback" not in err
-    assert took < 20 + 15, f"rolled back after {took:.0f} s: within one watch period (plus the deploy's own calls)"
+    canary = [t for t, v, _ in traffic.seen if v == "2"]
+    assert canary and canary[-1] - canary[0] < 20, "rolled back within its watch period of 20 s"
     alias = boto("lambda").get_alias(FunctionName=name, Name="live")
     assert alias["FunctionVersion"] == "1" and not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
     during = [(v, failed) for t, v, failed in traffic.seen if t < ended]
     assert any(v == "2" for v, _ in during), "the canary received traffic through the alias"
     assert any(failed for v, failed in during if v == "2") and not any(failed for v, failed in during if v == "1")
-    after = [v for t, v, _ in traffic.seen if t > ended + 0.5]
+    after = [v for t, v, _ in traffic.seen if t > ended]
     assert after and set(after) == {"1"}, "after the rollback only version 1 answers"
 
     # a healthy new version (top_k 2, no failing preprocessing): promoted in steps, then all traffic
@@ -628,7 +629,7 @@ def test_a_canary_that_fails_requests_is_rolled_back_and_a_healthy_one_promoted(
     assert result["rollout"][0]["invocations"] > 0 and result["rollout"][0]["errors"] == 0
     during = [v for t, v, _ in traffic.seen if t < ended]
     assert "3" in during and "1" in during, "both versions answered while the new one had half the traffic"
-    assert {v for t, v, _ in traffic.seen if t > ended + 0.5} == {"3"}
+    assert {v for t, v, _ in traffic.seen if t > ended} == {"3"}
     assert not any(failed for _, _, failed in traffic.seen)
 
 
