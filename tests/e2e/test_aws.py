@@ -537,6 +537,23 @@ def test_a_gate_refuses_a_worse_model_before_any_traffic_moves(
     assert passed["gate"]["value"] < passed["gate"]["live_value"] - 0.05
     assert boto("lambda").get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "2"
 
+    # `lit eval --remote`: the alias (now the worse version 2) against version 1, through Lambda
+    report = json.loads(
+        lit(
+            "eval", str(project), "--data", str(heldout), "--remote", "--against", "1", "--batch", "16", "--json"
+        ).stdout
+    )
+    assert report["candidate"]["target"] == f"{name}:live" and report["comparison"]["against"] == f"{name}:1"
+    assert report["candidate"]["value"] == pytest.approx(passed["gate"]["value"], abs=1e-6)
+    lo, hi = report["comparison"]["interval"]
+    assert hi < 0, f"the worse model's drop, through the deployed alias: [{lo}, {hi}]"
+    version_one = json.loads(
+        lit(
+            "eval", str(project), "--data", str(heldout), "--remote", "--version", "1", "--batch", "16", "--json"
+        ).stdout
+    )
+    assert version_one["candidate"]["value"] == pytest.approx(passed["gate"]["live_value"], abs=1e-6)
+
 
 # A new version that fails a third of its requests: its preprocessing raises for them (an invoke
 # error, Lambda's Errors metric), while the rest answer as version 1 does.
