@@ -370,9 +370,10 @@ def _code_steps(
     live = (alias_now or {}).get("FunctionVersion")
     versions = {v["Version"]: v for v in clients.lam.versions(name)}
     if live in versions and _matches(versions[live], want, role_arn):
-        if rollout.routing(alias_now) is None:
+        routed = rollout.routing(alias_now)
+        if routed is None:
             return []  # the alias already serves this image and configuration
-        other, weight = rollout.routing(alias_now) or ("", 0.0)
+        other, weight = routed
         step = _alias_step(name, alias, str(live), True, reused=True)
         return [
             replace(

@@ -13,6 +13,7 @@ from . import eval_metrics as m
 from .bench import percentile
 from .errors import LitError
 from .eval_data import Dataset, Example
+from .local import parse_payload
 
 Send = Callable[[bytes], tuple[int, bytes]]  # one event in, (status, answer bytes) out
 
@@ -68,7 +69,7 @@ def collect(
         t0 = time.perf_counter()
         status, raw = send(json.dumps(_event(group)).encode())
         out.latencies_ms.append((time.perf_counter() - t0) * 1000)
-        answer = _parse(raw)
+        answer = parse_payload(raw)
         preds = answer.get("predictions") if isinstance(answer, dict) else None
         if status != 200 or not isinstance(preds, list) or len(preds) != len(group):
             why = answer.get("errorMessage", str(answer)[:200]) if isinstance(answer, dict) else str(answer)[:200]
@@ -94,13 +95,6 @@ def _event(group: list[Example]) -> dict[str, Any]:
         return group[0].event
     key = next(iter(group[0].event))
     return {f"{key}s": [ex.event[key] for ex in group]}
-
-
-def _parse(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return raw[:200].decode(errors="replace")
 
 
 def task_of(data: Dataset, answers: Answers) -> str:

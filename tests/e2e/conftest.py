@@ -80,6 +80,13 @@ class Reader:
         return "".join(out)
 
 
+def start_lit(*args: str) -> subprocess.Popen[str]:
+    """`lit ARGS` running: stderr (the progress log) to be read line by line (see Reader), stdout kept apart."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "lit", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+
+
 def read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 30) -> list[str]:
     """Lines of proc's stdout up to the first holding `needle` (see Reader)."""
     return Reader(proc).until(needle, timeout)

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from lit import aws
 from lit import push as pusher
 from lit.docker import Docker
-from tests.e2e.conftest import RUN_ID, copy_project, lit, read_until
+from tests.e2e.conftest import RUN_ID, copy_project, lit, read_until, start_lit
 from tests.e2e.registry import manifest
 
 pytestmark = pytest.mark.e2e
@@ -341,17 +341,10 @@ def test_any_oci_registry_with_registry_flag(registry: dict, project: Path, dock
 
 def test_ctrl_c_during_push_exits_130_and_says_what_is_left(env: str, registry: dict, project: Path) -> None:
     import signal
-    import subprocess
-    import sys
 
     from tests.e2e.conftest import Reader
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lit", "push", str(project), "--tag", "int"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_lit("push", str(project), "--tag", "int")
     stderr = Reader(proc, "stderr")
     stderr.until("pushing ", timeout=120)
     proc.send_signal(signal.SIGINT)
@@ -656,8 +649,6 @@ def test_a_rollout_stopped_part_way_is_shown_and_converges(
     """Ctrl-C while the canary is watched: exit 130, the alias keeps its weights, `lit status` shows
     them, `lit rollback` undoes the rollout; rolled out again, it finishes."""
     import signal
-    import subprocess
-    import sys
 
     from tests.e2e.conftest import Reader
 
@@ -668,12 +659,7 @@ def test_a_rollout_stopped_part_way_is_shown_and_converges(
     config.write_text(config.read_text().replace("top_k = 3", "top_k = 2"))
     lit("build", str(project), "--base", base_image[0])
     lit("push", str(project))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lit", "deploy", str(project), "--canary", "10%:5m"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_lit("deploy", str(project), "--canary", "10%:5m")
     err = Reader(proc, "stderr")
     err.until("of live's traffic to version 2", timeout=120)
     proc.send_signal(signal.SIGINT)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from lit.docker import Docker
 from tests.conftest import interrupt_at, spread
 from tests.e2e.conftest import Reader, copy_project, lit
+from tests.e2e.conftest import start_lit as start
 
 pytestmark = pytest.mark.e2e
 
@@ -35,13 +35,6 @@ def project(digits_project: Path, tmp_path: Path, docker: Docker, digits_image: 
         docker.remove_image(image_id)
     for c in docker.containers(f"lit.check={name}"):
         docker.remove_container(c.id)
-
-
-def start(*args: str) -> subprocess.Popen[str]:
-    # stderr (the progress log) read line by line, stdout kept apart
-    return subprocess.Popen(
-        [sys.executable, "-m", "lit", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
 
 
 def test_the_next_build_removes_what_killed_builds_left(
