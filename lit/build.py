@@ -92,7 +92,7 @@ def dockerfile(project: Project, base_image: str, mxnet_base: str | None = None)
     extra requirements, then base -> requirements -> model -> code."""
     lines: list[str] = []
     model_from = "COPY model/ /var/task/model/"
-    if project.model_path is not None and project.engine == "mxnet" and project.model_format == "onnx":
+    if project.converts and project.engine == "mxnet":
         lines += [
             f"FROM {base_image} AS convert",
             f"LABEL lit.stage=function-build lit.project={project.name}",
@@ -105,7 +105,8 @@ def dockerfile(project: Project, base_image: str, mxnet_base: str | None = None)
             "",
         ]
         model_from = "COPY --from=convert /opt/lit-model/ /var/task/model/"
-    if project.model_path is not None and project.engine == "onnxruntime":
+    # An [adapter]'s handler loads the model files by their own names, so they go in as they are.
+    if project.model_path is not None and project.engine == "onnxruntime" and project.adapter is None:
         onnx_from = "COPY model/ /tmp/lit/onnx/"
         if project.model_format == "mxnet":
             lines += [

@@ -19,6 +19,8 @@ FORMATS = ("mxnet", "onnx")
 ENGINES = ("mxnet", "onnxruntime")
 DEFAULT_ENGINE = {"mxnet": "mxnet", "onnx": "onnxruntime"}  # by [model] format
 INPUTS = ("image", "tensor", "text")
+BODY = "body"  # an [adapter]'s input: each request's bytes as sent, for the archive's own handler
+ADAPTERS = ("mms", "torchserve", "sagemaker")  # runtime/lit_runtime/adapters
 TASKS = ("classify", "embed", "detect", "raw")  # runtime/lit_runtime/tasks; none set: chosen from the graph
 POOLING = ("mean", "cls", "max")
 PADDING = ("longest", "max_length")
@@ -28,7 +30,8 @@ MAX_EXAMPLE_MB = 50  # one example is no larger than the largest input LIT reads
 
 # Every key lit.toml accepts, by table; anything else is a typo we report.
 _KEYS: dict[str, set[str]] = {
-    "": {"name", "model", "image", "text", "function", "build", "output", "embed", "detect", "deploy"},
+    "": {"name", "model", "image", "text", "function", "build", "output", "embed", "detect", "deploy", "adapter"},
+    "adapter": {"kind", "handler", "code", "writable_model", "source"},
     "model": {"path", "format", "engine", "input", "task", "labels", "top_k", "epoch", "sha256", "input_shape"},
     "embed": {"pooling", "normalize", "output"},
     "detect": {"score_threshold", "iou_threshold", "max_detections"},
@@ -111,6 +114,17 @@ class Image:
 
 
 @dataclass(frozen=True)
+class Adapter:
+    """[adapter]: the handler of another model server's archive, kept as it was (lit init --from)."""
+
+    kind: str  # mms | torchserve | sagemaker
+    handler: str  # module, module:function or module:Class, as the archive names it
+    code: Path  # the directory it imports from, inside the project
+    writable_model: bool = False  # the handler writes beside its model: give it a copy in /tmp
+    source: str | None = None  # the archive the project was made from (for `lit compare`)
+
+
+@dataclass(frozen=True)
 class Project:
     root: Path
     name: str
@@ -135,12 +149,13 @@ class Project:
     embed: Embed = field(default_factory=Embed)
     detect: Detect = field(default_factory=Detect)
     gate: Gate | None = None  # [deploy.gate]: lit eval before `lit deploy` moves the alias
+    adapter: Adapter | None = None  # [adapter]: another server's handler instead of LIT's hooks
 
     @property
     def converts(self) -> bool:
         """Whether the model changes format while the image is built (ONNX -> MXNet, MXNet -> ONNX)."""
         native = {"mxnet": "mxnet", "onnxruntime": "onnx"}[self.engine]
-        return self.model_format != native and self.model_path is not None
+        return self.model_format != native and self.model_path is not None and self.adapter is None
 
     @property
     def service(self) -> Path | None:
@@ -194,9 +209,16 @@ def load(root: Path) -> Project:
     name = _name(doc, path)
     model_url, sha256, model_path = _model_source(doc, path, root)
     fmt, engine = _format_and_engine(doc, path, model_path, model_url)
-    kind = _get(doc, "model", "input", str, "image", path)
-    if kind not in INPUTS:
-        raise ConfigError(f"{path}: [model] input {kind!r} is not known", f"use one of: {', '.join(INPUTS)}")
+    adapter = _adapter(doc, path, root, model_path)
+    kind = _get(doc, "model", "input", str, BODY if adapter else "image", path)
+    if adapter is not None and kind != BODY:
+        raise ConfigError(
+            f"{path}: [model] input is {kind!r}, but an [adapter] handler reads each request's body as sent",
+            f'remove [model] input (or set it to "{BODY}")',
+        )
+    if kind not in INPUTS and not (adapter and kind == BODY):
+        why = " (it is for an [adapter] handler)" if kind == BODY else ""
+        raise ConfigError(f"{path}: [model] input {kind!r} is not known{why}", f"use one of: {', '.join(INPUTS)}")
     task = _get(doc, "model", "task", str, None, path)
     if task is not None and task not in TASKS:
         raise ConfigError(
@@ -242,6 +264,44 @@ def load(root: Path) -> Project:
         embed=_embed(doc, path),
         detect=_detect(doc, path),
         gate=parse_gate(deploy["gate"], root, f"{path}: [deploy.gate]") if "gate" in deploy else None,
+        adapter=adapter,
+    )
+
+
+def _adapter(doc: dict[str, Any], path: Path, root: Path, model_path: Path | None) -> Adapter | None:
+    """[adapter]: kind and handler required; code defaults to the model directory."""
+    if "adapter" not in doc:
+        return None
+    kind = _get(doc, "adapter", "kind", str, None, path)
+    if kind not in ADAPTERS:
+        raise ConfigError(f"{path}: [adapter] kind {kind!r} is not known", f"use one of: {', '.join(ADAPTERS)}")
+    handler = _get(doc, "adapter", "handler", str, None, path)
+    if not handler or not re.fullmatch(r"[A-Za-z_][\w.]*(:[A-Za-z_]\w*)?", handler):
+        raise ConfigError(
+            f"{path}: [adapter] handler {handler!r} is not module, module:function or module:Class",
+            'e.g. handler = "mxnet_vision_service:handle" (as the archive\'s manifest names it)',
+        )
+    code_rel = _get(doc, "adapter", "code", str, None, path)
+    if code_rel is None:
+        if model_path is None or not model_path.is_dir():
+            raise ConfigError(f"{path}: [adapter] code is missing", "set it to the directory holding the handler")
+        code = model_path
+    else:
+        code = _project_file(root, code_rel, "[adapter] code", path)
+    if not code.is_dir():
+        raise ConfigError(f"{path}: [adapter] code {code} is not a directory", "point it at the handler's directory")
+    module = handler.split(":")[0].split(".")
+    if not any((code.joinpath(*module[:-1]) / name).exists() for name in (module[-1] + ".py", module[-1])):
+        raise ConfigError(
+            f"{path}: [adapter] handler module {handler.split(':')[0]!r} is not in {code}",
+            "point [adapter] code at the directory holding it, or fix the handler's name",
+        )
+    return Adapter(
+        kind=kind,
+        handler=handler,
+        code=code,
+        writable_model=_get(doc, "adapter", "writable_model", bool, False, path),
+        source=_get(doc, "adapter", "source", str, None, path),
     )
 
 

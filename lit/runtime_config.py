@@ -17,7 +17,7 @@ from .errors import ConfigError
 from .project import CONFIG, Project
 
 FILE = "lit.json"  # in the task root, beside the function's code
-SCHEMA = 2  # runtime/lit_runtime/settings.py reads this version
+SCHEMA = 3  # runtime/lit_runtime/settings.py reads this version
 LABEL = "lit.config"  # the image label carrying the digest of the lit.json it holds
 
 
@@ -64,6 +64,14 @@ def document(project: Project) -> dict[str, Any]:
             "iou_threshold": project.detect.iou_threshold,
             "max_detections": project.detect.max_detections,
         },
+        "adapter": None
+        if project.adapter is None
+        else {
+            "kind": project.adapter.kind,
+            "handler": project.adapter.handler,
+            "code": where(project, project.adapter.code, "[adapter] code"),
+            "writable_model": project.adapter.writable_model,
+        },
     }
 
 
@@ -100,14 +108,18 @@ def tokenizer(project: Project) -> dict[str, str] | None:
     the task root (the project's other files). None: tokenizer.json beside a model-bucket model."""
     assert project.text is not None
     path = project.text.tokenizer
-    if path is None:
-        return None
+    return None if path is None else where(project, path, "[text] tokenizer")
+
+
+def where(project: Project, path: Path, what: str) -> dict[str, str]:
+    """Where the image holds a project path: under the model directory (/var/task/model), or under
+    the task root (the project's other files)."""
     model = project.model_path
     if model is not None and model.is_dir() and path.is_relative_to(model):
         return {"in": "model", "path": path.relative_to(model).as_posix()}
     if path.is_relative_to(project.root):
         return {"in": "task", "path": path.relative_to(project.root).as_posix()}
     raise ConfigError(
-        f"{project.root / CONFIG}: the tokenizer {path} is outside the project, so the image would not carry it",
-        "copy tokenizer.json into the project (or the model directory) and point [text] tokenizer at it",
+        f"{project.root / CONFIG}: {what} {path} is outside the project, so the image would not carry it",
+        f"copy it into the project (or the model directory) and point {what} at it",
     )

@@ -66,6 +66,8 @@ class App:
             fastmx.install()  # before anything (service.py included) imports mxnet
         # OpenCV's own ceiling, for formats whose header imagesize.py does not read
         os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(conf.image.max_pixels))
+        if conf.adapter is not None:
+            return cls._start_adapter(conf, cpus, p0, t0)
         hooks = service.resolve(conf.service, conf.input_kind)
         t1 = time.perf_counter()
         if conf.model_url and conf.model_sha256:
@@ -111,6 +113,37 @@ class App:
             }
         )
         return app
+
+    @classmethod
+    def _start_adapter(cls, conf: settings.Settings, cpus: int, p0: float, t0: float) -> App:
+        """A handler from another model server (lit_runtime.adapters): it loads its own model."""
+        from . import adapters
+
+        hooks = adapters.hooks(conf)
+        t1 = time.perf_counter()
+        if conf.model_url and conf.model_sha256 and not os.environ.get("LIT_CHECK_OFFLINE"):
+            from . import fetch
+
+            conf = dataclasses.replace(conf, model_dir=fetch.fetch(conf.model_url, conf.model_sha256))
+        ctx = Context(settings=conf, cpus=cpus)
+        hooks["initialize"](ctx)
+        gc.collect()
+        gc.freeze()
+        t2 = time.perf_counter()
+        assert conf.adapter is not None
+        _emit(
+            {
+                "event": "init",
+                "function": conf.name,
+                "cpus": cpus,
+                "adapter": conf.adapter.kind,
+                "imports_ms": _ms(p0, t0),
+                "setup_ms": _ms(t0, t1),
+                "model_load_ms": _ms(t1, t2),
+                "init_ms": _ms(p0, t2),
+            }
+        )
+        return cls(ctx, hooks)
 
     def warm_up(self) -> Any:
         """One forward pass at init, so the first request pays no lazy allocation. Image models
@@ -160,6 +193,9 @@ class App:
                 form = request.accept
                 timings["decode"] = _ms(t0, time.perf_counter())
                 payload: Any = self._predict(request.inputs, timings, form, events.is_http(trigger))
+                if self.ctx.settings.adapter is not None and not isinstance(payload, dict):
+                    self._log(trigger, batch, timings, status, None)  # a Raw answer (see _predict)
+                    return events.http_answer(trigger, status, payload.data, payload.content_type)
                 if request.trigger == "direct":
                     answers.check_direct(payload, self.numbers, form)
             else:
@@ -211,8 +247,15 @@ class App:
         outputs = self.hooks["inference"](data, self.ctx)
         t3 = time.perf_counter()
         self.numbers = _numbers(outputs)
-        if form == "json":
-            answer: Any = {"predictions": list(self.hooks["postprocess"](outputs, self.ctx))}
+        if self.ctx.settings.adapter is not None:
+            from .adapters import Raw, jsonable
+
+            predictions = list(self.hooks["postprocess"](outputs, self.ctx))
+            one = http and len(predictions) == 1 and isinstance(predictions[0], Raw)
+            # one HTTP answer goes back as the handler serialised it, as its own server would send it
+            answer: Any = predictions[0] if one else {"predictions": [jsonable(p) for p in predictions]}
+        elif form == "json":
+            answer = {"predictions": list(self.hooks["postprocess"](outputs, self.ctx))}
             if not _finite(outputs):
                 answer = answers.finite(answer)
         else:
@@ -251,10 +294,12 @@ class App:
         if not prepared:
             return results
         try:
-            if self.ctx.settings.input_kind == "text" and isinstance(prepared[0][1], dict):
+            if isinstance(prepared[0][1], list):  # an adapter's bodies
+                joint: Any = [body for _, data in prepared for body in data]
+            elif self.ctx.settings.input_kind == "text" and isinstance(prepared[0][1], dict):
                 from . import text
 
-                joint: Any = text.join([data for _, data in prepared], self.ctx)
+                joint = text.join([data for _, data in prepared], self.ctx)
             elif isinstance(prepared[0][1], dict):
                 joint = {k: np.concatenate([data[k] for _, data in prepared]) for k in prepared[0][1]}
             else:
@@ -263,9 +308,7 @@ class App:
             t1 = time.perf_counter()
             outputs = self.hooks["inference"](joint, self.ctx)
             t2 = time.perf_counter()
-            flat = list(self.hooks["postprocess"](outputs, self.ctx))
-            if not _finite(outputs):
-                flat = answers.finite(flat)
+            flat = self._plain(list(self.hooks["postprocess"](outputs, self.ctx)), outputs)
             timings.update(inference=_ms(t1, t2), postprocess=_ms(t2, time.perf_counter()))
             if len(flat) != sum(_count(data) for _, data in prepared):
                 raise ValueError("postprocess returned a different number of results than inputs")
@@ -274,9 +317,7 @@ class App:
                 try:
                     self.ctx.batch, self.ctx.sizes = data, sizes[i]
                     alone = self.hooks["inference"](data, self.ctx)
-                    results[i] = list(self.hooks["postprocess"](alone, self.ctx))
-                    if not _finite(alone):
-                        results[i] = answers.finite(results[i])
+                    results[i] = self._plain(list(self.hooks["postprocess"](alone, self.ctx)), alone)
                 except InputError as exc:
                     items[i].error = exc
                 except Exception as exc:  # a hook raised on this record only
@@ -288,6 +329,15 @@ class App:
             results[i] = flat[start : start + _count(data)]
             start += _count(data)
         return results
+
+    def _plain(self, predictions: list[Any], outputs: Any) -> list[Any]:
+        """Postprocessed predictions as JSON holds them: NaN and infinities named, an adapter's
+        serialised answers read back (lit_runtime.adapters.jsonable)."""
+        if self.ctx.settings.adapter is not None:
+            from .adapters import jsonable
+
+            return [jsonable(p) for p in predictions]
+        return predictions if _finite(outputs) else answers.finite(predictions)
 
     def _s3(self) -> Any:
         """The S3 client, made on the first S3 event and reused while the sandbox is warm."""

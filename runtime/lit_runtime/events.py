@@ -79,6 +79,8 @@ def is_http(trigger: str) -> bool:
 
 def parse(event: Any, kind: str) -> Request:
     trigger = detect(event)
+    if kind == "body":
+        return _body_request(event, trigger)
     if trigger == "direct":
         accept = answers.from_direct(event.get(ACCEPT_FIELD) if isinstance(event, dict) else None)
         return Request(trigger, [Item("", inputs_from_json(event, kind))], accept)
@@ -204,20 +206,7 @@ def _header(event: dict[str, Any], name: str) -> str:
 
 
 def _http_inputs(event: dict[str, Any], kind: str) -> list[Any]:
-    body = event.get("body")
-    if body is None or body == "":
-        raise InputError("request body is empty")
-    if not isinstance(body, str):
-        raise InputError("request body must be a string")
-    encoded = event.get("isBase64Encoded", False)
-    if not isinstance(encoded, bool):
-        raise InputError(f"isBase64Encoded must be true or false, got {encoded!r}")
-    try:
-        raw = _b64(body, "body") if encoded else body.encode()
-    except UnicodeEncodeError:  # a lone surrogate, from a "\ud800" escape in the event's JSON
-        raise InputError("request body is not valid UTF-8 text") from None
-    if len(raw) > MAX_BODY_BYTES:
-        raise InputError(f"body is {len(raw)} bytes; Lambda's synchronous limit is {MAX_BODY_BYTES}", 413)
+    raw = _http_body(event)
     ctype = _header(event, "content-type").split(";")[0].strip().lower()
     if ctype in ("application/json", "") or ctype.endswith("+json"):
         return inputs_from_json(_json(raw, "body"), kind)
@@ -233,6 +222,25 @@ def _http_inputs(event: dict[str, Any], kind: str) -> list[Any]:
     raise InputError(
         f"content type {ctype!r} does not fit a model of {kind} input; send application/json or {accepted}", 415
     )
+
+
+def _http_body(event: dict[str, Any]) -> bytes:
+    """An HTTP event's body as bytes (base64 decoded where the event says so), within Lambda's limit."""
+    body = event.get("body")
+    if body is None or body == "":
+        raise InputError("request body is empty")
+    if not isinstance(body, str):
+        raise InputError("request body must be a string")
+    encoded = event.get("isBase64Encoded", False)
+    if not isinstance(encoded, bool):
+        raise InputError(f"isBase64Encoded must be true or false, got {encoded!r}")
+    try:
+        raw = _b64(body, "body") if encoded else body.encode()
+    except UnicodeEncodeError:  # a lone surrogate, from a "\ud800" escape in the event's JSON
+        raise InputError("request body is not valid UTF-8 text") from None
+    if len(raw) > MAX_BODY_BYTES:
+        raise InputError(f"body is {len(raw)} bytes; Lambda's synchronous limit is {MAX_BODY_BYTES}", 413)
+    return raw
 
 
 def _utf8(raw: bytes, what: str) -> str:
@@ -261,6 +269,8 @@ def object_inputs(key: str, data: bytes, kind: str) -> list[Any]:
     """An S3 object's inputs: the image itself, an .npy tensor, a .txt text, or a JSON document
     like a direct invoke's."""
     name = key.lower()
+    if kind == "body":
+        return _object_body(key, data)
     if kind == "image" and not name.endswith(".json"):
         return [data]
     if kind == "tensor" and name.endswith(".npy"):
@@ -339,3 +349,88 @@ def http_answer(trigger: str, status: int, payload: Any, content_type: str = "ap
     if trigger == "alb":
         answer["statusDescription"] = f"{status} {'OK' if status < 400 else 'Error'}"
     return answer
+
+
+# Input kind "body" (an adapter's handler, lit_runtime.adapters): each example is the bytes the client
+# sent, with their content type and accept header, for the handler to read as its own server would.
+JSON_TYPE = "application/json"
+IMAGE_TYPE = "application/x-image"  # what SageMaker's and Model Server's clients send images as
+
+
+def _body_request(event: Any, trigger: str) -> Request:
+    from .adapters import Body
+
+    if is_http(trigger):
+        raw = _http_body(event)
+        ctype = _header(event, "content-type") or "application/octet-stream"
+        return Request(trigger, [Item("", [Body(raw, ctype, _header(event, "accept") or JSON_TYPE)])])
+    if trigger == "direct":
+        return Request(trigger, [Item("", _direct_bodies(event))])
+    items = []
+    for i, record in enumerate(event["Records"]):
+        item = Item(id=_record_id(trigger, record, i))
+        try:
+            item.inputs = _record_bodies(trigger, record, item)
+        except InputError as exc:
+            item.error = exc
+        except KeyError as exc:
+            item.error = InputError(f"record {item.id or i} is malformed: it has no {exc}")
+        except (TypeError, AttributeError):
+            item.error = InputError(
+                f"record {item.id or i} is malformed: a field has the wrong type for a {trigger} record"
+            )
+        items.append(item)
+    return Request(trigger, items)
+
+
+def _direct_bodies(event: Any) -> list[Any]:
+    """A direct invoke: {"body": ..., "isBase64Encoded", "contentType", "accept"} as an HTTP request
+    would carry it; {"image": b64} / {"images": [...]}; else the event itself, as a JSON body."""
+    from .adapters import Body
+
+    if isinstance(event, dict) and "body" in event:
+        raw = _http_body({"body": event["body"], "isBase64Encoded": event.get("isBase64Encoded", False)})
+        ctype, accept = event.get("contentType", JSON_TYPE), event.get("accept", JSON_TYPE)
+        if not isinstance(ctype, str) or not isinstance(accept, str):
+            raise InputError("contentType and accept must be strings")
+        return [Body(raw, ctype, accept)]
+    if isinstance(event, dict) and ("image" in event or "images" in event):
+        return [Body(data, IMAGE_TYPE) for data in inputs_from_json(event, "image")]
+    return [Body(json.dumps(event).encode(), JSON_TYPE)]
+
+
+def _record_bodies(trigger: str, record: dict[str, Any], item: Item) -> list[Any]:
+    from .adapters import Body
+
+    if trigger == "s3":
+        _s3_item(record, "body", item)  # read later (App._read_objects), then object_inputs
+        return []
+    if trigger == "sqs":
+        text = record["body"]
+    elif trigger == "sns":
+        text = record["Sns"]["Message"]
+    elif trigger == "kinesis":
+        return [Body(_b64(record["kinesis"]["data"], "kinesis data"), JSON_TYPE)]
+    else:
+        image = record["dynamodb"].get("NewImage")
+        if image is None:
+            raise InputError(f"{record.get('eventName', 'event')} record has no NewImage; nothing to predict")
+        doc = {k: from_dynamodb(v) for k, v in image.items()}
+        if isinstance(doc.get("image"), bytes):
+            return [Body(doc["image"], IMAGE_TYPE)]
+        return [Body(json.dumps(doc).encode(), JSON_TYPE)]
+    if not isinstance(text, str):
+        raise InputError(f"the message body must be a string, got {type(text).__name__}")
+    try:
+        return [Body(text.encode(), JSON_TYPE)]
+    except UnicodeEncodeError:  # a lone surrogate, from a "\ud800" escape in the record's JSON
+        raise InputError("the message body is not valid UTF-8 text") from None
+
+
+def _object_body(key: str, data: bytes) -> list[Any]:
+    import mimetypes
+
+    from .adapters import Body
+
+    ctype = mimetypes.guess_type(key)[0] or "application/octet-stream"
+    return [Body(data, IMAGE_TYPE if ctype.startswith("image/") else ctype)]

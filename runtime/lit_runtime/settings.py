@@ -15,7 +15,7 @@ from typing import Any
 
 TASK_ROOT = Path(os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
 FILE = "lit.json"
-SCHEMA = 2  # the version lit/runtime_config.py writes
+SCHEMA = 3  # the version lit/runtime_config.py writes
 MAX_OBJECT_BYTES = 50 * 1024 * 1024  # an S3 object read for one prediction
 
 
@@ -57,11 +57,21 @@ class DetectOptions:
 
 
 @dataclass(frozen=True)
+class AdapterOptions:
+    """A handler from another model server (lit_runtime.adapters)."""
+
+    kind: str  # mms | torchserve | sagemaker
+    handler: str  # as the archive names it: module, module:function or module:Class
+    code: Path  # the directory the handler imports from
+    writable_model: bool  # give the handler a writable copy of the model directory (in /tmp)
+
+
+@dataclass(frozen=True)
 class Settings:
     name: str
     model_dir: Path
     engine: str  # mxnet | onnxruntime
-    input_kind: str  # image | tensor | text
+    input_kind: str  # image | tensor | text | body (an adapter's: the request's bytes as sent)
     task: str | None  # classify | embed | detect | raw; None: chosen from the graph at init
     epoch: int | None  # None: the newest NAME-NNNN.params
     top_k: int
@@ -76,6 +86,7 @@ class Settings:
     embed: EmbedOptions = EmbedOptions("mean", False, None)
     detect: DetectOptions = DetectOptions(0.25, 0.45, 100)
     max_object_bytes: int = MAX_OBJECT_BYTES
+    adapter: AdapterOptions | None = None  # None: LIT's own hooks (and service.py)
 
 
 def _engine(name: str) -> str:
@@ -149,6 +160,17 @@ def _settings(doc: dict[str, Any], root: Path) -> Settings:
             iou_threshold=float(detect["iou_threshold"]),
             max_detections=int(detect["max_detections"]),
         ),
+        adapter=None if doc["adapter"] is None else _adapter(doc["adapter"], root, model_dir),
+    )
+
+
+def _adapter(adapter: dict[str, Any], root: Path, model_dir: Path) -> AdapterOptions:
+    where = adapter["code"]
+    return AdapterOptions(
+        kind=str(adapter["kind"]),
+        handler=str(adapter["handler"]),
+        code={"model": model_dir, "task": root}[where["in"]] / where["path"],
+        writable_model=bool(adapter["writable_model"]),
     )
 
 

@@ -130,9 +130,9 @@ def test_the_runtime_has_no_defaults_of_its_own(tmp_path: Path) -> None:
     [
         (None, "not found: this image was not built by `lit build`"),
         ("name = 'x'", "is not JSON"),
-        ('{"schema": 1}', "has schema 1, this runtime reads schema 2"),
+        ('{"schema": 1}', "has schema 1, this runtime reads schema 3"),
         ("[1, 2]", "has schema None"),
-        ('{"schema": 2, "name": "x", "model": {}}', "KeyError"),
+        ('{"schema": 3, "name": "x", "model": {}}', "KeyError"),
     ],
 )
 def test_a_missing_or_foreign_configuration_names_the_rebuild(tmp_path: Path, content: str | None, needle: str) -> None:
