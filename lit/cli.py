@@ -167,21 +167,36 @@ def init(
     name: Annotated[str | None, typer.Option(help="Function name (default: the directory's name).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing lit.toml.")] = False,
     source: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--from",
             help="Start from a model: an .onnx file, a Hugging Face/optimum export directory, or an MXNet "
-            "checkpoint directory. Engine, input kind, task, image size and labels are read off it.",
+            "checkpoint directory (engine, input kind, task, image size and labels are read off it); or "
+            "from another server's archive, its handler kept: a Model Server .mar (MMS or TorchServe) or a "
+            "SageMaker model.tar.gz, a file or s3:// URL.",
         ),
     ] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region, for an s3:// archive.", envvar="AWS_REGION")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Scaffold a function project: lit.toml, service.py, labels.txt, model/ (or, with --from, a project
-    made from a model, every guess commented in lit.toml)."""
+    made from a model, every guess commented in lit.toml, or from an archive)."""
+    if source is not None and (source.startswith("s3://") or Path(source).is_file() and Path(source).suffix != ".onnx"):
+        from . import archive, aws
+
+        def s3() -> Any:
+            return aws.S3Client(_session(region))
+
+        written, notes = archive.write(directory, source, name, force, s3)
+        if not as_json:
+            for line in notes:
+                _log(f"note: {line}")
+        _emit(as_json, {"written": [str(p) for p in written], "notes": notes}, "\n".join(f"wrote {p}" for p in written))
+        return
     if source is not None:
         from . import from_model
 
-        written, said = from_model.write(directory, source, name, force)
+        written, said = from_model.write(directory, Path(source), name, force)
         if not as_json:
             for line in said:
                 _log(f"guessed {line}")
