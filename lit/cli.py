@@ -582,6 +582,42 @@ def eval_command(
     _emit(as_json, report, evaluate.render(report) + (f"\nplot: {plot}" if plot else ""))
 
 
+@app.command("compare")
+def compare_command(
+    directory: ProjectDir,
+    data: Annotated[
+        Path,
+        typer.Option(help="Inputs to send both: held-out data in any layout `lit eval` reads (labels are not used)."),
+    ],
+    original: Annotated[
+        str,
+        typer.Option(
+            help="The original server's prediction URL: Model Server's or TorchServe's "
+            "http://HOST:PORT/predictions/NAME, a SageMaker container's http://HOST:PORT/invocations."
+        ),
+    ],
+    image: Annotated[str | None, typer.Option(help="Image to compare (default lit-NAME:latest).")] = None,
+    tolerance: Annotated[
+        float, typer.Option(min=0, help="The largest difference between two numbers that is still the same answer.")
+    ] = 1e-5,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send the same inputs to the original server and to the LIT image (under the RIE), and report
+    where the answers differ: top-1 agreement and the largest difference. Exits 1 when they differ."""
+    from . import compare, eval_data, evaluate
+
+    project = _project(directory)
+    dataset = eval_data.load(data)
+    log = _quiet if as_json else _log
+    docker = _docker()
+    report = compare.run(
+        dataset, lambda: evaluate.run_local(docker, project, image, dataset, 1, log), original, tolerance, log
+    )
+    _emit(as_json, report, compare.render(report))
+    if not report.same:
+        raise typer.Exit(1)
+
+
 @app.command("plan")
 def plan_command(
     directory: ProjectDir,
