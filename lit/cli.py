@@ -33,6 +33,13 @@ model_app = typer.Typer(help="Models kept in a model bucket (S3), fetched at col
 app.add_typer(model_app, name="model")
 
 ProjectDir = Annotated[Path, typer.Argument(help="Function project directory (holds lit.toml).")]
+DataOpt = Annotated[
+    Path,
+    typer.Option(
+        help="Held-out data: a folder per label, files with a labels.json, a JSONL/CSV with a label column, "
+        "or NAME.npy with NAME.expected.npy."
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of text.")]
 RegionOpt = Annotated[
     str | None, typer.Option(help="AWS region (default: AWS_REGION / your profile's).", envvar="AWS_REGION")
@@ -524,13 +531,7 @@ def bench_command(
 @app.command("eval")
 def eval_command(
     directory: ProjectDir,
-    data: Annotated[
-        Path,
-        typer.Option(
-            help="Held-out data: a folder per label, files with a labels.json, a JSONL/CSV with a label column, "
-            "or NAME.npy with NAME.expected.npy."
-        ),
-    ],
+    data: DataOpt,
     image: Annotated[str | None, typer.Option(help="Image to evaluate (default lit-NAME:latest).")] = None,
     against: Annotated[
         str | None,
@@ -585,10 +586,7 @@ def eval_command(
 @app.command("compare")
 def compare_command(
     directory: ProjectDir,
-    data: Annotated[
-        Path,
-        typer.Option(help="Inputs to send both: held-out data in any layout `lit eval` reads (labels are not used)."),
-    ],
+    data: DataOpt,
     original: Annotated[
         str,
         typer.Option(
