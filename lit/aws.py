@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from . import policy
@@ -153,6 +154,15 @@ class S3Client:
             f"reading s3://{bucket}/{key}", lambda: self._s3.get_object(Bucket=bucket, Key=key), "NoSuchKey"
         )
         return None if found is None else bytes(found["Body"].read())
+
+    def download(self, bucket: str, key: str, dest: Path) -> None:
+        """The object streamed into a file (an archive may be larger than memory should hold)."""
+        where = f"reading s3://{bucket}/{key}"
+        found = or_none(where, lambda: self._s3.head_object(Bucket=bucket, Key=key), "404", "NoSuchKey", "NotFound")
+        if found is None:
+            raise AwsError(f"{where}: there is no such object", "check the bucket and key (aws s3 ls)")
+        with calling(where), dest.open("wb") as out:
+            self._s3.download_fileobj(bucket, key, out)
 
     def keys(self, bucket: str, prefix: str) -> list[dict[str, Any]]:
         """The objects under the prefix (Key, Size, LastModified), every page."""

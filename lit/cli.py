@@ -33,6 +33,13 @@ model_app = typer.Typer(help="Models kept in a model bucket (S3), fetched at col
 app.add_typer(model_app, name="model")
 
 ProjectDir = Annotated[Path, typer.Argument(help="Function project directory (holds lit.toml).")]
+DataOpt = Annotated[
+    Path,
+    typer.Option(
+        help="Held-out data: a folder per label, files with a labels.json, a JSONL/CSV with a label column, "
+        "or NAME.npy with NAME.expected.npy."
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of text.")]
 RegionOpt = Annotated[
     str | None, typer.Option(help="AWS region (default: AWS_REGION / your profile's).", envvar="AWS_REGION")
@@ -167,21 +174,36 @@ def init(
     name: Annotated[str | None, typer.Option(help="Function name (default: the directory's name).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing lit.toml.")] = False,
     source: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--from",
             help="Start from a model: an .onnx file, a Hugging Face/optimum export directory, or an MXNet "
-            "checkpoint directory. Engine, input kind, task, image size and labels are read off it.",
+            "checkpoint directory (engine, input kind, task, image size and labels are read off it); or "
+            "from another server's archive, its handler kept: a Model Server .mar (MMS or TorchServe) or a "
+            "SageMaker model.tar.gz, a file or s3:// URL.",
         ),
     ] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region, for an s3:// archive.", envvar="AWS_REGION")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Scaffold a function project: lit.toml, service.py, labels.txt, model/ (or, with --from, a project
-    made from a model, every guess commented in lit.toml)."""
+    made from a model, every guess commented in lit.toml, or from an archive)."""
+    if source is not None and (source.startswith("s3://") or Path(source).is_file() and Path(source).suffix != ".onnx"):
+        from . import archive, aws
+
+        def s3() -> Any:
+            return aws.S3Client(_session(region))
+
+        written, notes = archive.write(directory, source, name, force, s3)
+        if not as_json:
+            for line in notes:
+                _log(f"note: {line}")
+        _emit(as_json, {"written": [str(p) for p in written], "notes": notes}, "\n".join(f"wrote {p}" for p in written))
+        return
     if source is not None:
         from . import from_model
 
-        written, said = from_model.write(directory, source, name, force)
+        written, said = from_model.write(directory, Path(source), name, force)
         if not as_json:
             for line in said:
                 _log(f"guessed {line}")
@@ -509,13 +531,7 @@ def bench_command(
 @app.command("eval")
 def eval_command(
     directory: ProjectDir,
-    data: Annotated[
-        Path,
-        typer.Option(
-            help="Held-out data: a folder per label, files with a labels.json, a JSONL/CSV with a label column, "
-            "or NAME.npy with NAME.expected.npy."
-        ),
-    ],
+    data: DataOpt,
     image: Annotated[str | None, typer.Option(help="Image to evaluate (default lit-NAME:latest).")] = None,
     against: Annotated[
         str | None,
@@ -565,6 +581,39 @@ def eval_command(
 
         plotting.render({"kind": "eval", **asdict(report), "latencies_ms": candidate.latencies_ms}, plot)
     _emit(as_json, report, evaluate.render(report) + (f"\nplot: {plot}" if plot else ""))
+
+
+@app.command("compare")
+def compare_command(
+    directory: ProjectDir,
+    data: DataOpt,
+    original: Annotated[
+        str,
+        typer.Option(
+            help="The original server's prediction URL: Model Server's or TorchServe's "
+            "http://HOST:PORT/predictions/NAME, a SageMaker container's http://HOST:PORT/invocations."
+        ),
+    ],
+    image: Annotated[str | None, typer.Option(help="Image to compare (default lit-NAME:latest).")] = None,
+    tolerance: Annotated[
+        float, typer.Option(min=0, help="The largest difference between two numbers that is still the same answer.")
+    ] = 1e-5,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send the same inputs to the original server and to the LIT image (under the RIE), and report
+    where the answers differ: top-1 agreement and the largest difference. Exits 1 when they differ."""
+    from . import compare, eval_data, evaluate
+
+    project = _project(directory)
+    dataset = eval_data.load(data)
+    log = _quiet if as_json else _log
+    docker = _docker()
+    report = compare.run(
+        dataset, lambda: evaluate.run_local(docker, project, image, dataset, 1, log), original, tolerance, log
+    )
+    _emit(as_json, report, compare.render(report))
+    if not report.same:
+        raise typer.Exit(1)
 
 
 @app.command("plan")

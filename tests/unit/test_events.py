@@ -185,3 +185,58 @@ def test_a_batch_record_without_its_id_fails_the_whole_batch(name: str, path: tu
         holder[path[-1]] = value
     with pytest.raises(InputError, match=rf"record 1 of this \w+ batch has no {field} .* the whole batch fails"):
         events.parse(event, "image")
+
+
+# Input kind "body": an adapter's handler (lit_runtime.adapters) reads each request as its own server
+# would have sent it, bytes, content type and accept header together.
+
+
+def test_http_bodies_reach_an_adapter_as_sent() -> None:
+    from lit_runtime.adapters import Body
+
+    event = _http(base64.b64encode(PNG).decode(), "image/png", b64=True)
+    event["headers"]["accept"] = "text/csv"
+    assert events.parse(event, "body").inputs == [Body(PNG, "image/png", "text/csv")]
+    plain = _http('{"instances": [1, 2]}', "application/json; charset=utf-8")
+    assert events.parse(plain, "body").inputs == [
+        Body(b'{"instances": [1, 2]}', "application/json; charset=utf-8", "application/json")
+    ]
+    for name in ("apigw-rest-binary", "function-url-binary", "alb-binary"):
+        (body,) = events.parse(load_event(name, PNG), "body").inputs
+        assert body.data == PNG
+
+
+def test_direct_and_batch_events_become_bodies() -> None:
+    from lit_runtime.adapters import Body
+
+    b64 = base64.b64encode(PNG).decode()
+    assert events.parse({"images": [b64, b64]}, "body").inputs == [Body(PNG, events.IMAGE_TYPE)] * 2
+    given = {"body": b64, "isBase64Encoded": True, "contentType": "application/x-npy", "accept": "text/csv"}
+    assert events.parse(given, "body").inputs == [Body(PNG, "application/x-npy", "text/csv")]
+    assert events.parse({"instances": [[1]]}, "body").inputs == [Body(b'{"instances": [[1]]}', "application/json")]
+    sqs = events.parse(load_event("sqs-batch"), "body")
+    assert sqs.trigger == "sqs" and all(item.inputs and item.error is None for item in sqs.items)
+    assert [item.inputs[0].data.decode() for item in sqs.items] == [
+        r["body"] for r in load_event("sqs-batch")["Records"]
+    ]
+    s3 = events.parse(load_event("s3-put", bucket="in-bucket", key="a.png"), "body")
+    assert s3.items[0].source is not None and s3.items[0].inputs == []
+    (body,) = events.object_inputs("in/photo.JPG", PNG, "body")
+    assert body == Body(PNG, events.IMAGE_TYPE)
+    assert events.object_inputs("x.csv", b"1,2", "body")[0].content_type == "text/csv"
+
+
+def test_bad_bodies_fail_alone_with_4xx() -> None:
+    with pytest.raises(InputError, match="request body is empty") as err:
+        events.parse(_http("", "image/png"), "body")
+    assert err.value.status == 400
+    with pytest.raises(InputError, match="not valid base64"):
+        events.parse({"body": "!!", "isBase64Encoded": True}, "body")
+    with pytest.raises(InputError, match="contentType and accept must be strings"):
+        events.parse({"body": "x", "contentType": 5}, "body")
+    sqs = load_event("sqs-batch", PNG)
+    good = sqs["Records"][0]
+    sqs["Records"] = [{**good, "messageId": "a", "body": None}, {**good, "messageId": "b", "body": "\ud800"}, good]
+    items = events.parse(sqs, "body").items
+    assert "must be a string" in str(items[0].error) and "not valid UTF-8" in str(items[1].error)
+    assert items[2].error is None and items[2].inputs[0].data == good["body"].encode()
