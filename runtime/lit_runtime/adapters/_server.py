@@ -229,6 +229,13 @@ class ServerAdapter:
         return self.code.joinpath(*module_name.split(".")).with_suffix(".py")
 
     def import_handler(self, module_name: str) -> Any:
+        top = module_name.split(".")[0]
+        cached = sys.modules.get(top)
+        if cached is not None and not _inside(getattr(cached, "__file__", None) or "", self.code):
+            # a module of that name from elsewhere (another archive's, in one process): the archive's own wins
+            for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+                del sys.modules[name]
+        importlib.invalidate_caches()
         try:
             return importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -271,13 +278,12 @@ class ServerAdapter:
         if callable(target):
             function = target
             return function, lambda context: function(None, context)
-        if attr is not None:
-            raise ServiceError(f"the {self.server} handler module {module.__name__} has no {attr!r}")
+        # no such function: both servers then take the module's one class
         classes = [c for _, c in inspect.getmembers(module, inspect.isclass) if c.__module__ == module.__name__]
         if len(classes) != 1:
             names = ", ".join(c.__name__ for c in classes) or "none"
             raise ServiceError(
-                f"the {self.server} handler module {module.__name__} defines no handle function and "
+                f"the {self.server} handler module {module.__name__} defines no {attr or 'handle'} function and "
                 f"{len(classes)} classes ({names}); the server needs one or the other: name the entry point "
                 "as module:function or module:Class in [adapter] handler"
             )
