@@ -60,7 +60,9 @@ def http_original(url: str, timeout: float = 60) -> Send:
         request = urllib.request.Request(url, data=body, headers={"Content-Type": ctype, "Accept": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the user's own server
-                status, data, rtype = response.status, response.read(), response.headers.get_content_type()
+                status, data = response.status, response.read()
+                # MMS sends a handler's answer with no Content-Type unless the handler set one
+                rtype = response.headers.get_content_type() if response.headers.get("Content-Type") else ""
         except urllib.error.HTTPError as exc:
             return exc.code, json.dumps({"errorMessage": exc.read().decode(errors="replace")[:500]}).encode()
         except (urllib.error.URLError, OSError) as exc:
@@ -78,7 +80,7 @@ def http_original(url: str, timeout: float = 60) -> Send:
 def read_answer(data: bytes, content_type: str) -> Any:
     """An answer body as the adapter reads its handler's (lit_runtime.adapters.jsonable): JSON
     parsed, text as a string, other bytes as base64."""
-    json_type = content_type == "application/json" or content_type.endswith("+json")
+    json_type = content_type in ("", "application/json") or content_type.endswith("+json")  # "": none sent
     if json_type:
         try:
             return json.loads(data)

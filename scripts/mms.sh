@@ -25,7 +25,7 @@ if [ ! -x "$VENV/bin/multi-model-server" ] || [ "$REQS" -nt "$VENV/.lit-installe
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQS"
   # TorchServe's archiver ships a package of the same name (model_archiver): kept in its own
   # folder, run as PYTHONPATH=$VENV/torch-model-archiver python -m model_archiver.model_packaging
-  "$VENV/bin/pip" install -q --disable-pip-version-check --target "$VENV/torch-model-archiver" \
+  "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade --target "$VENV/torch-model-archiver" \
     "torch-model-archiver==$TMA_VERSION"
   touch "$VENV/.lit-installed"
 fi

@@ -79,6 +79,11 @@ if [ "$DEMO" = 0 ] && { [ ! -x "$EXPORT_VENV/bin/python" ] || [ scripts/requirem
   touch "$EXPORT_VENV/.lit-installed"
 fi
 
+# Multi Model Server (with Java) and the model archivers, for the tests of `lit init --from X.mar`.
+if [ "$DEMO" = 0 ]; then
+  bash scripts/mms.sh
+fi
+
 if [ ! -f images/digits/model/digits-0000.params ] || [ ! -f images/digits/heldout/labels.json ]; then
   say "training the example model (scikit-learn's 8x8 digits, a few seconds)"
   "$VENV/bin/python" images/digits/train.py
