@@ -233,7 +233,7 @@ def measure_size(
     running = None
     try:
         for i in range(cold):
-            task.update(description=f"{memory} MB: cold start {i + 1}/{cold}")
+            task.update(description=f"bench {memory} MB: cold start {i + 1}/{cold}")
             t0 = time.perf_counter()
             running = local.start(docker, project, image, port or free_port(), memory)
             t1 = time.perf_counter()
@@ -262,7 +262,7 @@ def measure_size(
             *(statistics.median(getattr(c, f) for c in colds) for f in ColdStart.__dataclass_fields__)
         )
         latencies = []
-        task.update(description=f"{memory} MB: warm invokes")
+        task.update(description=f"bench {memory} MB: warm invokes")
         for _ in range(warm):
             t0 = time.perf_counter()
             status, raw, _ = local.post(running.url, body, project.function.timeout + 5)
