@@ -615,7 +615,7 @@ def compare_command(
 
     project = _project(directory)
     dataset = eval_data.load(data)
-    log = _quiet if as_json else _log
+    log = _quiet if as_json else _live()
     docker = _docker()
     report = compare.run(
         dataset, lambda: evaluate.run_local(docker, project, image, dataset, 1, log), original, tolerance, log
