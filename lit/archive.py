@@ -134,6 +134,7 @@ def local_copy(source: str, workdir: Path, s3: Callable[[], Any] | None = None) 
     if not key:
         raise ConfigError(f"{source} names no object", "pass s3://BUCKET/path/to/model.tar.gz (or .mar)")
     dest = workdir / PurePosixPath(key).name
+    workdir.mkdir(parents=True, exist_ok=True)
     s3().download(bucket, key, dest)
     return dest
 

@@ -33,6 +33,13 @@ model_app = typer.Typer(help="Models kept in a model bucket (S3), fetched at col
 app.add_typer(model_app, name="model")
 
 ProjectDir = Annotated[Path, typer.Argument(help="Function project directory (holds lit.toml).")]
+DataOpt = Annotated[
+    Path,
+    typer.Option(
+        help="Held-out data: a folder per label, files with a labels.json, a JSONL/CSV with a label column, "
+        "or NAME.npy with NAME.expected.npy."
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of text.")]
 RegionOpt = Annotated[
     str | None, typer.Option(help="AWS region (default: AWS_REGION / your profile's).", envvar="AWS_REGION")
@@ -524,13 +531,7 @@ def bench_command(
 @app.command("eval")
 def eval_command(
     directory: ProjectDir,
-    data: Annotated[
-        Path,
-        typer.Option(
-            help="Held-out data: a folder per label, files with a labels.json, a JSONL/CSV with a label column, "
-            "or NAME.npy with NAME.expected.npy."
-        ),
-    ],
+    data: DataOpt,
     image: Annotated[str | None, typer.Option(help="Image to evaluate (default lit-NAME:latest).")] = None,
     against: Annotated[
         str | None,
@@ -580,6 +581,39 @@ def eval_command(
 
         plotting.render({"kind": "eval", **asdict(report), "latencies_ms": candidate.latencies_ms}, plot)
     _emit(as_json, report, evaluate.render(report) + (f"\nplot: {plot}" if plot else ""))
+
+
+@app.command("compare")
+def compare_command(
+    directory: ProjectDir,
+    data: DataOpt,
+    original: Annotated[
+        str,
+        typer.Option(
+            help="The original server's prediction URL: Model Server's or TorchServe's "
+            "http://HOST:PORT/predictions/NAME, a SageMaker container's http://HOST:PORT/invocations."
+        ),
+    ],
+    image: Annotated[str | None, typer.Option(help="Image to compare (default lit-NAME:latest).")] = None,
+    tolerance: Annotated[
+        float, typer.Option(min=0, help="The largest difference between two numbers that is still the same answer.")
+    ] = 1e-5,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send the same inputs to the original server and to the LIT image (under the RIE), and report
+    where the answers differ: top-1 agreement and the largest difference. Exits 1 when they differ."""
+    from . import compare, eval_data, evaluate
+
+    project = _project(directory)
+    dataset = eval_data.load(data)
+    log = _quiet if as_json else _log
+    docker = _docker()
+    report = compare.run(
+        dataset, lambda: evaluate.run_local(docker, project, image, dataset, 1, log), original, tolerance, log
+    )
+    _emit(as_json, report, compare.render(report))
+    if not report.same:
+        raise typer.Exit(1)
 
 
 @app.command("plan")

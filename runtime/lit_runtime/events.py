@@ -89,11 +89,16 @@ def parse(event: Any, kind: str) -> Request:
     reader = {"s3": _s3_item, "sqs": _sqs_item, "kinesis": _kinesis_item, "dynamodb": _dynamodb_item, "sns": _sns_item}[
         trigger
     ]
+    return _records(event, trigger, lambda record, item: reader(record, kind, item))
+
+
+def _records(event: dict[str, Any], trigger: str, read: Callable[[dict[str, Any], Item], None]) -> Request:
+    """A batch trigger's records as Items, each read on its own: a malformed one fails alone."""
     items = []
     for i, record in enumerate(event["Records"]):
         item = Item(id=_record_id(trigger, record, i))
         try:
-            reader(record, kind, item)
+            read(record, item)
         except InputError as exc:
             item.error = exc
         except KeyError as exc:
@@ -366,21 +371,11 @@ def _body_request(event: Any, trigger: str) -> Request:
         return Request(trigger, [Item("", [Body(raw, ctype, _header(event, "accept") or JSON_TYPE)])])
     if trigger == "direct":
         return Request(trigger, [Item("", _direct_bodies(event))])
-    items = []
-    for i, record in enumerate(event["Records"]):
-        item = Item(id=_record_id(trigger, record, i))
-        try:
-            item.inputs = _record_bodies(trigger, record, item)
-        except InputError as exc:
-            item.error = exc
-        except KeyError as exc:
-            item.error = InputError(f"record {item.id or i} is malformed: it has no {exc}")
-        except (TypeError, AttributeError):
-            item.error = InputError(
-                f"record {item.id or i} is malformed: a field has the wrong type for a {trigger} record"
-            )
-        items.append(item)
-    return Request(trigger, items)
+
+    def read(record: dict[str, Any], item: Item) -> None:
+        item.inputs = _record_bodies(trigger, record, item)
+
+    return _records(event, trigger, read)
 
 
 def _direct_bodies(event: Any) -> list[Any]:

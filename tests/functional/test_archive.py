@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lit import archive
-from lit.errors import ConfigError
+from lit.errors import AwsError, ConfigError
 from tests.conftest import lit
 
 
@@ -88,3 +88,25 @@ def test_the_cli_names_cause_and_fix_and_leaves_no_half_project(tmp_path: Path) 
     junk.write_bytes(b"\x80\x02not a zip")
     proc = lit("init", str(tmp_path / "q"), "--from", str(junk), "--json")
     assert proc.returncode == 2 and "neither a zip" in proc.stderr and proc.stdout == ""
+
+
+def test_an_s3_archive_is_streamed_through_the_model_buckets_client(aws: str, tmp_path: Path) -> None:
+    import uuid
+
+    import boto3
+
+    from lit.aws import S3Client, session
+
+    bucket = f"archives-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
+    data = _tar(tmp_path / "model.tar.gz", {"code/inference.py": b"x" * 100_000, "model.onnx": b"m"}).read_bytes()
+    boto3.client("s3", region_name="us-east-1").put_object(Bucket=bucket, Key="sm/v1/model.tar.gz", Body=data)
+    client = S3Client(session("us-east-1"))
+    got = archive.local_copy(f"s3://{bucket}/sm/v1/model.tar.gz", tmp_path / "dl", lambda: client)
+    assert got.name == "model.tar.gz" and got.read_bytes() == data and archive.detect(got) == "sagemaker"
+    with pytest.raises(AwsError, match="there is no such object"):
+        archive.local_copy(f"s3://{bucket}/sm/v2/model.tar.gz", tmp_path / "dl", lambda: client)
+    with pytest.raises(ConfigError, match="names no object"):
+        archive.local_copy(f"s3://{bucket}/", tmp_path / "dl", lambda: client)
+    proc = lit("init", str(tmp_path / "p"), "--from", f"s3://{bucket}/sm/missing.mar", "--region", "us-east-1")
+    assert proc.returncode == 4 and "there is no such object" in proc.stderr, proc.stderr
