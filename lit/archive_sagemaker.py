@@ -106,14 +106,14 @@ def read(unpacked: Path, project_root: Path) -> Found:
     main = next(s for s in sources if s.path == handler)
     _check_functions(main)
     requirements, notes = _requirements(code, sources)
-    engine = _engine(sources, fmt)
-    if engine is None or fmt is None and engine == "mxnet":
+    if fmt is None:
         kinds = sorted({FRAMEWORKS[p.suffix.lower()] for p in models if p.suffix.lower() in FRAMEWORKS})
         what = f" ({', '.join(kinds)})" if kinds else ""
         raise ConfigError(
             f"the SageMaker artifact's model is in a format LIT's images do not serve{what}: it holds {listing}",
-            EXPORT_FIX,
+            EXPORT_FIX + ", at the archive's top level",
         )
+    engine = _engine(sources, fmt)
     _check_imports(sources, code, engine, requirements)
     writable = False
     for source in sources:
@@ -121,15 +121,12 @@ def read(unpacked: Path, project_root: Path) -> Found:
         notes += found
         writable = writable or writes
     labels = next((unpacked / n for n in ("labels.txt", "synset.txt") if (unpacked / n).is_file()), None)
-    model_format = fmt[0] if fmt is not None else ("onnx" if engine == "onnxruntime" else "mxnet")
     facts = {"model files": listing}
-    if fmt is None:
-        facts["engine"] = f"{engine}, from {main.shown}'s imports (no .onnx file or MXNet checkpoint in the archive)"
     return Found(
         kind="sagemaker",
         handler=HANDLER,
         model_dir=unpacked,
-        model_format=model_format,
+        model_format=fmt[0],
         engine=engine,
         code_dir=code,
         labels=labels,
@@ -141,9 +138,16 @@ def read(unpacked: Path, project_root: Path) -> Found:
 
 
 def _model_format(root: Path) -> tuple[str, str, Path] | None:
-    """(format, engine, the model's file) of an ONNX file or an MXNet checkpoint outside code/."""
-    files = [p for p in sorted(root.rglob("*")) if p.is_file() and CODE not in p.relative_to(root).parts]
+    """(format, engine, the model's file): one ONNX file or an MXNet checkpoint at the top level,
+    where lit.toml's [model] path (the model directory) finds it."""
+    files = sorted(p for p in root.iterdir() if p.is_file())
     onnx = [p for p in files if p.suffix == ".onnx"]
+    if len(onnx) > 1:
+        raise ConfigError(
+            f"the SageMaker artifact holds {len(onnx)} ONNX files ({', '.join(p.name for p in onnx)}); "
+            "a LIT project's model directory serves one",
+            "pack one model per artifact (an ONNX graph can hold several stages)",
+        )
     if onnx:
         return "onnx", "onnxruntime", onnx[0]
     for symbol in (p for p in files if p.name.endswith("-symbol.json")):
@@ -266,17 +270,14 @@ def _all_imports(tree: ast.Module) -> set[str]:
     return names
 
 
-def _engine(sources: list[Source], fmt: tuple[str, str, Path] | None) -> str | None:
+def _engine(sources: list[Source], fmt: tuple[str, str, Path]) -> str:
     """The base the handler needs: the engine it imports, else the model's."""
     imported = set().union(*(_all_imports(s.tree) for s in sources))
-    if "onnxruntime" in imported and "mxnet" not in imported:
-        return "onnxruntime"
     if "mxnet" in imported:
         return "mxnet"
-    if fmt is not None:
-        return fmt[1]
-    frameworks = {"torch", "tensorflow", "keras", "sklearn", "xgboost", "lightgbm", "jax", "transformers"}
-    return None if imported & frameworks else "onnxruntime"
+    if "onnxruntime" in imported:
+        return "onnxruntime"
+    return fmt[1]
 
 
 def base_modules(engine: str) -> set[str]:
@@ -355,56 +356,76 @@ def _lambda_notes(source: Source) -> tuple[list[str], bool]:
     writes = False
     model_dir = _model_dir_names(source.tree)
     seen: set[tuple[int, str]] = set()
-
-    def note(line: int, key: str, text: str) -> None:
-        if (line, key) not in seen:
-            seen.add((line, key))
-            notes.append(f"{source.shown}:{line}: {text}")
-
     for node in ast.walk(source.tree):
-        line = getattr(node, "lineno", 0)
+        found: list[tuple[str, str]] = []
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            value = node.value
-            if any(w.lower() in value.lower() for w in GPU_WORDS) and len(value) < 40:
-                note(line, "gpu", f"asks for the GPU ({value!r}); Lambda has no GPU: the function runs on CPU")
-            if value.startswith("/opt/ml"):
-                note(
-                    line,
-                    "opt",
-                    f"uses the path {value!r}; Lambda has no /opt/ml: use the model_dir that model_fn receives "
-                    "(LIT passes the model's directory in the image)",
-                )
-            if BATCH_VARS.fullmatch(value.split("=")[0]) or value in ("batch_size", "max_batch_delay"):
-                note(
-                    line,
-                    "batch",
-                    f"reads the model server's batching setting {value!r}; Lambda runs one request per "
-                    "environment: LIT calls the handler once per body, and scales with concurrency instead",
-                )
-            elif value.startswith("SAGEMAKER_"):
-                note(
-                    line,
-                    "env",
-                    f"reads {value}, which Lambda does not set; set it in lit.toml's [function] environment "
-                    "if the handler needs it",
-                )
+            found = _string_notes(node.value)
         elif isinstance(node, ast.Attribute) and node.attr in ("cuda", "gpu") and not isinstance(node.ctx, ast.Store):
-            note(line, "gpu", f"uses .{node.attr}; Lambda has no GPU: the function runs on CPU")
-        elif isinstance(node, ast.Call):
-            func = node.func
-            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-            args = [*node.args, *(k.value for k in node.keywords)]
-            if name == "open" and args and _refers_to_model_dir(args[0], model_dir):
-                mode = args[1] if len(args) > 1 else next((k.value for k in node.keywords if k.arg == "mode"), None)
-                if isinstance(mode, ast.Constant) and isinstance(mode.value, str) and set(mode.value) & set("wax+"):
-                    writes = True
-                    note(line, "write", _WRITES)
-            elif name in WRITE_CALLS and any(_refers_to_model_dir(a, model_dir) for a in args):
-                targets = args if name in ("makedirs", "mkdir", "extractall", "save") else args[1:]
-                if any(_refers_to_model_dir(a, model_dir) for a in targets):
-                    writes = True
-                    note(line, "write", _WRITES)
+            found = [("gpu", f"uses .{node.attr}; Lambda has no GPU: the function runs on CPU")]
+        elif isinstance(node, ast.Call) and _writes_model_dir(node, model_dir):
+            writes = True
+            found = [("write", _WRITES)]
+        line = getattr(node, "lineno", 0)
+        for key, text in found:
+            if (line, key) not in seen:
+                seen.add((line, key))
+                notes.append(f"{source.shown}:{line}: {text}")
     return notes, writes
+
+
+def _string_notes(value: str) -> list[tuple[str, str]]:
+    """Notes on a string constant: a GPU device, an /opt/ml path, a SAGEMAKER_* variable."""
+    out = []
+    if any(w.lower() in value.lower() for w in GPU_WORDS) and len(value) < 40:
+        out.append(("gpu", f"asks for the GPU ({value!r}); Lambda has no GPU: the function runs on CPU"))
+    if value.startswith("/opt/ml"):
+        out.append(
+            (
+                "opt",
+                f"uses the path {value!r}; Lambda has no /opt/ml: use the model_dir that model_fn receives "
+                "(LIT passes the model's directory in the image)",
+            )
+        )
+    if BATCH_VARS.fullmatch(value.split("=")[0]) or value in ("batch_size", "max_batch_delay"):
+        out.append(
+            (
+                "batch",
+                f"reads the model server's batching setting {value!r}; Lambda runs one request per "
+                "environment: LIT calls the handler once per body, and scales with concurrency instead",
+            )
+        )
+    elif value == "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT":
+        out.append(
+            (
+                "env",
+                f"reads {value}; the adapter honours it too (the answer type when a request accepts */*): "
+                "set it in lit.toml's [function] environment",
+            )
+        )
+    elif value.startswith("SAGEMAKER_"):
+        out.append(
+            (
+                "env",
+                f"reads {value}, which Lambda does not set; set it in lit.toml's [function] environment "
+                "if the handler needs it",
+            )
+        )
+    return out
+
+
+def _writes_model_dir(node: ast.Call, model_dir: set[str]) -> bool:
+    """open(model_dir/..., "w"), os.makedirs(model_dir/...), shutil.copy(x, model_dir), ..."""
+    func = node.func
+    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+    args = [*node.args, *(k.value for k in node.keywords)]
+    if name == "open":
+        mode = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "mode"), None)
+        writing = isinstance(mode, ast.Constant) and isinstance(mode.value, str) and bool(set(mode.value) & set("wax+"))
+        return writing and bool(args) and _refers_to_model_dir(args[0], model_dir)
+    if name in WRITE_CALLS:
+        targets = args if name in ("makedirs", "mkdir", "extractall", "save") else args[1:]
+        return any(_refers_to_model_dir(a, model_dir) for a in targets)
+    return False
 
 
 _WRITES = (

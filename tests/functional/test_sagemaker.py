@@ -94,8 +94,22 @@ def _init(tmp_path: Path, files: dict[str, bytes | str], *args: str) -> Any:
             "defines transform_fn and predict_fn; SageMaker's toolkit refuses the mix",
             "keep transform_fn alone",
         ),
+        (
+            {"a.onnx": b"x", "b.onnx": b"x", "code/inference.py": HANDLER},
+            "holds 2 ONNX files (a.onnx, b.onnx); a LIT project's model directory serves one",
+            "pack one model per artifact",
+        ),
     ],
-    ids=["no-handler-no-model", "no-handler", "syntax-error", "missing-import", "unknown-format", "no-model-fn", "mix"],
+    ids=[
+        "no-handler-no-model",
+        "no-handler",
+        "syntax-error",
+        "missing-import",
+        "unknown-format",
+        "no-model-fn",
+        "mix",
+        "two-models",
+    ],
 )
 def test_malformed_artifacts_exit_2_naming_cause_and_fix(tmp_path: Path, files: dict, cause: str, fix: str) -> None:
     proc = _init(tmp_path, files)
@@ -352,6 +366,13 @@ def test_the_stand_in_encodes_and_decodes_as_the_real_toolkit() -> None:
             theirs()
         assert type(a.value).__name__ == type(b.value).__name__ == "UnsupportedFormatError"
         assert str(a.value) == str(b.value)
+
+
+def test_an_mxnet_checkpoint_runs_on_the_mxnet_base(tmp_path: Path) -> None:
+    files = {"net-symbol.json": "{}", "net-0003.params": b"x", "code/inference.py": "import mxnet as mx\n" + HANDLER}
+    assert _init(tmp_path, files).returncode == 0
+    toml = (tmp_path / "p" / "lit.toml").read_text()
+    assert 'format = "mxnet"' in toml and 'engine = "mxnet"' in toml
 
 
 def test_the_reader_raises_config_errors(tmp_path: Path) -> None:
