@@ -600,9 +600,14 @@ def compare_command(
         str,
         typer.Option(
             help="The original server's prediction URL: Model Server's or TorchServe's "
-            "http://HOST:PORT/predictions/NAME, a SageMaker container's http://HOST:PORT/invocations."
+            "http://HOST:PORT/predictions/NAME, a SageMaker container's http://HOST:PORT/invocations; or "
+            "`sagemaker`: the project's SageMaker artifact, its handler run in process by sagemaker-inference."
         ),
     ],
+    python: Annotated[
+        str,
+        typer.Option(help="With --original sagemaker: a Python with the handler's packages and sagemaker-inference."),
+    ] = sys.executable,
     image: Annotated[str | None, typer.Option(help="Image to compare (default lit-NAME:latest).")] = None,
     tolerance: Annotated[
         float, typer.Option(min=0, help="The largest difference between two numbers that is still the same answer.")
@@ -618,7 +623,13 @@ def compare_command(
     log = _quiet if as_json else _live()
     docker = _docker()
     report = compare.run(
-        dataset, lambda: evaluate.run_local(docker, project, image, dataset, 1, log), original, tolerance, log
+        dataset,
+        lambda: evaluate.run_local(docker, project, image, dataset, 1, log),
+        original,
+        tolerance,
+        log,
+        project,
+        python,
     )
     _emit(as_json, report, compare.render(report))
     if not report.same:

@@ -347,7 +347,7 @@ def sagemaker_artifact(digits_model: Path, tmp_path_factory: pytest.TempPathFact
 
 
 def sagemaker_reference(model_dir: Path, requests: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """What SageMaker's own toolkit answers, in process (tests/fixtures/sagemaker_reference.py):
+    """What SageMaker's own toolkit answers, in process (lit/sagemaker_reference.py):
     per request, status, content_type and body (bytes)."""
     import base64
     import tempfile
@@ -358,7 +358,7 @@ def sagemaker_reference(model_dir: Path, requests: list[dict[str, str]]) -> list
         json.dump(requests, f)
         f.flush()
         proc = subprocess.run(
-            [sys.executable, str(FIXTURES / "sagemaker_reference.py"), str(model_dir), f.name],
+            [sys.executable, str(ROOT / "lit" / "sagemaker_reference.py"), str(model_dir), f.name],
             capture_output=True,
             text=True,
             timeout=300,

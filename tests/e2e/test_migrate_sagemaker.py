@@ -1,6 +1,6 @@
 """A SageMaker model artifact brought over: `lit init --from model.tar.gz`, `lit build`, then the image
-under the RIE answers as SageMaker's own toolkit answers in process (tests/fixtures/
-sagemaker_reference.py: Model Server's Python backend driving sagemaker-inference's Transformer over
+under the RIE answers as SageMaker's own toolkit answers in process (lit/sagemaker_reference.py:
+Model Server's Python backend driving sagemaker-inference's Transformer over
 the artifact's code/inference.py), over a function URL and by direct invoke."""
 
 from __future__ import annotations
@@ -159,6 +159,23 @@ def test_sagemaker_artifact_answers_through_the_rie_as_sagemaker_does(
         )
         assert ref["status"] == 500 and b"Content type text/plain is not supported" in ref["body"]
         assert refused["statusCode"] == 415 and "Content type text/plain is not supported" in refused["body"]
+        # `lit compare`: the 450 held-out digits through sagemaker-inference in process and the image
+        proc = lit(
+            "compare",
+            str(project),
+            "--data",
+            str(DIGITS / "heldout"),
+            "--original",
+            "sagemaker",
+            "--image",
+            image,
+            "--json",
+            check=False,
+        )
+        report = json.loads(proc.stdout)
+        assert proc.returncode == 0 and report["same"], (proc.stderr[-2000:], report)
+        assert report["compared"] == report["within"] == report["examples"] == 450
+        assert report["max_difference"] is not None and report["max_difference"] <= 1e-5
     finally:
         lit("stop", str(project), check=False)
         docker.remove_image(image)
