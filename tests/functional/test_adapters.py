@@ -18,7 +18,7 @@ from tests.conftest import load_event, start_app
 pytestmark = pytest.mark.functional
 pytest.importorskip("numpy")
 
-from lit_runtime import adapters  # noqa: E402
+from lit_runtime import adapters, events  # noqa: E402
 from lit_runtime.adapters import Body, Raw  # noqa: E402
 
 
@@ -40,7 +40,9 @@ class Echo:
             Raw(b"a,b\n1,2\n", "text/csv")
             if body.data == b"csv"
             else Raw(
-                json.dumps({"got": body.data.decode(), "type": body.content_type, "accept": body.accept}).encode(),
+                json.dumps(
+                    {"got": body.data.decode(errors="replace"), "type": body.content_type, "accept": body.accept}
+                ).encode(),
                 "application/json",
             )
             for body in inputs
@@ -49,6 +51,10 @@ class Echo:
 
 @pytest.fixture()
 def echo_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    return _start_echo(tmp_path, monkeypatch)
+
+
+def _start_echo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     module = types.ModuleType("lit_runtime.adapters.sagemaker")
     module.ADAPTER = Echo  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "lit_runtime.adapters.sagemaker", module)
@@ -135,3 +141,61 @@ def test_a_writable_copy_is_made_once(tmp_path: Path) -> None:
     (dest / "w.bin").write_bytes(b"changed")
     assert adapters.writable_copy(tmp_path / "m", tmp_path / "copy") == dest
     assert (dest / "w.bin").read_bytes() == b"changed" and (tmp_path / "m" / "w.bin").read_bytes() == b"x"
+
+
+EVENTS = ["direct-image", "apigw-rest-binary", "apigw-http-json", "function-url-binary", "alb-binary"]
+EVENTS += ["sqs-batch", "kinesis-batch", "dynamodb-batch", "sns-notification"]
+
+
+def _paths(node: Any, trail: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [trail] if trail else []
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        found += _paths(value, (*trail, key))
+    return found
+
+
+def test_mutated_events_of_every_trigger_never_crash_the_body_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any event, mutated anywhere: an adapter's function answers it, or refuses it as the trigger's
+    client error (a 4xx HTTP answer, an InputError for a direct invoke, the batch's bad records)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from lit_runtime.errors import InputError
+
+    from tests.conftest import load_event as recorded
+
+    app = _start_echo(tmp_path, monkeypatch)
+    originals = {name: recorded(name, b"\x89PNG\r\n", bucket="in-bucket", key="a.png") for name in EVENTS}
+    values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20) | st.binary(max_size=8).map(lambda b: b.hex()),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+        max_leaves=6,
+    )
+
+    @settings(max_examples=1500, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.sampled_from(EVENTS), st.lists(st.tuples(st.integers(0, 10_000), values), min_size=1, max_size=3))
+    def check(name: str, changes: list[tuple[int, Any]]) -> None:
+        event = json.loads(json.dumps(originals[name]))
+        for index, value in changes:
+            paths = _paths(event)
+            if not paths:
+                break
+            *parents, last = paths[index % len(paths)]
+            holder = event
+            for key in parents:
+                holder = holder[key]
+            holder[last] = value
+        trigger = events.detect(event)
+        try:
+            answer = app.handle(event)
+        except InputError:
+            assert trigger == "direct" or trigger in ("sqs", "kinesis", "dynamodb", "sns", "s3")
+            return
+        if trigger in ("apigw-rest", "apigw-http", "function-url", "alb"):
+            assert answer["statusCode"] == 200 or 400 <= answer["statusCode"] < 500, answer
+        elif trigger in ("sqs", "kinesis", "dynamodb", "sns"):
+            assert all(("error" in r) != ("predictions" in r) for r in answer["results"])
+
+    check()
