@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import arch, assets, rie
+from . import arch, assets, cache, progress, rie
 from .docker import Docker
 from .errors import LitError
 
@@ -117,7 +117,7 @@ def bootstrap_os(docker: Docker, tag: str, architecture: str, log: Callable[[str
     # libquadmath exists (and mxnet's wheel needs it) on x86_64 only
     packages = [p for p in BOOTSTRAP_PACKAGES if architecture == "x86_64" or p != "libquadmath0"]
     cmd = [tool, "--variant=minbase", f"--arch={arch.DEBIAN[architecture]}", "--include=" + ",".join(packages)]
-    with tempfile.TemporaryDirectory(prefix="lit-os-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="lit-os-") as tmp, progress.task(log, f"bootstrapping {tag}"):
         ctx = Path(tmp)
         proc = subprocess.run([*cmd, "bookworm", str(ctx / "rootfs.tar")], capture_output=True, check=False)
         if proc.returncode != 0:
@@ -187,19 +187,25 @@ def build(
         args = {"OS_IMAGE": base_os, "ENGINE": engine, "LIT_RUNTIME_DIGEST": runtime_digest()}
         replaced = (docker.image(tag) or {}).get("Id")
         seen: list[str] = []
-
-        def keep(line: str) -> None:
-            seen.append(line)
-            log(line)
-
         sweep(docker, engine, older_than=60)
         try:
-            image_id = docker.build(ctx, tag, args, log=keep, platform=arch.PLATFORMS[architecture])
+            with progress.BuildSteps(log, f"building {tag}", docker.size) as steps:
+
+                def keep(line: str) -> None:
+                    seen.append(line)
+                    steps(line)
+
+                image_id = docker.build(ctx, tag, args, log=keep, platform=arch.PLATFORMS[architecture])
         except KeyboardInterrupt:
             sweep(docker, engine)
             raise _interrupted(docker, tag, replaced) from None
         finally:
-            docker.prune_stages(("lit.stage=base-build", f"lit.engine={engine}"), seen, arch.PLATFORMS[architecture])
+            docker.prune_stages(
+                (f"lit.stage={cache.BASE}", f"lit.engine={engine}"),
+                seen,
+                arch.PLATFORMS[architecture],
+                name=lambda _: cache.base_tag(engine, architecture),
+            )
     if replaced != image_id:
         docker.remove_if_untagged(replaced)
     info = docker.image(tag) or {}

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import arch, build, local, prices
+from . import arch, build, local, prices, progress
 from .docker import Docker
 from .errors import LitError
 from .project import Project
@@ -222,20 +222,25 @@ def measure_size(
     warm: int,
     port: int | None = None,
     emulated: bool = False,
+    task: progress.Task | None = None,
 ) -> SizeResult:
     """Cold starts, then warm invokes at one memory size. `emulated`: the image runs under
-    emulation, so only whether it answers and its memory are kept, no timings."""
+    emulation, so only whether it answers and its memory are kept, no timings. `task` is advanced
+    by each invoke."""
+    task = task or progress.Task()
     result = SizeResult(memory, local.cpu_share(memory))
     colds: list[ColdStart] = []
     running = None
     try:
         for i in range(cold):
+            task.update(description=f"bench {memory} MB: cold start {i + 1}/{cold}")
             t0 = time.perf_counter()
             running = local.start(docker, project, image, port or free_port(), memory)
             t1 = time.perf_counter()
             status, raw, _ = local.post(running.url, body, project.function.timeout + 5)
             t2 = time.perf_counter()
             result.invokes += 1
+            task.advance()
             if not _answered(status, raw):
                 raise LitError(f"the function failed at {memory} MB: {raw[:300].decode(errors='replace')}", "")
             result.answered += 1
@@ -257,11 +262,13 @@ def measure_size(
             *(statistics.median(getattr(c, f) for c in colds) for f in ColdStart.__dataclass_fields__)
         )
         latencies = []
+        task.update(description=f"bench {memory} MB: warm invokes")
         for _ in range(warm):
             t0 = time.perf_counter()
             status, raw, _ = local.post(running.url, body, project.function.timeout + 5)
             latencies.append((time.perf_counter() - t0) * 1000)
             result.invokes += 1
+            task.advance()
             if not _answered(status, raw):
                 raise LitError(f"a warm invoke failed at {memory} MB: {raw[:300].decode(errors='replace')}", "")
             result.answered += 1
@@ -315,11 +322,12 @@ def run(
         # one cold start is enough to show it answers; more would only take minutes
         cold, warm = 1, min(warm, EMULATED_WARM)
         log(f"note: {ref} {report.emulation}: reporting whether it answers, its size and memory, no timings")
-    for memory in memories:
-        log(f"{memory} MB: {cold} cold start{'s' if cold > 1 else ''}, {warm} warm invokes")
-        report.results.append(
-            measure_size(docker, project, ref, memory, body, cold, warm, port, emulated=bool(report.emulation))
-        )
+    with progress.task(log, "bench", len(memories) * (cold + warm), "invokes") as task:
+        for done, memory in enumerate(memories, 1):
+            log(f"{memory} MB: {cold} cold start{'s' if cold > 1 else ''}, {warm} warm invokes")
+            emulated = bool(report.emulation)
+            report.results.append(measure_size(docker, project, ref, memory, body, cold, warm, port, emulated, task))
+            task.update(completed=done * (cold + warm))  # a size that failed part-way counts as done
     if report.emulation:
         report.reason = (
             f"timings under emulation say nothing about Lambda: run `lit bench` on an {architecture} machine"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import arch, base, runtime_config
+from . import arch, base, cache, progress, runtime_config
 from .docker import Docker, RunSpec, Stopped, signalled
 from .errors import ConfigError, EngineError, LitError
 from .project import CONFIG, Project
@@ -489,23 +489,29 @@ def _build(
 ) -> BuildResult:
     bundle = base.find_ca_bundle(None) if needs_pip(project) else None
     seen: list[str] = []
-
-    def keep(line: str) -> None:
-        seen.append(line)
-        log(line)
-
     with tempfile.TemporaryDirectory(prefix="lit-build-") as tmp:
         assemble(project, Path(tmp), base_ref, bundle, mxnet_base)
         try:
-            image_id = docker.build(
-                Path(tmp), candidate, log=keep, platform=arch.PLATFORMS[project.function.architecture]
-            )
+            with progress.BuildSteps(log, f"building {image}", docker.size) as steps:
+
+                def keep(line: str) -> None:
+                    seen.append(line)
+                    steps(line)
+
+                image_id = docker.build(
+                    Path(tmp), candidate, log=keep, platform=arch.PLATFORMS[project.function.architecture]
+                )
         except Stopped:
             raise
         except EngineError:
             raise _explain(project, seen) from None
         finally:
-            docker.prune_stages(("lit.stage=function-build", f"lit.project={project.name}"), seen)
+            architecture = project.function.architecture
+            docker.prune_stages(
+                (f"lit.stage={cache.FUNCTION}", f"lit.project={project.name}"),
+                seen,
+                name=lambda stage: cache.function_tag(project.name, stage, architecture),
+            )
     replaced = (docker.image(image) or {}).get("Id")
     decisions: list[str] = []
     try:

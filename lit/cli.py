@@ -31,6 +31,8 @@ base_app = typer.Typer(help="The base image every function image starts from.", 
 app.add_typer(base_app, name="base")
 model_app = typer.Typer(help="Models kept in a model bucket (S3), fetched at cold start.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
+cache_app = typer.Typer(help="The build stages LIT keeps as cache (lit-cache:...).", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
 
 ProjectDir = Annotated[Path, typer.Argument(help="Function project directory (holds lit.toml).")]
 DataOpt = Annotated[
@@ -129,6 +131,13 @@ def _say_interrupted() -> None:
 
 def _quiet(_: str) -> None:
     pass
+
+
+def _live() -> Callable[[str], None]:
+    """`_log`, with live progress (steps, bytes, rate, time left) when a person watches stderr."""
+    from . import progress
+
+    return progress.reporter(_log)
 
 
 def _emit(as_json: bool, result: Any, text: str) -> None:
@@ -272,7 +281,7 @@ def base_build(
         bootstrap,
         ca_bundle,
         not no_ca_bundle,
-        _quiet if quiet else _log,
+        _quiet if quiet else _live(),
     )
     _on_interrupt(f"after the base build finished: {result.image} is the new base", "nothing to do")
     said = f"{result.image}  ({result.size / 1e6:.0f} MB, {result.architecture}, from {result.os_image}, {result.seconds}s)"
@@ -306,7 +315,7 @@ def build_command(
         f"as the build finished: {image} is the new image",
         "before the build started: nothing was changed",
     )
-    result = build.build(docker, project, tag, base_image, not no_check, _quiet if quiet or as_json else _log)
+    result = build.build(docker, project, tag, base_image, not no_check, _quiet if quiet or as_json else _live())
     _on_interrupt(f"after the build finished: {result.image} is the new image", "nothing to do")
     for line in result.decisions:  # what the image check decided from the graph, even with -q or --json
         _log(line)
@@ -511,7 +520,7 @@ def bench_command(
     sizes = units.memory_sizes(memory) if memory else [project.function.memory]
     body = local.event_body(event, None, None) if event is not None else None
     report = bench.run(
-        _docker(), project, sizes, body, cold, warm, p99_bound, image, log=_quiet if as_json else _log, port=port
+        _docker(), project, sizes, body, cold, warm, p99_bound, image, log=_quiet if as_json else _live(), port=port
     )
     if plot is not None and report.emulation:
         _log(f"no plot drawn: the image {report.emulation}")
@@ -555,7 +564,7 @@ def eval_command(
 
     project = _project(directory)
     dataset = eval_data.load(data)
-    log = _quiet if as_json else _log
+    log = _quiet if as_json else _live()
     if remote:
         if image is not None:
             raise LitError(
@@ -591,9 +600,14 @@ def compare_command(
         str,
         typer.Option(
             help="The original server's prediction URL: Model Server's or TorchServe's "
-            "http://HOST:PORT/predictions/NAME, a SageMaker container's http://HOST:PORT/invocations."
+            "http://HOST:PORT/predictions/NAME, a SageMaker container's http://HOST:PORT/invocations; or "
+            "`sagemaker`: the project's SageMaker artifact, its handler run in process by sagemaker-inference."
         ),
     ],
+    python: Annotated[
+        str,
+        typer.Option(help="With --original sagemaker: a Python with the handler's packages and sagemaker-inference."),
+    ] = sys.executable,
     image: Annotated[str | None, typer.Option(help="Image to compare (default lit-NAME:latest).")] = None,
     tolerance: Annotated[
         float, typer.Option(min=0, help="The largest difference between two numbers that is still the same answer.")
@@ -606,10 +620,16 @@ def compare_command(
 
     project = _project(directory)
     dataset = eval_data.load(data)
-    log = _quiet if as_json else _log
+    log = _quiet if as_json else _live()
     docker = _docker()
     report = compare.run(
-        dataset, lambda: evaluate.run_local(docker, project, image, dataset, 1, log), original, tolerance, log
+        dataset,
+        lambda: evaluate.run_local(docker, project, image, dataset, 1, log),
+        original,
+        tolerance,
+        log,
+        project,
+        python,
     )
     _emit(as_json, report, compare.render(report))
     if not report.same:
@@ -683,7 +703,7 @@ def plan_command(
         limits,
         p99_target,
         seed,
-        log=_quiet if as_json else _log,
+        log=_quiet if as_json else _live(),
         restore_ms=restore,
     )
     if plot is not None:
@@ -810,7 +830,7 @@ def push_command(
     )
     ecr = None if registry else aws.ECRClient(aws.session(region))
     result = push.push(
-        _docker(), project, ecr, image, registry, tag, keep, _quiet if quiet or as_json else _log, keep_login
+        _docker(), project, ecr, image, registry, tag, keep, _quiet if quiet or as_json else _live(), keep_login
     )
     _on_interrupt(f"after the push finished: {result.uri} is in the registry", "nothing to do")
     _emit(as_json, result, f"{result.uri}\n({result.uploaded_layers} layers uploaded)")
@@ -1052,6 +1072,49 @@ def doctor_command(
     if not report.ok:
         failed = [c.name for c in report.checks if c.status == doctor.FAIL]
         raise LitError(f"{len(failed)} check(s) failed: {', '.join(failed)}", "see each failing check's fix above")
+
+
+# --- lit cache
+CacheDirArg = Annotated[
+    Path, typer.Argument(help="Function project directory (holds lit.toml): its caches. Default: here.")
+]
+CacheAllOpt = Annotated[
+    bool, typer.Option("--all", help="Every cache LIT keeps: each project's build stages and each base's.")
+]
+
+
+def _caches(directory: Path, every: bool) -> tuple[list[Any], str]:
+    from . import cache
+
+    if every:
+        return cache.listing(_docker()), "every project and base"
+    name = _project(directory).name
+    return cache.listing(_docker(), name), name
+
+
+@cache_app.command("list")
+def cache_list(directory: CacheDirArg = Path("."), every: CacheAllOpt = False, as_json: JsonOpt = False) -> None:
+    """The build stages kept as cache for a project (or --all): size, what removing frees, what each is."""
+    from . import cache
+
+    found, scope = _caches(directory, every)
+    _emit(as_json, {"caches": [asdict(c) for c in found]}, cache.text(found, scope))
+
+
+@cache_app.command("rm")
+def cache_rm(directory: CacheDirArg = Path("."), every: CacheAllOpt = False, as_json: JsonOpt = False) -> None:
+    """Remove the build stages kept as cache for a project (or --all): the next build makes them again."""
+    from . import cache, progress
+
+    found, scope = _caches(directory, every)
+    removed = cache.remove(_docker(), found)
+    freed = sum(c.unique_size for c in removed)
+    lines = [f"removed {c.image or c.id.removeprefix('sha256:')[:12]}  ({c.what})" for c in removed]
+    _emit(
+        as_json,
+        {"removed": [asdict(c) for c in removed], "freed": freed},
+        "\n".join([*lines, f"freed about {progress.human(freed)}"]) if removed else f"no caches of {scope}",
+    )
 
 
 def main() -> NoReturn:

@@ -12,10 +12,13 @@ from __future__ import annotations
 import base64
 import json
 import math
+import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import LitError
@@ -75,6 +78,68 @@ def http_original(url: str, timeout: float = 60) -> Send:
         return status, json.dumps({"predictions": [read_answer(data, rtype)]}).encode()
 
     return send
+
+
+@contextmanager
+def sagemaker_original(model_dir: Path, python: str) -> Iterator[Send]:
+    """A Send to the artifact's handler run in process the way SageMaker's containers run it
+    (lit/sagemaker_reference.py, under `python`: it needs the handler's packages, sagemaker-inference
+    and multi-model-server), the model loaded once."""
+    script = Path(__file__).with_name("sagemaker_reference.py")
+    try:
+        proc = subprocess.Popen(
+            [python, str(script), str(model_dir), "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    except OSError as exc:
+        raise LitError(f"could not run {python}: {exc}", "pass --python with an interpreter that exists") from None
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def failed() -> LitError:
+        proc.kill()
+        tail = (proc.stderr.read() if proc.stderr else "")[-1500:].strip()
+        return LitError(
+            f"the SageMaker handler could not run in process under {python}: {tail or 'it ended'}",
+            "pass --python with an interpreter that has the handler's packages, sagemaker-inference and "
+            "multi-model-server (pip install sagemaker-inference multi-model-server)",
+        )
+
+    def send(raw_event: bytes) -> tuple[int, bytes]:
+        body, ctype = body_of(json.loads(raw_event))
+        request = {"body_b64": base64.b64encode(body).decode(), "content_type": ctype, "accept": "application/json"}
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(json.dumps(request) + "\n")
+            proc.stdin.flush()
+            line = proc.stdout.readline()
+        except OSError:
+            line = ""
+        if not line:
+            raise failed()
+        got = json.loads(line)
+        data = base64.b64decode(got["body_b64"])
+        if got["status"] != 200:
+            return got["status"], json.dumps({"errorMessage": data.decode(errors="replace")[:500]}).encode()
+        return 200, json.dumps({"predictions": [read_answer(data, got["content_type"].split(";")[0])]}).encode()
+
+    try:
+        if not proc.stdout.readline().strip():  # its "ready" line, once the model is loaded
+            raise failed()
+        yield send
+    finally:
+        if proc.poll() is None:
+            proc.stdin.close()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream and not stream.closed:
+                stream.close()
 
 
 def read_answer(data: bytes, content_type: str) -> Any:
@@ -167,10 +232,27 @@ def compare(data: Dataset, candidate: Answers, original: Answers, tolerance: flo
 
 
 def run(
-    data: Dataset, candidate: Callable[[], Answers], url: str, tolerance: float, log: Callable[[str], None]
+    data: Dataset,
+    candidate: Callable[[], Answers],
+    original: str,
+    tolerance: float,
+    log: Callable[[str], None],
+    project: Any,
+    python: str,
 ) -> Report:
-    original = collect(url, data, http_original(url), 1, log)
-    return compare(data, candidate(), original, tolerance)
+    """original: a prediction URL, or "sagemaker" (the project's artifact, its handler run in process)."""
+    if original != "sagemaker":
+        theirs = collect(original, data, http_original(original), 1, log)
+        return compare(data, candidate(), theirs, tolerance)
+    if project.adapter is None or project.adapter.kind != "sagemaker" or project.model_path is None:
+        raise LitError(
+            "--original sagemaker runs a SageMaker artifact's handler, and this project was not made from one",
+            "pass the original server's prediction URL instead",
+            exit_code=2,
+        )
+    with sagemaker_original(project.model_path, python) as send:
+        theirs = collect("sagemaker-inference, in process", data, send, 1, log)
+    return compare(data, candidate(), theirs, tolerance)
 
 
 def render(report: Report) -> str:

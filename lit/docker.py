@@ -35,6 +35,35 @@ ENGINE_DOWN = re.compile(r"^(?:docker: |ERROR: )?(?:Cannot connect to the Docker
 
 # The classic builder's line after each step: the image that step made (or took from the cache).
 STEP_ID = re.compile(r"^ ---> ([0-9a-f]{12})$")
+# ... and the line that starts a stage: "Step 3/9 : FROM lit-base:py3.11 AS deps"
+STAGE = re.compile(r"^Step \d+/\d+ : FROM\s.*?(?:\s+AS\s+(\S+))?\s*$", re.I)
+# The diff id of a layer that holds nothing (the classic builder commits one for some steps).
+EMPTY_LAYER = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
+SIZE = re.compile(r"^([\d.]+)\s*([kMGT]?B)$")
+SIZE_UNITS = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}
+
+
+def stages(build_log: list[str]) -> list[tuple[str, str]]:
+    """(name, image id) of each stage a classic build's log shows finished: the image of its last
+    step. A stage without `AS NAME` is named by its place, from 0."""
+    found: list[tuple[str, str]] = []
+    name, last = None, None
+    for line in build_log:
+        if m := STAGE.match(line.rstrip()):
+            if name is not None and last is not None:
+                found.append((name, last))
+            name, last = m[1] or str(len(found)), None
+        elif (m := STEP_ID.match(line.rstrip())) and name is not None:
+            last = m[1]
+    if name is not None and last is not None:
+        found.append((name, last))
+    return found
+
+
+def parse_size(text: str) -> int:
+    """docker's human size ("245.1MB", "0B") in bytes."""
+    m = SIZE.match(text.strip())
+    return round(float(m[1]) * SIZE_UNITS[m[2]]) if m else 0
 
 
 class Stopped(EngineError):
@@ -317,11 +346,51 @@ class Docker:
         filters = [arg for label in labels for arg in ("--filter", f"label={label}")]
         return self._run("images", "-q", "--no-trunc", "--filter", "dangling=true", *filters).split()
 
-    def prune_stages(self, labels: tuple[str, ...], build_log: list[str], platform: str | None = None) -> int:
-        """Remove the untagged build stages carrying `labels` that the build whose log is given did
-        not use: a changed input leaves the old stage (0.5-0.8 GB) behind on every build otherwise.
-        The ones just used stay, as the cache that keeps the next build fast, and so do other
-        platforms' (`platform` given: linux/amd64 or linux/arm64), the cache of their builds."""
+    def size(self, ref: str) -> int | None:
+        """An image's size in bytes (with the layers it starts from); None when there is no such image."""
+        info = self.image(ref)
+        return None if info is None else int(info.get("Size", 0))
+
+    def layer_sizes(self, ref: str) -> dict[str, int]:
+        """Each layer's size in bytes, by the 12 hex digits of its diff id (as `docker push` names
+        layers); {} when the history cannot be matched to the layers."""
+        info = self.image(ref) or {}
+        layers = [d for d in (info.get("RootFS") or {}).get("Layers") or [] if d != EMPTY_LAYER]
+        sizes = [int(h["Size"]) for h in reversed(self.history(ref)) if int(h["Size"]) > 0]
+        if not layers or len(layers) != len(sizes):
+            return {}
+        return {d.removeprefix("sha256:")[:12]: size for d, size in zip(layers, sizes)}
+
+    def labelled(self, *labels: str) -> list[dict[str, Any]]:
+        """The inspect data of every top-level image (tagged or not) carrying each label (KEY or KEY=VALUE)."""
+        filters = [arg for label in labels for arg in ("--filter", f"label={label}")]
+        ids = dict.fromkeys(self._run("images", "-q", "--no-trunc", *filters).split())
+        return [info for image_id in ids if (info := self.image(image_id)) is not None]
+
+    def unique_sizes(self) -> dict[str, int]:
+        """Image id -> the bytes only it holds (what removing it frees), as `docker system df -v` counts."""
+        out = self._run("system", "df", "-v", "--format", "{{json .}}", timeout=120)
+        images = json.loads(out or "{}").get("Images") or []
+        return {str(i.get("ID", "")): parse_size(str(i.get("UniqueSize", "0B"))) for i in images}
+
+    def prune_stages(
+        self,
+        labels: tuple[str, ...],
+        build_log: list[str],
+        platform: str | None = None,
+        name: Callable[[str], str] | None = None,
+    ) -> int:
+        """Name the build stages carrying `labels` that the build whose log is given made or used
+        (`name(stage)`: the tag each gets, so that `docker images` says what they are, and a rebuild
+        moves the tag to its own), then remove the untagged ones it did not use: a changed input
+        leaves the old stage (0.5-0.8 GB) behind on every build otherwise. The ones just used stay,
+        as the cache that keeps the next build fast, and so do other platforms' (`platform` given:
+        linux/amd64 or linux/arm64), the cache of their builds."""
+        if name is not None:
+            for stage, image_id in stages(build_log):
+                carried = ((self.image(image_id) or {}).get("Config") or {}).get("Labels") or {}
+                if all(carried.get(k) == v for k, _, v in (label.partition("=") for label in labels)):
+                    self.tag(image_id, name(stage))
         used = {m[1] for line in build_log if (m := STEP_ID.match(line.rstrip()))}
         stale = [i for i in self.dangling(*labels) if i.removeprefix("sha256:")[:12] not in used]
         if platform is not None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import eval_metrics as m
+from . import progress
 from .bench import percentile
 from .errors import LitError
 from .eval_data import Dataset, Example
@@ -64,23 +65,31 @@ def collect(
     and keep the answers and each request's latency."""
     out = Answers(target)
     groups = _groups(data.examples, batch)
-    send(json.dumps(_event(groups[0])).encode())  # a cold start is not an answer's latency: warm it first
-    for done, group in enumerate(groups, 1):
-        t0 = time.perf_counter()
-        status, raw = send(json.dumps(_event(group)).encode())
-        out.latencies_ms.append((time.perf_counter() - t0) * 1000)
-        answer = parse_payload(raw)
-        preds = answer.get("predictions") if isinstance(answer, dict) else None
-        if status != 200 or not isinstance(preds, list) or len(preds) != len(group):
-            why = answer.get("errorMessage", str(answer)[:200]) if isinstance(answer, dict) else str(answer)[:200]
-            for ex in group:
-                out.errors[ex.name] = f"status {status}: {why}"
-            out.predictions += [None] * len(group)
-        else:
-            out.predictions += preds
-        if done % 50 == 0 or done == len(groups):
-            log(f"{target}: {min(done * batch, len(data.examples))}/{len(data.examples)} examples")
+    with progress.task(log, f"{target}: warming up", len(data.examples), "examples") as task:
+        send(json.dumps(_event(groups[0])).encode())  # a cold start is not an answer's latency: warm it first
+        task.update(description=target)
+        for done, group in enumerate(groups, 1):
+            _send(out, group, send)
+            task.advance(len(group))
+            if done % 50 == 0 or done == len(groups):
+                progress.say(log, f"{target}: {min(done * batch, len(data.examples))}/{len(data.examples)} examples")
     return out
+
+
+def _send(out: Answers, group: list[Example], send: Send) -> None:
+    """One request of `group`'s examples; its answers (or the error, once per example) and latency into `out`."""
+    t0 = time.perf_counter()
+    status, raw = send(json.dumps(_event(group)).encode())
+    out.latencies_ms.append((time.perf_counter() - t0) * 1000)
+    answer = parse_payload(raw)
+    preds = answer.get("predictions") if isinstance(answer, dict) else None
+    if status != 200 or not isinstance(preds, list) or len(preds) != len(group):
+        why = answer.get("errorMessage", str(answer)[:200]) if isinstance(answer, dict) else str(answer)[:200]
+        for ex in group:
+            out.errors[ex.name] = f"status {status}: {why}"
+        out.predictions += [None] * len(group)
+    else:
+        out.predictions += preds
 
 
 def _groups(examples: list[Example], batch: int) -> list[list[Example]]:

@@ -21,7 +21,7 @@ from dataclasses import asdict
 import numpy as np
 import numpy.typing as npt
 
-from .simulate import Bucket, Engine, Figures, Limits, Outcome, Traffic
+from .simulate import PROGRESS, Bucket, Engine, Figures, Limits, Outcome, Traffic
 
 Array = npt.NDArray[np.float64]
 SLOW_STEP = 64  # arrivals handed to the request-by-request loop after one that breaks a prefix
@@ -114,8 +114,12 @@ def arrivals(traffic: Traffic, rng: np.random.Generator, chunk: int = 1 << 18) -
             break
 
 
-def run(figures: Figures, limits: Limits, traffic: Traffic, seed: int = 0) -> Outcome:
+def run(figures: Figures, limits: Limits, traffic: Traffic, seed: int = 0, report: bool = False) -> Outcome:
+    """The simulation; with `report`, a PROGRESS line on stderr (the requests simulated) every half second."""
+    import time
+
     engine = Engine(figures, limits, traffic.end, seed + 1)
+    simulated, said = 0, time.monotonic()
     rng = np.random.default_rng(seed + 2)
     warm = np.asarray(figures.warm_ms, dtype=np.float64) / 1000
     size = MAX_PREFIX
@@ -134,6 +138,13 @@ def run(figures: Figures, limits: Limits, traffic: Traffic, seed: int = 0) -> Ou
                 size = SLOW_STEP if k < size // 2 else size  # events come in clusters: look ahead less
             else:
                 size = min(size * 4, MAX_PREFIX)
+        simulated += len(a)
+        if report and time.monotonic() - said > 0.5:
+            sys.stderr.write(f"{PROGRESS}{simulated}\n")
+            sys.stderr.flush()
+            said = time.monotonic()
+    if report:
+        sys.stderr.write(f"{PROGRESS}{simulated}\n")
     return engine.outcome()
 
 
@@ -142,7 +153,7 @@ def main() -> None:
     figures = Figures.from_dict(job["figures"])
     limits = Limits(**job["limits"])
     traffic = Traffic(tuple((float(s), float(r)) for s, r in job["traffic"]["steps"]), float(job["traffic"]["end"]))
-    json.dump(asdict(run(figures, limits, traffic, job.get("seed", 0))), sys.stdout)
+    json.dump(asdict(run(figures, limits, traffic, job.get("seed", 0), bool(job.get("progress")))), sys.stdout)
 
 
 if __name__ == "__main__":

@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import prices, units
+from . import prices, progress, units
 from .errors import LitError
 from .project import Function as FunctionSettings
-from .simulate import Figures, Limits, Outcome, Traffic
+from .simulate import PROGRESS, Figures, Limits, Outcome, Traffic
 from .simulate import run as run_python
 
 IDLE_RECLAIM_S = 600.0
@@ -298,20 +298,31 @@ def read_figures(
 # ---- simulation
 
 
-def simulate(jobs: list[tuple[Figures, Limits]], traffic: Traffic, seed: int) -> tuple[list[Outcome], str]:
+def simulate(
+    jobs: list[tuple[Figures, Limits]], traffic: Traffic, seed: int, task: progress.Task | None = None
+) -> tuple[list[Outcome], str]:
     """Each job simulated; with numpy installed in child processes (numpy never enters the CLI's
-    own process), several at once; else in this process, in pure Python."""
+    own process), several at once; else in this process, in pure Python. `task` is advanced by the
+    requests simulated (a live display asks the children to say how far they are)."""
+    tell = task is not None
+    task = task or progress.Task()
     if importlib.util.find_spec("numpy") is None:
-        return [run_python(f, lim, traffic, seed) for f, lim in jobs], "python"
+        return [run_python(f, lim, traffic, seed, task.advance) for f, lim in jobs], "python"
     outcomes: list[Outcome | None] = [None] * len(jobs)
     pending = list(enumerate(jobs))
-    running: list[tuple[int, subprocess.Popen[bytes]]] = []
+    running: list[tuple[int, subprocess.Popen[bytes], _Said]] = []
     width = max(1, os.cpu_count() or 1)
     try:
         while pending or running:
             while pending and len(running) < width:
                 i, (f, lim) = pending.pop(0)
-                job = {"figures": asdict(f), "limits": asdict(lim), "traffic": asdict(traffic), "seed": seed}
+                job = {
+                    "figures": asdict(f),
+                    "limits": asdict(lim),
+                    "traffic": asdict(traffic),
+                    "seed": seed,
+                    "progress": tell,
+                }
                 with tempfile.TemporaryFile() as stdin:
                     stdin.write(json.dumps(job).encode())
                     stdin.seek(0)
@@ -321,18 +332,49 @@ def simulate(jobs: list[tuple[Figures, Limits]], traffic: Traffic, seed: int) ->
                         stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE,
                     )
-                running.append((i, proc))
-            i, proc = running.pop(0)
-            out, err = proc.communicate()
+                running.append((i, proc, _Said(proc, task)))
+            i, proc, said = running.pop(0)
+            assert proc.stdout is not None
+            out = proc.stdout.read()
+            proc.wait()
+            err = said.rest()
             if proc.returncode != 0:
-                tail = err.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
+                tail = err.strip().splitlines()[-1:] or ["?"]
                 raise LitError(f"the simulation failed: {tail[0]}", "run again; if it repeats, report it")
             outcomes[i] = Outcome.from_dict(json.loads(out))
     finally:
-        for _, proc in running:
+        for _, proc, _ in running:
             proc.kill()
             proc.wait()
     return [o for o in outcomes if o is not None], "numpy"
+
+
+class _Said:
+    """A simulation child's stderr, read by a thread as it comes: its progress lines (`PROGRESS N`,
+    the requests it has simulated) advance the task, the rest is kept for an error."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], task: progress.Task) -> None:
+        import threading
+
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(proc, task), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen[bytes], task: progress.Task) -> None:
+        assert proc.stderr is not None
+        done = 0
+        for raw in proc.stderr:
+            line = raw.decode(errors="replace")
+            if line.startswith(PROGRESS):
+                now = int(line.split()[1])
+                task.advance(now - done)
+                done = now
+            else:
+                self.lines.append(line)
+
+    def rest(self) -> str:
+        self._thread.join(timeout=10)
+        return "".join(self.lines)
 
 
 # ---- figures from an outcome
@@ -520,7 +562,8 @@ def plan(
     expected = traffic.requests
     log(f"simulating {expected:,.0f} requests at {len(figures)} memory size(s)")
     t0 = time.perf_counter()
-    outcomes, engine = simulate([(f, limits) for f in figures], traffic, seed)
+    with progress.task(log, "simulating", round(expected * len(figures)), "requests") as task:
+        outcomes, engine = simulate([(f, limits) for f in figures], traffic, seed, task if progress.live(log) else None)
     seconds = round(time.perf_counter() - t0, 2)
     snapstart = restore_ms is not None
     plans = [size_plan(o, architecture, target_ms, snapstart) for o in outcomes]

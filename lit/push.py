@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import arch, build
+from . import arch, build, progress
 from .docker import Docker, RegistryAuthError
 from .errors import LitError
 from .project import Project
@@ -88,8 +88,9 @@ def push(
         host, uri = registry.rstrip("/"), f"{registry.rstrip('/')}/{repository}"
     target = f"{uri}:{tag}"
     docker.tag(local, target)
+    sizes = docker.layer_sizes(local) if progress.live(log) else {}
     with _registry_login(docker, ecr if registry is None else None, keep_login, log) as (pusher, relogin):
-        return _push_and_record(pusher, project, target, uri, host, repository, tag, info, relogin, log)
+        return _push_and_record(pusher, project, target, uri, host, repository, tag, info, relogin, log, sizes)
 
 
 def _push_and_record(
@@ -103,12 +104,14 @@ def _push_and_record(
     info: dict[str, Any],
     relogin: Callable[[], None] | None,
     log: Callable[[str], None],
+    sizes: dict[str, int] | None = None,
 ) -> PushResult:
     pushed: str | None = None
     result: PushResult | None = None
     try:
         log(f"pushing {target}")
-        digest, uploaded = _push(docker, target, relogin, log)
+        with progress.PushLayers(log, target, sizes or {}) as layers:
+            digest, uploaded = _push(docker, target, relogin, log, layers)
         pushed = f"{uri}@{digest}"
         result = PushResult(target, digest, pushed, host, repository, tag, uploaded, arch.of_image(info))
         _record(project, result)
@@ -147,16 +150,21 @@ def _record(project: Project, result: PushResult) -> None:
 
 
 def _push(
-    docker: Docker, target: str, relogin: Callable[[], None] | None, log: Callable[[str], None]
+    docker: Docker,
+    target: str,
+    relogin: Callable[[], None] | None,
+    log: Callable[[str], None],
+    lines: Callable[[str], None] | None = None,
 ) -> tuple[str, int]:
+    """Push; `lines` takes docker's own output (default: `log`)."""
     try:
-        return docker.push(target, log)
+        return docker.push(target, lines or log)
     except RegistryAuthError:
         if relogin is None:
             raise
         log("the registry refused the token (expired?); logging in again")
         relogin()
-        return docker.push(target, log)
+        return docker.push(target, lines or log)
 
 
 @contextmanager

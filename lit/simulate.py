@@ -26,7 +26,7 @@ import math
 import random
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate, repeat
 from operator import mul
@@ -318,9 +318,20 @@ class Engine:
         )
 
 
-def run(figures: Figures, limits: Limits, traffic: Traffic, seed: int = 0) -> Outcome:
-    """Simulate `traffic` in pure Python: Poisson arrivals at its rates, drawn from `seed`."""
+PROGRESS = "lit-progress "  # the line a simulation child writes to stderr: the requests it has simulated so far
+
+
+def run(
+    figures: Figures,
+    limits: Limits,
+    traffic: Traffic,
+    seed: int = 0,
+    served: Callable[[int], None] = lambda _: None,
+) -> Outcome:
+    """Simulate `traffic` in pure Python: Poisson arrivals at its rates, drawn from `seed`.
+    `served` hears how many requests each stretch simulated."""
     engine = Engine(figures, limits, traffic.end, seed + 1)
     for arrivals in traffic.arrivals(random.Random(seed)):
         engine.serve(arrivals)
+        served(len(arrivals))
     return engine.outcome()

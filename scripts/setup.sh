@@ -24,6 +24,8 @@ command -v dockerd >/dev/null || need_apt+=(docker.io)
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
 command -v openssl >/dev/null || need_apt+=(openssl)
+# The e2e tier's check of what a person sees on a terminal (live progress), in a real pseudo-terminal.
+[ "$DEMO" = 1 ] || command -v tmux >/dev/null || need_apt+=(tmux)
 # arm64 (Graviton) images, built and run here under QEMU user emulation; arch-test lets mmdebstrap
 # bootstrap a foreign OS layer.
 if [ "$DEMO" = 0 ] && [ "$(uname -m)" = x86_64 ]; then

@@ -324,3 +324,47 @@ def torch_project(models: Path, name: str, dest: Path, toml: str) -> Path:
     shutil.copytree(models / name, dest / "model", ignore=shutil.ignore_patterns("reference.npz"))
     (dest / "lit.toml").write_text(toml)
     return dest
+
+
+SAGEMAKER_EXAMPLE = ROOT / "images" / "sagemaker-digits"
+
+
+@pytest.fixture(scope="session")
+def sagemaker_artifact(digits_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SageMaker model.tar.gz of the digits CNN (images/sagemaker-digits: digits.onnx exported from
+    the trained MXNet checkpoint, labels.txt, code/inference.py on onnxruntime)."""
+    pytest.importorskip("mxnet")
+    pytest.importorskip("onnx")
+    out = tmp_path_factory.mktemp("sagemaker") / "model.tar.gz"
+    proc = subprocess.run(
+        [sys.executable, str(SAGEMAKER_EXAMPLE / "make_artifact.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def sagemaker_reference(model_dir: Path, requests: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """What SageMaker's own toolkit answers, in process (lit/sagemaker_reference.py):
+    per request, status, content_type and body (bytes)."""
+    import base64
+    import tempfile
+
+    pytest.importorskip("sagemaker_inference")
+    pytest.importorskip("mms")
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(requests, f)
+        f.flush()
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "lit" / "sagemaker_reference.py"), str(model_dir), f.name],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    answers = json.loads(proc.stdout)
+    for answer in answers:
+        answer["body"] = base64.b64decode(answer.pop("body_b64"))
+    return answers

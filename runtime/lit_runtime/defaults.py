@@ -16,7 +16,7 @@ from .errors import InputError
 
 # Examples per forward pass: a larger request runs in passes of this many, so that its activations
 # (a transformer's attention over every token, a CNN's feature maps) fit the function's memory.
-CHUNK = {"image": 16, "text": 32, "tensor": 256, "body": 16}  # body: an adapter handler's inputs
+CHUNK = {"image": 16, "text": 32, "tensor": 256, "body": 16}  # body: an adapter's, released after as many
 # Examples per request (all records of a batch trigger together); more is a 413 naming this cap.
 MAX_EXAMPLES = 4096
 

@@ -120,18 +120,14 @@ def base_image(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 def remove_stages_since(docker: Docker, started: float) -> None:
-    """Build stages are left by the engine as dangling cache images: remove the ones made since
-    `started` (a time.time()), and only those."""
-    out = subprocess.run(
-        [docker.binary, "images", "-q", "--no-trunc", "-f", "dangling=true", "-f", "label=lit.stage"],
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    for image_id in out:
-        info = docker.image(image_id) or {}
+    """Build stages are kept by the engine as cache images (tagged lit-cache:..., or dangling from
+    an earlier LIT): remove the ones made since `started` (a time.time()), and only those."""
+    for info in docker.labelled("lit.stage"):
         created = info.get("Created", "")[:19]
         if created and calendar.timegm(time.strptime(created, "%Y-%m-%dT%H:%M:%S")) >= started - 5:
-            docker.remove_image(image_id)
+            for tag in info.get("RepoTags") or []:
+                docker.remove_image(tag)
+            docker.remove_image(info["Id"])
 
 
 @pytest.fixture(scope="session")

@@ -235,22 +235,27 @@ def test_a_new_model_leaves_no_stale_build_stage(
     name = f"stages-t{RUN_ID}"
     project = copy_project(cnn_project, tmp_path / "st", name)
     args = ("build", str(project), "--base", ort_base_image, "--json")
+
+    def stages() -> list[tuple[str, list[str]]]:
+        return [(i["Id"], i.get("RepoTags") or []) for i in docker.labelled(f"lit.project={name}")]
+
     try:
         lit(*args)
-        first = docker.dangling(f"lit.project={name}")
-        assert len(first) == 1, "one optimise stage, kept as the cache"
+        first = stages()
+        assert [tags for _, tags in first] == [[f"lit-cache:{name}-optimize"]], "one optimise stage, named, kept"
         (project / "handler_notes.txt").write_text("code only\n")
         lit(*args)
-        assert docker.dangling(f"lit.project={name}") == first, "a code-only rebuild reuses the stage"
+        assert stages() == first, "a code-only rebuild reuses the stage"
         (project / "model" / "README.txt").write_text("a new model version\n")
         lit(*args)
-        latest = docker.dangling(f"lit.project={name}")
+        latest = stages()
         assert len(latest) == 1 and latest != first, "the old model's stage is gone, the new one kept"
+        assert latest[0][1] == [f"lit-cache:{name}-optimize"], "the name moved to the new stage"
+        assert docker.dangling(f"lit.project={name}") == [], "no stage is left untagged"
         assert docker.dangling(f"lit.function={name}") == [], "the images the rebuilds replaced are gone"
     finally:
         docker.remove_image(f"lit-{name}:latest")
-        for image_id in docker.dangling(f"lit.project={name}"):
-            docker.remove_image(image_id)
+        lit("cache", "rm", str(project), check=False)
 
 
 def test_the_onnx_runtime_base_keeps_every_guarantee_of_the_mxnet_one(

@@ -20,3 +20,13 @@ def test_the_runtimes_copies_of_lambdas_facts_equal_their_home() -> None:
 
 def test_the_build_tools_result_mark_is_the_one_lit_build_reads() -> None:
     assert buildtool.MARK == build.RESULT
+
+
+def test_the_cli_and_the_runtime_know_the_same_adapters_and_toolkit_modules() -> None:
+    from lit_runtime import adapters
+    from lit_runtime.adapters import sagemaker_toolkit
+
+    from lit import archive_sagemaker
+
+    assert set(adapters.KINDS) == set(project.ADAPTERS)
+    assert archive_sagemaker.STAND_IN == set(sagemaker_toolkit.MODULES)
