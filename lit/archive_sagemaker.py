@@ -42,16 +42,7 @@ IMPORT_NAMES = {
 ALWAYS = {"lit_runtime", "awslambdaric", "snapshot_restore_py", "sagemaker_inference", "simplejson"}
 ENGINE_EXTRAS = {"onnxruntime": {"flatbuffers", "google", "packaging"}, "mxnet": {"requests", "graphviz"}}
 # the toolkit modules lit_runtime.adapters.sagemaker_toolkit stands in for
-STAND_IN = {
-    "content_types",
-    "parameters",
-    "errors",
-    "utils",
-    "environment",
-    "decoder",
-    "encoder",
-    "default_inference_handler",
-}
+STAND_IN = set("content_types parameters errors utils environment decoder encoder default_inference_handler".split())
 FRAMEWORKS = {  # what a model file's name says it is, for the message when LIT has no engine for it
     ".pth": "a PyTorch model",
     ".pt": "a PyTorch model",
@@ -121,20 +112,9 @@ def read(unpacked: Path, project_root: Path) -> Found:
         notes += found
         writable = writable or writes
     labels = next((unpacked / n for n in ("labels.txt", "synset.txt") if (unpacked / n).is_file()), None)
-    facts = {"model files": listing}
-    return Found(
-        kind="sagemaker",
-        handler=HANDLER,
-        model_dir=unpacked,
-        model_format=fmt[0],
-        engine=engine,
-        code_dir=code,
-        labels=labels,
-        requirements=requirements,
-        writable_model=writable,
-        notes=notes,
-        facts=facts,
-    )
+    result = Found("sagemaker", HANDLER, unpacked, fmt[0], engine, code, labels, requirements, writable)
+    result.notes, result.facts = notes, {"model files": listing}
+    return result
 
 
 def _model_format(root: Path) -> tuple[str, str, Path] | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 MARK = "lit-result "
@@ -21,3 +22,14 @@ def report(tool: str, error: str | None = None, summary: str = "", **figures: An
         return 1
     print(f"{tool}: {summary}", flush=True)
     return 0
+
+
+def run(
+    tool: str, work: Callable[[], dict[str, Any]], failure: type[Exception], summary: Callable[[dict[str, Any]], str]
+) -> int:
+    """Run a tool's work and report it: its figures, or the failure it names (others are bugs, and raise)."""
+    try:
+        figures = work()
+    except failure as exc:
+        return report(tool, str(exc))
+    return report(tool, summary=summary(figures), **figures)

@@ -81,14 +81,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("dest", type=Path)
     parser.add_argument("--shape", required=True, help="one batch's shape, e.g. 1,3,224,224")
     args = parser.parse_args(argv)
-    from .buildtool import report
+    from .buildtool import run
 
-    try:
-        meta = export(args.src, args.dest, [int(v) for v in args.shape.split(",")])
-    except ExportError as exc:
-        return report("export", str(exc))
-    summary = f"{meta['source']} -> ONNX opset {meta['opset']} ({meta['weights_unlisted']} weights taken out of the graph's inputs)"
-    return report("export", summary=summary, **meta)
+    return run(
+        "export",
+        lambda: export(args.src, args.dest, [int(v) for v in args.shape.split(",")]),
+        ExportError,
+        lambda m: (
+            f"{m['source']} -> ONNX opset {m['opset']} ({m['weights_unlisted']} weights taken out of the graph's inputs)"
+        ),
+    )
 
 
 if __name__ == "__main__":

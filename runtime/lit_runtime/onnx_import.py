@@ -117,14 +117,14 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m lit_runtime.onnx_import SRC DEST", file=sys.stderr)
         return 2
-    from .buildtool import report
+    from .buildtool import run
 
-    try:
-        meta = convert(Path(argv[0]), Path(argv[1]))
-    except ConversionError as exc:
-        return report("convert", str(exc))
-    summary = f"{meta['source']} (opset {meta['opset']}) -> MXNet checkpoint, inputs {meta['inputs']}"
-    return report("convert", summary=summary, **meta)
+    return run(
+        "convert",
+        lambda: convert(Path(argv[0]), Path(argv[1])),
+        ConversionError,
+        lambda m: f"{m['source']} (opset {m['opset']}) -> MXNet checkpoint, inputs {m['inputs']}",
+    )
 
 
 if __name__ == "__main__":

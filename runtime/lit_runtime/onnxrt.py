@@ -265,17 +265,17 @@ def main(argv: list[str]) -> int:
     if len(argv) != 3 or argv[0] != "optimize":
         print("usage: python -m lit_runtime.onnxrt optimize SRC DEST", file=sys.stderr)
         return 2
-    from .buildtool import report
+    from .buildtool import run
 
-    try:
-        meta = optimize(Path(argv[1]), Path(argv[2]))
-    except ModelError as exc:
-        return report("onnx", str(exc))
-    summary = (
-        f"{meta['source']} (opset {meta['opset']}) optimised in {meta['optimize_ms']} ms, "
-        f"inputs {meta['inputs']}, outputs {meta['outputs']}"
+    return run(
+        "onnx",
+        lambda: optimize(Path(argv[1]), Path(argv[2])),
+        ModelError,
+        lambda m: (
+            f"{m['source']} (opset {m['opset']}) optimised in {m['optimize_ms']} ms, "
+            f"inputs {m['inputs']}, outputs {m['outputs']}"
+        ),
     )
-    return report("onnx", summary=summary, **meta)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,18 @@ TORCH = ("torch", "torchvision", "torchaudio", "torchtext", "torchdata")
 JSON_TYPE = "application/json"
 
 
+class PredictionException(Exception):
+    """mms.service's and ts.utils.util's: raised by a handler to answer with its own status."""
+
+    def __init__(self, message: str, error_code: int = 500) -> None:
+        self.message = message
+        self.error_code = error_code
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return f"{self.message} : {self.error_code}"
+
+
 class Headers(dict[str, Any]):
     """A request's headers: looked up without regard to case, as HTTP names are."""
 

@@ -50,8 +50,4 @@ _decoder_map: dict[str, Callable[[Any], Any]] = {
 
 def decode(obj: Any, content_type: str) -> Any:
     """The body as a numpy array, by its content type (exactly one of the four)."""
-    try:
-        decoder = _decoder_map[content_type]
-    except KeyError:
-        raise errors.UnsupportedFormatError(content_type) from None
-    return decoder(obj)
+    return errors.by_content_type(_decoder_map, content_type)(obj)

@@ -45,8 +45,4 @@ SUPPORTED_CONTENT_TYPES = set(_encoder_map)
 
 
 def encode(array_like: Any, content_type: str) -> Any:
-    try:
-        encoder = _encoder_map[content_type]
-    except KeyError:
-        raise errors.UnsupportedFormatError(content_type) from None
-    return encoder(array_like)
+    return errors.by_content_type(_encoder_map, content_type)(array_like)

@@ -20,6 +20,14 @@ class UnsupportedFormatError(Exception):
         super().__init__(self._message, **kwargs)
 
 
+def by_content_type(table: dict[str, Any], content_type: str) -> Any:
+    """The decoder or encoder for a content type; UnsupportedFormatError for one the table lacks."""
+    try:
+        return table[content_type]
+    except KeyError:
+        raise UnsupportedFormatError(content_type) from None
+
+
 class BaseInferenceToolkitError(Exception):
     """A problem during inference, answered with status_code and message."""
 

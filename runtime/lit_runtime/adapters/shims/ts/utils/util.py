@@ -9,6 +9,9 @@ import logging
 import os
 from typing import Any
 
+from lit_runtime.adapters._server import PredictionException
+
+__all__ = ["PredictionException", "list_classes_from_module", "load_label_mapping", "map_class_to_label"]
 logger = logging.getLogger(__name__)
 
 
@@ -49,15 +52,3 @@ def map_class_to_label(probs: Any, mapping: Any = None, lbl_classes: Any = None)
         {(mapping[str(c)] if mapping is not None else str(c)): p for c, p in zip(*row)}
         for row in zip(lbl_classes, probs)
     ]
-
-
-class PredictionException(Exception):
-    """Raised by a handler to answer with its own status (LIT: that status and the message)."""
-
-    def __init__(self, message: str, error_code: int = 500) -> None:
-        self.message = message
-        self.error_code = error_code
-        super().__init__(message)
-
-    def __str__(self) -> str:
-        return f"{self.message} : {self.error_code}"
