@@ -170,6 +170,10 @@ def default_event(project: Project) -> bytes:
         return json.dumps({"image": _png_base64(int(width), int(height))}).encode()
     if project.input_kind == "text":
         return json.dumps({"text": "A short sentence of about the length a caller sends, to time the model."}).encode()
+    if project.adapter is not None:
+        raise LitError(
+            "no event to send: an [adapter] handler decides what a request holds", "pass --event FILE, one it answers"
+        )
     shape = list(project.input_shape)
     if not shape:
         raise LitError("no event to send: the model takes tensors and lit.toml has no input_shape", "pass --event FILE")

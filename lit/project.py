@@ -220,6 +220,12 @@ def load(root: Path) -> Project:
         why = " (it is for an [adapter] handler)" if kind == BODY else ""
         raise ConfigError(f"{path}: [model] input {kind!r} is not known{why}", f"use one of: {', '.join(INPUTS)}")
     task = _get(doc, "model", "task", str, None, path)
+    if adapter is not None and (task is not None or (root / "service.py").is_file()):
+        what = "[model] task" if task is not None else "service.py"
+        raise ConfigError(
+            f"{path}: {what} is set, but the [adapter]'s handler answers every request itself, so it would never be used",
+            f"remove {what} (or the [adapter] table, to serve the model with LIT's own hooks)",
+        )
     if task is not None and task not in TASKS:
         raise ConfigError(
             f"{path}: [model] task {task!r} is not known",

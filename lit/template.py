@@ -35,7 +35,7 @@ def role(project: Project) -> dict[str, Any]:
 
 # The request bodies each input kind takes besides JSON (as lit_runtime.contract states them), and
 # the answers that are binary: API Gateway passes these through as bytes only when named.
-RAW_BODIES = {"image": "image/*", "tensor": "application/x-npy", "text": "text/plain"}
+RAW_BODIES = {"image": "image/*", "tensor": "application/x-npy", "text": "text/plain", "body": "*/*"}
 BINARY_ANSWERS = ["application/x-npy", "application/x-npz"]
 
 

@@ -20,6 +20,7 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # A request's fields per input kind: (one example, a list of them). events.py parses requests by
 # these names and the schema below states them, so the parser and the contract cannot disagree.
 FIELDS = {"text": ("text", "texts"), "image": ("image", "images"), "tensor": ("input", "inputs")}
+BODY = "body"  # an adapter's input kind: the request as sent, read by the archive's own handler
 NPY_FIELD = "npy"  # tensor models: an .npy batch, or {input name: .npy batch}
 ACCEPT_FIELD = "accept"
 NUMBER = {"float32": "number", "float64": "number", "float16": "number", "bool": "boolean"}
@@ -52,6 +53,13 @@ def _one_or_many(one: str, many: str, item: dict[str, Any]) -> list[dict[str, An
 
 def request(conf: Any, inputs: tuple[Port, ...]) -> dict[str, Any]:
     """A direct invoke's event (and an SQS/SNS/Kinesis record's JSON body, an HTTP JSON body)."""
+    if conf.input_kind == BODY:
+        return {
+            "description": "the request as the archive's handler reads it (lit_runtime.adapters): "
+            '{"body": ..., "isBase64Encoded", "contentType", "accept"} as an HTTP request carries it; '
+            '{"image": base64} or {"images": [...]} (each sent as application/x-image); or any other JSON, '
+            "sent as an application/json body"
+        }
     accept = {"enum": list(answers.FORMS), "description": "json (default), or the answer as .npy/.npz (base64)"}
     one, many = FIELDS[conf.input_kind]
     if conf.input_kind == "text":
@@ -86,6 +94,8 @@ def request(conf: Any, inputs: tuple[Port, ...]) -> dict[str, Any]:
 
 def prediction(conf: Any, task: str | None, outputs: tuple[Port, ...]) -> dict[str, Any]:
     """One example's answer, per task."""
+    if conf.input_kind == BODY:
+        return {"description": "the handler's answer (JSON it serialised is read back; other bytes as base64)"}
     labels = {"enum": list(conf.labels)} if conf.labels else {"type": "string"}
     if task == "classify":
         entry = {
@@ -209,6 +219,7 @@ def openapi(conf: Any, task: str | None, inputs: tuple[Port, ...], outputs: tupl
         "image": ("image/*", {"type": "string", "contentMediaType": "image/*"}),
         "text": ("text/plain", {"type": "string"}),
         "tensor": ("application/x-npy", {"type": "string", "contentMediaType": "application/x-npy"}),
+        BODY: ("*/*", {"type": "string", "description": "any body: the handler reads it with its content type"}),
     }[conf.input_kind]
     error = {"application/json": {"schema": ERROR}}
     return {

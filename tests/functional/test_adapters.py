@@ -199,3 +199,23 @@ def test_mutated_events_of_every_trigger_never_crash_the_body_reader(
             assert all(("error" in r) != ("predictions" in r) for r in answer["results"])
 
     check()
+
+
+def test_the_contract_and_the_sam_api_of_an_adapter_function(echo_app: Any) -> None:
+    """`lit schema` states what an adapter's function takes (any body its handler reads), and `lit
+    template --api` passes every body through as bytes."""
+    import jsonschema
+    from lit_runtime import contract
+
+    from lit import template
+
+    doc = contract.schema(*contract.of(echo_app))
+    jsonschema.Draft202012Validator.check_schema(doc)
+    assert doc["x-lit"]["input"] == "body" and "handler" in doc["$defs"]["request"]["description"]
+    answer = echo_app.handle({"instances": [1]})
+    jsonschema.validate(answer, {**doc["$defs"]["response"], "$defs": doc["$defs"]})
+    api = contract.openapi(*contract.of(echo_app))
+    assert "*/*" in api["paths"]["/"]["post"]["requestBody"]["content"]
+    sam = template.openapi("/predict", "live", "body")
+    assert "*/*" in sam["paths"]["/predict"]["post"]["requestBody"]["content"]
+    assert "*/*" in template.binary_media_types("body")

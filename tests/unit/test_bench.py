@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lit import bench, project
+from lit.errors import LitError
 
 pytestmark = pytest.mark.unit
 
@@ -53,6 +54,18 @@ def test_default_event_is_a_decodable_image_of_the_models_size(digits_stub: Path
     event = json.loads(bench.default_event(project.load(digits_stub)))
     img = cv2.imdecode(np.frombuffer(base64.b64decode(event["image"]), np.uint8), cv2.IMREAD_UNCHANGED)
     assert img.shape == (8, 8) and int(img[0, 0]) == 128
+
+
+def test_an_adapter_project_has_no_default_event(tmp_path: Path) -> None:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "net-symbol.json").write_text("{}")
+    (tmp_path / "model" / "service.py").write_text("def handle(data, context):\n    return data\n")
+    (tmp_path / "lit.toml").write_text(
+        'name = "m"\n[model]\npath = "model"\n[adapter]\nkind = "mms"\nhandler = "service"\n'
+    )
+    with pytest.raises(LitError, match="an \\[adapter\\] handler decides what a request holds") as err:
+        bench.default_event(project.load(tmp_path))
+    assert "--event" in err.value.fix
 
 
 def test_text_report_names_failures_and_the_recommendation() -> None:

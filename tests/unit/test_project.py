@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,49 @@ def test_a_symlinked_labels_file_is_followed_inside_and_refused_outside(tmp_path
     (root / "labels.txt").unlink()
     (root / "labels.txt").symlink_to(root / "real.txt")
     assert project.load(root).labels == root / "labels.txt"
+
+
+ADAPTED = 'name = "mar"\n[model]\npath = "model"\n[adapter]\nkind = "mms"\nhandler = "service:handle"\n'
+
+
+def test_an_adapter_project_reads_bodies_and_keeps_the_model_files(tmp_path: Path) -> None:
+    root = make(tmp_path, ADAPTED)
+    (root / "model" / "service.py").write_text("def handle(data, context):\n    return data\n")
+    p = project.load(root)
+    assert p.adapter is not None and p.adapter.code == root / "model" and p.adapter.kind == "mms"
+    assert p.input_kind == project.BODY and not p.converts
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle"),
+    [
+        ('path = "model"', 'path = "model"\ninput = "image"', "an [adapter] handler reads each request's body as sent"),
+        ('path = "model"', 'path = "model"\ntask = "classify"', "[model] task is set, but the [adapter]'s handler"),
+        ('kind = "mms"', 'kind = "torch"', "[adapter] kind 'torch' is not known"),
+        ('"service:handle"', '"service:handle:x"', "is not module, module:function or module:Class"),
+        ('"service:handle"', '"missing:handle"', "handler module 'missing' is not in"),
+        ('kind = "mms"', 'kind = "mms"\nwritable_model = 1', "[adapter] writable_model must be bool"),
+        ('name = "mar"', 'name = "mar"\n[image]\nsize = [8, 8]', "[image] is set but [model] input is 'body'"),
+    ],
+)
+def test_adapter_mistakes_are_named(tmp_path: Path, old: str, new: str, needle: str) -> None:
+    assert old in ADAPTED
+    root = make(tmp_path, ADAPTED.replace(old, new))
+    (root / "model" / "service.py").write_text("def handle(data, context):\n    return data\n")
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        project.load(root)
+
+
+def test_a_service_py_beside_an_adapter_is_refused(tmp_path: Path) -> None:
+    root = make(tmp_path, ADAPTED)
+    (root / "model" / "service.py").write_text("def handle(data, context):\n    return data\n")
+    (root / "service.py").write_text("def preprocess(data, context):\n    return data\n")
+    with pytest.raises(ConfigError, match="service.py is set, but the") as err:
+        project.load(root)
+    assert "remove service.py" in err.value.fix
+
+
+def test_body_input_without_an_adapter_is_not_a_kind(tmp_path: Path) -> None:
+    root = make(tmp_path, GOOD.replace('labels = "labels.txt"', 'labels = "labels.txt"\ninput = "body"'))
+    with pytest.raises(ConfigError, match=r"input 'body' is not known \(it is for an \[adapter\] handler\)"):
+        project.load(root)
