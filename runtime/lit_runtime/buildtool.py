@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 MARK = "lit-result "
@@ -33,3 +34,22 @@ def run(
     except failure as exc:
         return report(tool, str(exc))
     return report(tool, summary=summary(figures), **figures)
+
+
+def main(
+    tool: str,
+    argv: list[str],
+    usage: str,
+    work: Callable[..., dict[str, Any]],
+    failure: type[Exception],
+    summary: Callable[[dict[str, Any]], str],
+) -> int:
+    """A tool's command line: `usage` is "python -m MODULE [word ...] PATH ...", its lowercase words
+    given as they are and each upper-case one a path handed to work."""
+    words = usage.split()[3:]
+    fixed = [w for w in words if not w.isupper()]
+    if len(argv) != len(words) or argv[: len(fixed)] != fixed:
+        print(f"usage: {usage}", file=sys.stderr)
+        return 2
+    paths = [Path(a) for a in argv[len(fixed) :]]
+    return run(tool, lambda: work(*paths), failure, summary)

@@ -114,14 +114,13 @@ def convert(src: Path, dest: Path, name: str = "model") -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m lit_runtime.onnx_import SRC DEST", file=sys.stderr)
-        return 2
-    from .buildtool import run
+    from .buildtool import main as tool
 
-    return run(
+    return tool(
         "convert",
-        lambda: convert(Path(argv[0]), Path(argv[1])),
+        argv,
+        "python -m lit_runtime.onnx_import SRC DEST",
+        convert,
         ConversionError,
         lambda m: f"{m['source']} (opset {m['opset']}) -> MXNet checkpoint, inputs {m['inputs']}",
     )

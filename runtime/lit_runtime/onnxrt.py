@@ -262,14 +262,13 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[0] != "optimize":
-        print("usage: python -m lit_runtime.onnxrt optimize SRC DEST", file=sys.stderr)
-        return 2
-    from .buildtool import run
+    from .buildtool import main as tool
 
-    return run(
+    return tool(
         "onnx",
-        lambda: optimize(Path(argv[1]), Path(argv[2])),
+        argv,
+        "python -m lit_runtime.onnxrt optimize SRC DEST",
+        optimize,
         ModelError,
         lambda m: (
             f"{m['source']} (opset {m['opset']}) optimised in {m['optimize_ms']} ms, "
