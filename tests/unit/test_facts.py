@@ -30,3 +30,32 @@ def test_the_cli_and_the_runtime_know_the_same_adapters_and_toolkit_modules() ->
 
     assert set(adapters.KINDS) == set(project.ADAPTERS)
     assert archive_sagemaker.STAND_IN == set(sagemaker_toolkit.MODULES)
+
+
+def test_the_cli_and_the_runtime_read_protobuf_varints_alike() -> None:
+    """lit/onnx_graph.py reads a graph without ONNX Runtime; the runtime's onnxrt.py reads the opset
+    without the onnx package: each has its varint reader, and they must agree."""
+    import mmap
+    import tempfile
+
+    from lit_runtime import onnxrt
+
+    from lit import onnx_graph
+
+    values = [0, 1, 127, 128, 300, 2**21 + 5, 2**35 - 1]
+    data = b""
+    for value in values:
+        while True:
+            byte, value = value & 0x7F, value >> 7
+            data += bytes([byte | (0x80 if value else 0)])
+            if not value:
+                break
+    with tempfile.TemporaryFile() as f:
+        f.write(data)
+        f.flush()
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        pos_a = pos_b = 0
+        for want in values:
+            (a, pos_a), (b, pos_b) = onnx_graph._varint(mapped, pos_a), onnxrt._varint(data, pos_b)
+            assert a == b == want and pos_a == pos_b
+        mapped.close()
