@@ -17,11 +17,14 @@ BOOTSTRAP = 1000  # resamples: a 95% interval's ends move by well under its widt
 
 def matches(item: dict[str, Any], expected: Any) -> bool:
     """One classify or detect answer item against an expected label: an int is a class index, a
-    string a label name (a digit string also matches the index, as a CSV holds it)."""
+    string a label name (a digit string also matches the index, as a CSV holds it). Model Server's
+    answers name the label under "class" and give no index: there, an int matches the name it spells."""
+    index = item.get("index", item.get("class"))
+    name = item.get("label", item.get("class"))
     if isinstance(expected, int):
-        return item.get("index", item.get("class")) == expected
+        return index == expected or (not isinstance(index, int) and str(name) == str(expected))
     text = str(expected)
-    return str(item.get("label")) == text or (text.isdigit() and item.get("index", item.get("class")) == int(text))
+    return str(name) == text or (text.isdigit() and index == int(text))
 
 
 def top1(answer: Sequence[dict[str, Any]], expected: Any) -> bool:

@@ -172,7 +172,9 @@ def confusion(predictions: list[Any], expected: list[Any]) -> dict[str, dict[str
     """expected label -> answered top label -> count ("(failed)" where it answered an error)."""
     table: dict[str, dict[str, int]] = {}
     for p, e in zip(predictions, expected):
-        got = "(failed)" if not p else str(p[0]["label"] if not isinstance(e, int) else p[0].get("index"))
+        top = p[0] if p else {}
+        name, index = top.get("label", top.get("class")), top.get("index", top.get("class"))
+        got = "(failed)" if not p else str(name if not isinstance(e, int) or not isinstance(index, int) else index)
         row = table.setdefault(str(e), {})
         row[got] = row.get(got, 0) + 1
     return table

@@ -184,6 +184,24 @@ def test_scoring_a_classifier_and_comparing_two() -> None:
     assert "difference: +0.6667" in evaluate.render(evaluate.Report("d", score, cmp))
 
 
+def test_model_servers_answers_are_scored_by_the_label_they_name() -> None:
+    """Model Server's image service answers [{"probability": p, "class": LABEL}, ...], best first,
+    with no index: a project made from a .mar is scored by the label names."""
+    data = eval_data.Dataset("d", "label", [eval_data.Example(str(i), {"image": "AA=="}, i % 3) for i in range(30)])
+    names = evaluate.Answers(
+        "mms", [[{"probability": 0.9, "class": str(i % 3)}, {"probability": 0.1, "class": "7"}] for i in range(30)]
+    )
+    names.latencies_ms = [1.0] * 30
+    score, _ = evaluate.score(data, names)
+    assert (score.task, score.value) == ("classify", 1.0)
+    assert score.details["confusion"] == {"0": {"0": 10}, "1": {"1": 10}, "2": {"2": 10}}
+    words = eval_data.Dataset("w", "label", [eval_data.Example("a", {"image": "AA=="}, "cat")])
+    cat = evaluate.Answers("mms", [[{"probability": 0.6, "class": "dog"}, {"probability": 0.4, "class": "cat"}]])
+    cat.latencies_ms = [1.0]
+    score, _ = evaluate.score(words, cat)
+    assert score.value == 0.0 and score.details["top_k_accuracy"] == 1.0
+
+
 def test_an_answer_eval_cannot_interpret_is_an_error_not_a_score() -> None:
     data = eval_data.Dataset("d", "label", [eval_data.Example("0", {"text": "a"}, 1)])
     for answer in ({"odd": "shape"}, [{"label": "x"}]):
