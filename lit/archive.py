@@ -51,6 +51,11 @@ class Found:
     facts: dict[str, Any] = field(default_factory=dict)  # what else the archive states, for lit.toml's comments
 
 
+def is_archive(path: Path) -> bool:
+    """Whether the file is a zip or a tar (by its content): an archive for `read`, not a model file."""
+    return path.is_file() and (zipfile.is_zipfile(path) or tarfile.is_tarfile(path))
+
+
 def detect(path: Path) -> str:
     """The archive's format: "mar" or "sagemaker"."""
     if zipfile.is_zipfile(path):

@@ -197,8 +197,10 @@ def init(
 ) -> None:
     """Scaffold a function project: lit.toml, service.py, labels.txt, model/ (or, with --from, a project
     made from a model, every guess commented in lit.toml, or from an archive)."""
-    if source is not None and (source.startswith("s3://") or Path(source).is_file() and Path(source).suffix != ".onnx"):
-        from . import archive, aws
+    from . import archive
+
+    if source is not None and (source.startswith("s3://") or archive.is_archive(Path(source))):
+        from . import aws
 
         def s3() -> Any:
             return aws.S3Client(_session(region))

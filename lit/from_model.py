@@ -38,7 +38,11 @@ def _find_model(path: Path) -> tuple[str, Path, Path]:
     """(format, the model file or checkpoint directory, the directory its companions are in)."""
     if path.is_file():
         if path.suffix != ".onnx":
-            raise LitError(f"{path} is not an .onnx file", "pass an .onnx file, an export directory or a checkpoint")
+            raise LitError(
+                f"{path} is not an .onnx file, nor a zip or tar archive",
+                "pass an .onnx file, an export directory or a checkpoint, or another server's archive "
+                "(a Model Server .mar, a SageMaker model.tar.gz)",
+            )
         return "onnx", path, path.parent
     if not path.is_dir():
         raise LitError(f"{path} does not exist", "pass the exported .onnx file or its directory")

@@ -86,8 +86,9 @@ def test_the_cli_names_cause_and_fix_and_leaves_no_half_project(tmp_path: Path) 
     assert not (tmp_path / "p" / "lit.toml").exists()
     junk = tmp_path / "model.pt"
     junk.write_bytes(b"\x80\x02not a zip")
-    proc = lit("init", str(tmp_path / "q"), "--from", str(junk), "--json")
-    assert proc.returncode == 2 and "neither a zip" in proc.stderr and proc.stdout == ""
+    proc = lit("init", str(tmp_path / "q"), "--from", str(junk), "--json")  # neither a model nor an archive
+    assert proc.returncode == 1 and "nor a zip or tar archive" in proc.stderr and proc.stdout == ""
+    assert "a Model Server .mar, a SageMaker model.tar.gz" in proc.stderr
 
 
 def test_an_s3_archive_is_streamed_through_the_model_buckets_client(aws: str, tmp_path: Path) -> None:
