@@ -53,14 +53,15 @@ class Policy:
 @dataclass(frozen=True)
 class Thresholds:
     """What makes a step unhealthy (defaults: any throttle, over 1% of errors, a p99 over 1.5x the
-    old version's in the same window, and 25 ms more, when both served at least 100 requests: with
-    fewer, a p99 is the slowest request, and one scheduling hiccup would roll a good version back)."""
+    old version's in the same window, and 25 ms more, when both served at least 300 requests: with
+    fewer, a p99 is one of the two slowest requests, and a hiccup or two (a scheduling stall, a new
+    environment's first request) would roll a good version back)."""
 
     error_rate: float = 0.01
     throttles: int = 0
     p99_ratio: float = 1.5
     p99_ms: float | None = None  # an absolute bound on the new version's p99, when given
-    min_requests: int = 100  # for the p99 comparison
+    min_requests: int = 300  # for the p99 comparison
     p99_slack_ms: float = 25.0  # and by at least this much: below it, a p99's difference is noise
 
 

@@ -48,8 +48,9 @@ def test_the_health_rules() -> None:
     assert judge(inv=100, err=2) == ["errors 2 of 100 requests (2.0%) > 1.0%"]
     assert judge(inv=0, lit=1) == ["errors 1 of 0 requests (100.0%) > 1.0%"], "LIT's 5xx answers count"
     assert judge(inv=10, thr=1) == ["Throttles 1 > 0"]
-    assert judge(inv=100, p99=100, old_inv=100, old_p99=50) == ["p99 Duration 100 ms > 1.5x version 1's 50 ms"]
-    assert judge(inv=99, p99=100, old_inv=100, old_p99=50) == [], "too few requests: a p99 is the slowest one"
+    assert judge(inv=300, p99=100, old_inv=300, old_p99=50) == ["p99 Duration 100 ms > 1.5x version 1's 50 ms"]
+    assert judge(inv=299, p99=100, old_inv=900, old_p99=50) == [], "too few requests: a p99 is one of the slowest two"
+    assert judge(inv=900, p99=100, old_inv=299, old_p99=50) == [], "the old version's p99 is as unsure"
     assert judge(inv=500, p99=30, old_inv=500, old_p99=8) == [], "3.75x, but 22 ms: jitter, not a regression"
     assert judge() == [], "no traffic: nothing to judge"
 
