@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from lit import base  # noqa: E402
+from lit import base, cache  # noqa: E402
 from lit.docker import Docker, RunSpec  # noqa: E402
 
 # What the base's own layers hold, largest first (KB, path).
@@ -89,10 +89,10 @@ def build(docker: Docker, project: Path, built: list[tuple[str, str]]) -> dict[s
 
 
 def cleanup(docker: Docker, built: list[tuple[str, str]]) -> None:
+    """The function images, and the build stages LIT kept for them (lit-cache:PROJECT-STAGE)."""
     for image, project in built:
         docker.remove_image(image)
-        for stage in docker.dangling("lit.stage=function-build", f"lit.project={project}"):
-            docker.remove_image(stage)
+        cache.remove(docker, cache.listing(docker, project))
 
 
 def holdings(docker: Docker, image: str) -> list[tuple[str, float]]:
