@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 Log = Callable[[str], None]
 
@@ -212,7 +212,22 @@ STEP_ID = re.compile(r"^ ---> ([0-9a-f]{12})$")
 LAYER = re.compile(r"^([0-9a-f]{12}): (.*)$")
 
 
-class BuildSteps:
+class _Reader:
+    """A tool's log read as progress: its task closes (finished, or not on an error) with the block."""
+
+    task: Task
+
+    def close(self, finished: bool = True) -> None:
+        self.task.close(finished)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close(finished=kind is None)
+
+
+class BuildSteps(_Reader):
     """`docker build`'s log (the classic builder's) as steps. Plain, each line is passed on as it
     came. Live, a bar over the Dockerfile's steps, and one line per finished step with the size of
     the layer it made (read with `size_of`, an image's size, cumulative) and whether it was cached;
@@ -252,17 +267,8 @@ class BuildSteps:
         self.task.update(completed=n)
         self.step = None
 
-    def close(self, finished: bool = True) -> None:
-        self.task.close(finished)
 
-    def __enter__(self) -> BuildSteps:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.close(finished=kind is None)
-
-
-class PushLayers:
+class PushLayers(_Reader):
     """`docker push`'s log as bytes sent. Plain, each line is passed on as it came. Live, a bar over
     the bytes of the layers the registry lacks (`sizes`: each layer's, by the 12 hex digits docker
     names it with; a layer already there leaves the total), advanced as each layer is pushed."""
@@ -294,15 +300,6 @@ class PushLayers:
         else:
             return
         self.task.update(description=f"push: {self.sent} layers sent, {self.there} already there")
-
-    def close(self, finished: bool = True) -> None:
-        self.task.close(finished)
-
-    def __enter__(self) -> PushLayers:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.close(finished=kind is None)
 
 
 def _cut(text: str, width: int) -> str:
